@@ -1,0 +1,265 @@
+"""The Department base class and the values a department hands back to the bridge.
+
+A department decides what it accepts (:meth:`Department.match`), what to do with a message
+(:meth:`Department.handle`, returning an :class:`Outcome`), and how its replies read
+(:meth:`Department.render`, from templates per language that admins can override).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_skeleton
+from babel.dates import format_time as babel_time
+
+from junbridge.model import (
+    Attachment,
+    Choice,
+    Location,
+    Message,
+    Privacy,
+    Resident,
+    ServiceRequest,
+    Status,
+)
+from junbridge.settings import WEEKDAYS, DepartmentSettings, Staff, TownSettings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Say:
+    """A reply a department wants sent, by template key; rendered once the request exists."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    choices: tuple[Choice, ...] = ()
+    photo: Attachment | None = None
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """What to do to the conversation's service request, opening one if ``open`` is set."""
+
+    open: bool = False
+    description: str | None = None
+    service_code: str | None = None
+    service_name: str | None = None
+    location: Location | None = None
+    address: str | None = None
+    address_id: str | None = None
+    expected: datetime | None = None
+    service_notice: str | None = None
+    assignee: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    states: tuple[Status, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What a department decided about one message.
+
+    ``ask`` keeps the conversation with this department, waiting for that answer; otherwise
+    the conversation ends. ``handoff`` passes the conversation's first message to another
+    department (used by triage once the resident picks one).
+    """
+
+    says: tuple[Say, ...] = ()
+    change: Change | None = None
+    ask: str | None = None
+    remember: Mapping[str, Any] = field(default_factory=dict)
+    handoff: str | None = None
+
+
+class RequestReader(Protocol):
+    """Read access to stored requests, for departments that need it (e.g. booked slots)."""
+
+    async def list(
+        self, *, department: str | None = None, open_only: bool = False
+    ) -> Sequence[ServiceRequest]: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conversation:
+    """The resident's open exchange with one department, as a department sees it."""
+
+    department: str
+    resident: Resident
+    language: str
+    awaiting: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    request: ServiceRequest | None = None
+    first_message: Message | None = None
+
+    def asked(self, key: str) -> bool:
+        """Whether the department's last message asked the resident for ``key``."""
+        return self.awaiting == key
+
+    def ask(
+        self, key: str, *says: Say, change: Change | None = None, **remember: Any
+    ) -> Outcome:
+        """An outcome that sends ``says`` and waits for the resident's answer to ``key``."""
+        return Outcome(
+            says=says, change=change, ask=key, remember={**self.data, **remember}
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DepartmentContext:
+    """What the bridge gives every department: the town, the clock, stored requests."""
+
+    town: TownSettings
+    clock: Callable[[], datetime]
+    requests: RequestReader
+    config_dir: Path = Path(".")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of ``text``: ``"Farola Rótula"`` -> ``"farola rotula"``."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_WORD_SPLIT = re.compile(r"[^\w#/]+")
+
+
+def keyword_hits(text: str, keywords: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    """How many keywords of each language occur in ``text`` as whole words or phrases."""
+    folded = " " + " ".join(_WORD_SPLIT.split(fold(text))) + " "
+    hits: dict[str, int] = {}
+    for language, words in keywords.items():
+        count = 0
+        for word in words:
+            phrase = " ".join(_WORD_SPLIT.split(fold(word))).strip()
+            # A trailing '*' matches any ending: "ilumin*" -> iluminación, iluminar.
+            if phrase.endswith("*"):
+                if re.search(r" " + re.escape(phrase[:-1]), folded):
+                    count += 1
+            elif f" {phrase} " in folded:
+                count += 1
+        if count:
+            hits[language] = count
+    return hits
+
+
+class Department:
+    """Base class of department plugins; subclass it in one file under ``plugins/``."""
+
+    name: ClassVar[str]
+    titles: ClassVar[Mapping[str, str]] = {}
+    privacy: ClassVar[Privacy] = "public"
+    service_code: ClassVar[str | None] = None
+    texts: ClassVar[Mapping[str, Mapping[str, str]]] = {}
+    Settings: ClassVar[type[DepartmentSettings]] = DepartmentSettings
+
+    def __init__(self, settings: DepartmentSettings, context: DepartmentContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    # -- what a plugin overrides -------------------------------------------------------
+
+    def match(self, message: Message) -> float:
+        """How sure this department is that ``message`` is for it, 0.0 to 1.0."""
+        return self.keyword_score(message.text)
+
+    async def handle(self, message: Message, conversation: Conversation) -> Outcome:
+        """Decide what to do with a message routed here; must be overridden."""
+        raise NotImplementedError(f"{type(self).__name__}.handle")
+
+    # -- helpers for plugins ----------------------------------------------------------
+
+    @property
+    def town(self) -> TownSettings:
+        """The ``town:`` block of channels.yaml."""
+        return self.context.town
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The town's time zone."""
+        return ZoneInfo(self.town.timezone)
+
+    def now(self) -> datetime:
+        """The current time (UTC), from the bridge's clock so tests can freeze it."""
+        return self.context.clock()
+
+    def keyword_score(self, text: str) -> float:
+        """A score from this department's keywords: 0 for none, rising towards 1 with hits."""
+        hits = keyword_hits(text, self.settings.keywords)
+        best = max(hits.values(), default=0)
+        return 0.0 if best == 0 else min(1.0, 0.5 + 0.2 * best)
+
+    def title(self, language: str) -> str:
+        """The department's name in ``language``, falling back to the town language."""
+        return self.titles.get(language) or self.titles.get(self.town.language) or self.name
+
+    def template(self, key: str, language: str) -> str | None:
+        """The template for ``key``: the admin's override, then the plugin's, then the town's."""
+        for lang in (language, self.town.language):
+            override = self.settings.replies.get(lang, {}).get(key)
+            if override is not None:
+                return override
+            default = self.texts.get(lang, {}).get(key)
+            if default is not None:
+                return default
+        return None
+
+    def missing_translations(self) -> list[tuple[str, str]]:
+        """(language, key) pairs that fall back to the town language."""
+        keys = {k for texts in self.texts.values() for k in texts}
+        keys |= {k for texts in self.settings.replies.values() for k in texts}
+        return sorted(
+            (lang, key)
+            for lang in self.town.languages
+            for key in keys
+            if key not in self.texts.get(lang, {}) and key not in self.settings.replies.get(lang, {})
+        )
+
+    def text(self, key: str, language: str, **params: Any) -> str:
+        """Fill in the template ``key`` in ``language`` with ``params``."""
+        template = self.template(key, language)
+        if template is None:
+            raise KeyError(f"department {self.name!r} has no reply template {key!r}")
+        return template.format_map(params)
+
+    def render(
+        self, say: Say, *, request: ServiceRequest | None, language: str
+    ) -> str:
+        """The text of one reply, with the request's reference, title and expected time."""
+        params: dict[str, Any] = {"department": self.title(language), "town": self.town.name}
+        if request is not None:
+            params["reference"] = request.reference
+            params["assignee"] = request.assignee or ""
+            if request.expected_datetime is not None:
+                params["expected"] = self.format_time(request.expected_datetime, language)
+        params.update(say.params)
+        return self.text(say.key, language, **params)
+
+    def format_time(self, when: datetime, language: str) -> str:
+        """A date and time as residents read it, in the town's time zone."""
+        day = format_skeleton("MMMMEEEEd", when, tzinfo=self.tz, locale=language)
+        return f"{day}, {babel_time(when, 'short', tzinfo=self.tz, locale=language)}"
+
+    def staff_member(self, name: str) -> Staff | None:
+        """The staff entry called ``name``, if any."""
+        return next((s for s in self.settings.staff if s.name == name), None)
+
+    def on_duty(self, at: datetime | None = None) -> Staff | None:
+        """Who is on duty at ``at`` (default now) by the rota; None when nobody is."""
+        local = (at or self.now()).astimezone(self.tz)
+        day = WEEKDAYS[local.weekday()]
+        for shift in self.settings.on_duty:
+            if day in shift.days and shift.start <= local.time() <= shift.end:
+                return self.staff_member(shift.staff)
+        return None
+
+    def say(self, key: str, *, private: bool = False, choices: Sequence[Choice] = (), **params: Any) -> Say:
+        """Shorthand for a :class:`Say` of this department."""
+        return Say(key=key, params=params, private=private, choices=tuple(choices))

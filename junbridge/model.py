@@ -1,0 +1,326 @@
+"""The values junbridge passes around: messages, residents, service requests, replies.
+
+All are frozen, slotted, keyword-only dataclasses. Datetimes are UTC-aware; platform ids are
+``str`` on every platform. Pydantic lives only at the edges (YAML, HTTP bodies).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+Privacy = Literal["public", "private"]
+
+
+class JunbridgeError(Exception):
+    """Base class of the errors junbridge raises on purpose."""
+
+
+class MessageKind(StrEnum):
+    """What an inbound message is, beyond its text."""
+
+    TEXT = "text"
+    COMMAND = "command"
+    BUTTON = "button"
+    EDIT = "edit"
+    LOCATION = "location"
+    PHOTO = "photo"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    """A point on the map, as the resident's messenger sent it."""
+
+    lat: float
+    long: float
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attachment:
+    """A photo or file: the platform's own reference and, once fetched, where it is kept."""
+
+    kind: Literal["photo", "file"] = "photo"
+    platform_ref: str
+    url: str | None = None
+    name: str | None = None
+    mime_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sender:
+    """Who wrote a message, as the platform knows them."""
+
+    id: str
+    handle: str | None = None
+    name: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One inbound message, normalized from any platform.
+
+    ``platform_id`` is the platform's own id for the event (update id, event id, tweet id) and
+    is the dedupe key together with ``channel``. ``conversation`` is where replies go.
+    """
+
+    channel: str
+    platform_id: str
+    conversation: str
+    sender: Sender
+    sent_at: datetime
+    text: str = ""
+    kind: MessageKind = MessageKind.TEXT
+    is_private: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    location: Location | None = None
+    choice: str | None = None
+    thread: str | None = None
+    raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.sent_at.tzinfo is None:
+            raise ValueError("Message.sent_at must be timezone-aware (UTC)")
+
+    @property
+    def resident_key(self) -> str:
+        """The identity of the sender on this channel, e.g. ``telegram:123``."""
+        return f"{self.channel}:{self.sender.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict that :meth:`from_json` turns back into an equal Message."""
+        data = dataclasses.asdict(self)
+        data["sent_at"] = self.sent_at.isoformat()
+        data["kind"] = self.kind.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Message:
+        """Rebuild a Message stored with :meth:`to_json`."""
+        location = data.get("location")
+        return cls(
+            channel=data["channel"],
+            platform_id=data["platform_id"],
+            conversation=data["conversation"],
+            sender=Sender(**data["sender"]),
+            sent_at=datetime.fromisoformat(data["sent_at"]),
+            text=data.get("text", ""),
+            kind=MessageKind(data.get("kind", "text")),
+            is_private=bool(data.get("is_private", False)),
+            attachments=tuple(Attachment(**a) for a in data.get("attachments", ())),
+            location=Location(**location) if location else None,
+            choice=data.get("choice"),
+            thread=data.get("thread"),
+            raw=data.get("raw"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resident:
+    """A person across channels: linked identities such as ``telegram:123`` and ``twitter:456``."""
+
+    id: int
+    identities: tuple[str, ...]
+    name: str | None = None
+    language: str | None = None
+    verified_at: datetime | None = None
+    verified_by: str | None = None
+    preferred_channel: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        """True once town hall staff have checked this person's identity."""
+        return self.verified_at is not None
+
+
+class Status(StrEnum):
+    """The internal state of a service request. Open311 sees only ``open`` or ``closed``."""
+
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    REFERRED = "referred"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether Open311 reports this state as ``open``."""
+        return self not in _CLOSED_STATES
+
+
+_CLOSED_STATES = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
+_WORKING = frozenset({Status.REJECTED, Status.DUPLICATE, Status.REFERRED})
+
+TRANSITIONS: Mapping[Status, frozenset[Status]] = {
+    Status.RECEIVED: frozenset(
+        {Status.ACKNOWLEDGED, Status.ASSIGNED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED}
+    )
+    | _WORKING,
+    Status.ACKNOWLEDGED: frozenset(
+        {Status.ASSIGNED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED}
+    )
+    | _WORKING,
+    Status.ASSIGNED: frozenset({Status.ASSIGNED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED})
+    | _WORKING,
+    Status.IN_PROGRESS: frozenset({Status.ASSIGNED, Status.RESOLVED, Status.CLOSED}) | _WORKING,
+    Status.RESOLVED: frozenset({Status.CLOSED, Status.REOPENED}),
+    Status.CLOSED: frozenset({Status.REOPENED}),
+    Status.REOPENED: frozenset(
+        {Status.ACKNOWLEDGED, Status.ASSIGNED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED}
+    )
+    | _WORKING,
+    Status.REJECTED: frozenset({Status.REOPENED}),
+    Status.DUPLICATE: frozenset({Status.REOPENED}),
+    Status.REFERRED: frozenset(
+        {Status.RECEIVED, Status.ACKNOWLEDGED, Status.ASSIGNED, Status.IN_PROGRESS, Status.CLOSED}
+    ),
+}
+
+
+class IllegalTransition(JunbridgeError):
+    """A request was asked to move to a state its current state does not lead to."""
+
+    def __init__(self, reference: str, current: Status, target: Status) -> None:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "nothing"
+        super().__init__(
+            f"{reference} is {current}; it cannot become {target} (from {current}: {allowed})"
+        )
+        self.current = current
+        self.target = target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryEntry:
+    """One line of a request's history: who did what, when, from where."""
+
+    at: datetime
+    by: str
+    action: str
+    state: Status | None = None
+    note: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceRequest:
+    """The case: Open311 GeoReport v2 fields by their exact names, plus junbridge's own."""
+
+    # Open311 GeoReport v2
+    service_request_id: str
+    service_code: str
+    service_name: str
+    description: str
+    status_notes: str | None = None
+    agency_responsible: str | None = None
+    service_notice: str | None = None
+    requested_datetime: datetime
+    updated_datetime: datetime
+    expected_datetime: datetime | None = None
+    address: str | None = None
+    address_id: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: str | None = None
+    # junbridge
+    reference: str
+    department: str
+    state: Status = Status.RECEIVED
+    privacy: Privacy = "public"
+    assignee: str | None = None
+    resident_id: int | None = None
+    channel: str | None = None
+    conversation: str | None = None
+    language: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    history: tuple[HistoryEntry, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+    @property
+    def status(self) -> Literal["open", "closed"]:
+        """Open311 ``status``: only ``open`` or ``closed``; ``closed`` never means fixed."""
+        return "open" if self.state.is_open else "closed"
+
+    def can_become(self, target: Status) -> bool:
+        """Whether the state machine allows moving to ``target`` now."""
+        return target in TRANSITIONS[self.state]
+
+    def transition(
+        self,
+        target: Status,
+        *,
+        by: str,
+        at: datetime | None = None,
+        note: str | None = None,
+        channel: str | None = None,
+    ) -> ServiceRequest:
+        """Return this request in ``target`` state with a history line; raise if not allowed."""
+        if not self.can_become(target):
+            raise IllegalTransition(self.reference, self.state, target)
+        when = at or datetime.now(UTC)
+        entry = HistoryEntry(
+            at=when, by=by, action=target.value, state=target, note=note, channel=channel
+        )
+        return dataclasses.replace(
+            self, state=target, updated_datetime=when, history=(*self.history, entry)
+        )
+
+    def noted(
+        self, action: str, *, by: str, at: datetime, note: str | None = None, **changes: Any
+    ) -> ServiceRequest:
+        """Return this request with ``changes`` applied and a history line that is no transition."""
+        entry = HistoryEntry(at=at, by=by, action=action, note=note, channel=changes.pop("via", None))
+        return dataclasses.replace(
+            self, updated_datetime=at, history=(*self.history, entry), **changes
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Choice:
+    """A button: what the resident sees and what comes back when pressed."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """Platform-neutral outbound content and where it goes.
+
+    ``text`` uses a small markup that every channel renders its own way: ``**bold**``,
+    ``[label](https://link)`` and line breaks. ``private`` sends it as a direct message to
+    ``recipient`` instead of into ``conversation``.
+    """
+
+    text: str
+    channel: str
+    conversation: str
+    recipient: str | None = None
+    private: bool = False
+    thread: str | None = None
+    choices: tuple[Choice, ...] = ()
+    photo: Attachment | None = None
+    reference: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict for the outbox."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Reply:
+        """Rebuild a Reply stored with :meth:`to_json`."""
+        photo = data.get("photo")
+        return cls(
+            **{k: v for k, v in data.items() if k not in ("choices", "photo")},
+            choices=tuple(Choice(**c) for c in data.get("choices", ())),
+            photo=Attachment(**photo) if photo else None,
+        )

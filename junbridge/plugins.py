@@ -1,0 +1,113 @@
+"""Finding and loading plugins: built-ins, the ``junbridge`` entry-point group, files by path.
+
+``get_plugin_manager()`` is a factory: nothing is loaded at import time and each caller (each
+test) gets a fresh manager. ``JUNBRIDGE_DISABLE_PLUGINS=name,name`` leaves plugins out by name
+(a file's stem, an entry point's name or a built-in module's last part).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+
+import pluggy
+
+from junbridge import hookspecs
+from junbridge.model import JunbridgeError
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "junbridge.routing",
+    "junbridge.triage",
+    "junbridge.channels.telegram",
+    "junbridge.channels.slack",
+    "junbridge.channels.twitter",
+    "junbridge.channels.console",
+)
+
+
+class PluginError(JunbridgeError):
+    """A plugin could not be loaded; the message names the file or entry point."""
+
+
+def disabled_plugins() -> set[str]:
+    """Names listed in ``JUNBRIDGE_DISABLE_PLUGINS``."""
+    value = os.environ.get("JUNBRIDGE_DISABLE_PLUGINS", "")
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def load_file(path: Path) -> ModuleType:
+    """Import one plugin file by path, as module ``junbridge_plugins.<stem>``."""
+    module_name = f"junbridge_plugins.{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"{path}: not a Python file that can be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise PluginError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _implements_a_hook(module: ModuleType) -> bool:
+    return any(
+        hasattr(getattr(module, name, None), "junbridge_impl") for name in hookspecs.HOOK_NAMES
+    )
+
+
+def plugin_files(plugins_dir: Path) -> list[Path]:
+    """The plugin files in ``plugins_dir``: ``*.py`` not starting with an underscore."""
+    if not plugins_dir.is_dir():
+        raise PluginError(f"plugins_dir {plugins_dir} is not a folder")
+    return sorted(p for p in plugins_dir.glob("*.py") if not p.name.startswith("_"))
+
+
+def get_plugin_manager(
+    plugins_dir: Path | None = None, *, extra: Iterable[Path] = ()
+) -> pluggy.PluginManager:
+    """A new plugin manager with built-ins, entry points and the files in ``plugins_dir``."""
+    pm = pluggy.PluginManager("junbridge")
+    pm.add_hookspecs(hookspecs)
+    disabled = disabled_plugins()
+    for module_name in DEFAULT_PLUGINS:
+        short = module_name.rsplit(".", 1)[-1]
+        if short not in disabled:
+            pm.register(importlib.import_module(module_name), name=module_name)
+    for ep in entry_points(group="junbridge"):
+        if ep.name not in disabled:
+            try:
+                pm.register(ep.load(), name=ep.name)
+            except Exception as exc:
+                raise PluginError(f"entry point {ep.name} ({ep.value}): {exc}") from exc
+    files = [*(plugin_files(plugins_dir) if plugins_dir else []), *extra]
+    for path in files:
+        if path.stem in disabled:
+            continue
+        module = load_file(path)
+        if not _implements_a_hook(module):
+            raise PluginError(
+                f"{path} implements no hooks — is @junbridge.hookimpl missing?"
+            )
+        pm.register(module, name=str(path))
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc)) from exc
+    return pm
+
+
+def hooks_by_plugin(pm: pluggy.PluginManager) -> list[tuple[str, list[str]]]:
+    """(plugin name, hooks it implements) for every registered plugin, in load order."""
+    rows = []
+    for name, plugin in pm.list_name_plugin():
+        hooks = sorted(c.name for c in pm.get_hookcallers(plugin) or [])
+        rows.append((name, hooks))
+    return rows

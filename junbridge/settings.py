@@ -1,0 +1,159 @@
+"""Typed settings blocks of channels.yaml: the pydantic edge where admins' text comes in.
+
+Every block forbids unknown keys so that a typo is an error with a "did you mean", never a
+silently ignored line. Plugins subclass :class:`Settings` for their own blocks.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Settings(BaseModel):
+    """Base of every settings block: frozen, unknown keys forbidden."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class MissingSecret(LookupError):
+    """A ``{$env: NAME}`` secret was used but the environment variable is not set."""
+
+
+class Secret(Settings):
+    """A secret taken from the environment, written ``{$env: NAME}`` in channels.yaml.
+
+    The value is read when used, so a channel whose secret is missing can be reported and
+    skipped; reading a missing one raises :class:`MissingSecret`, it is never ``None``.
+    """
+
+    env: str = Field(alias="$env", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @property
+    def is_set(self) -> bool:
+        """Whether the environment variable exists now."""
+        return self.env in os.environ
+
+    def get(self) -> str:
+        """The secret's value; raises :class:`MissingSecret` if the variable is unset."""
+        try:
+            return os.environ[self.env]
+        except KeyError:
+            raise MissingSecret(f"environment variable {self.env} is not set") from None
+
+    def __repr__(self) -> str:
+        return f"Secret(env={self.env!r})"
+
+
+def _parse_hours(value: Any) -> Any:
+    if isinstance(value, str) and "-" in value:
+        start, _, end = value.partition("-")
+        return {"start": start.strip(), "end": end.strip()}
+    return value
+
+
+class Hours(Settings):
+    """Opening hours on one day, written ``"08:00-15:00"``."""
+
+    start: time
+    end: time
+
+
+class TownSettings(Settings):
+    """The ``town:`` block: who we are and when the town hall works."""
+
+    name: str
+    reference_prefix: str = Field("JUN", pattern=r"^[A-Z]{2,8}$")
+    timezone: str = "Europe/Madrid"
+    languages: list[str] = Field(default_factory=lambda: ["es", "en"], min_length=1)
+    business_hours: dict[Weekday, Annotated[Hours, BeforeValidator(_parse_hours)]] = Field(
+        default_factory=lambda: {
+            d: Hours(start=time(8), end=time(15)) for d in ("mon", "tue", "wed", "thu", "fri")
+        }
+    )
+    holidays: list[date] = Field(default_factory=list)
+    emergency_number: str = "112"
+
+    @property
+    def language(self) -> str:
+        """The town's default language: the first of ``languages``."""
+        return self.languages[0]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. 'Europe/Madrid')") from None
+        return value
+
+
+class StoreSettings(Settings):
+    """The ``store:`` block: SQLite by default, a PostgreSQL URL to scale out."""
+
+    url: str = "sqlite:///junbridge.db"
+
+
+class WebSettings(Settings):
+    """The ``web:`` block: where the HTTP server listens and how the public reaches it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+class Staff(Settings):
+    """A member of a department's staff and their handle on each platform."""
+
+    name: str
+    role: Literal["member", "lead"] = "member"
+    handles: dict[str, str] = Field(default_factory=dict)
+
+
+class Shift(Settings):
+    """One line of an on-duty rota: who, which days, from when to when (town time)."""
+
+    staff: str
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))
+    start: time = Field(time(0), alias="from")
+    end: time = Field(time(23, 59, 59), alias="to")
+
+
+class ChannelSettings(Settings):
+    """Options every channel block has; each channel plugin subclasses it."""
+
+    enabled: bool = True
+    pins: dict[str, str] = Field(
+        default_factory=dict,
+        description="conversation id -> department: every message there goes to that department",
+    )
+
+
+class DepartmentSettings(Settings):
+    """Options every department block has; each department plugin subclasses it."""
+
+    enabled: bool = True
+    keywords: dict[str, list[str]] = Field(default_factory=dict)
+    staff: list[Staff] = Field(default_factory=list)
+    on_duty: list[Shift] = Field(default_factory=list)
+    sla_hours: float = Field(48, gt=0, description="resolution target")
+    business_hours: bool = Field(True, description="count the SLA in town business hours only")
+    replies: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="language -> template key -> text, overriding defaults"
+    )
+
+
+def resolve_path(base: Path, value: str | Path) -> Path:
+    """A path from channels.yaml, relative to the file's own folder."""
+    path = Path(value)
+    return path if path.is_absolute() else base / path
