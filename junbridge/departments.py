@@ -138,10 +138,13 @@ def keyword_hits(text: str, keywords: Mapping[str, Sequence[str]]) -> dict[str, 
     for language, words in keywords.items():
         count = 0
         for word in words:
-            phrase = " ".join(_WORD_SPLIT.split(fold(word))).strip()
             # A trailing '*' matches any ending: "ilumin*" -> iluminación, iluminar.
-            if phrase.endswith("*"):
-                if re.search(r" " + re.escape(phrase[:-1]), folded):
+            prefix = word.endswith("*")
+            phrase = " ".join(_WORD_SPLIT.split(fold(word.rstrip("*")))).strip()
+            if not phrase:
+                continue
+            if prefix:
+                if " " + phrase in folded:
                     count += 1
             elif f" {phrase} " in folded:
                 count += 1
@@ -263,3 +266,7 @@ class Department:
     def say(self, key: str, *, private: bool = False, choices: Sequence[Choice] = (), **params: Any) -> Say:
         """Shorthand for a :class:`Say` of this department."""
         return Say(key=key, params=params, private=private, choices=tuple(choices))
+
+
+RegisterDepartment = Callable[[type[Department]], None]
+"""The ``register`` callable passed to the ``register_departments`` hook."""

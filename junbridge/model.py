@@ -245,6 +245,18 @@ class ServiceRequest:
     history: tuple[HistoryEntry, ...] = ()
     attachments: tuple[Attachment, ...] = ()
 
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: every field, datetimes in ISO 8601, the Open311 ``status``."""
+        data = dataclasses.asdict(self)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat()
+        data["history"] = [
+            {**h, "at": h["at"].isoformat()} for h in data["history"]
+        ]
+        data["status"] = self.status
+        return data
+
     @property
     def status(self) -> Literal["open", "closed"]:
         """Open311 ``status``: only ``open`` or ``closed``; ``closed`` never means fixed."""

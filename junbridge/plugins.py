@@ -11,15 +11,21 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from junbridge import hookspecs
 from junbridge.model import JunbridgeError
+
+if TYPE_CHECKING:
+    from junbridge.channels.base import Channel
+    from junbridge.departments import Department
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "junbridge.routing",
@@ -111,3 +117,35 @@ def hooks_by_plugin(pm: pluggy.PluginManager) -> list[tuple[str, list[str]]]:
         hooks = sorted(c.name for c in pm.get_hookcallers(plugin) or [])
         rows.append((name, hooks))
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    """The Channel and Department classes that plugins registered, by name."""
+
+    channels: dict[str, type[Channel]]
+    departments: dict[str, type[Department]]
+
+
+def collect(pm: pluggy.PluginManager) -> Registry:
+    """Call the ``register_*`` hooks; two classes under one name is a start-up error."""
+    channels: dict[str, type[Channel]] = {}
+    departments: dict[str, type[Department]] = {}
+
+    def adder(kind: str, into: dict[str, Any]) -> Callable[[Any], None]:
+        def register(cls: Any) -> None:
+            name = getattr(cls, "name", None)
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"{kind} class {cls.__qualname__} has no name")
+            if name in into and into[name] is not cls:
+                raise PluginError(
+                    f"two {kind}s are called {name!r}: "
+                    f"{into[name].__module__} and {cls.__module__}"
+                )
+            into[name] = cls
+
+        return register
+
+    pm.hook.register_channels(register=adder("channel", channels))
+    pm.hook.register_departments(register=adder("department", departments))
+    return Registry(channels=channels, departments=departments)

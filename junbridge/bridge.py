@@ -1,0 +1,389 @@
+"""The Bridge: receive(message) -> dedupe -> route -> department -> persist -> outbox.
+
+Every inbound message is stored (``accept``) before any department sees it, so a crash
+loses nothing: pending messages are processed again at the next start. The request, its
+history, the conversation state and the replies to send are written in one transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pluggy
+
+from junbridge import conversations, outcomes
+from junbridge.channels.base import Channel
+from junbridge.config import Config, load_config, plugins_dir_of
+from junbridge.departments import (
+    Conversation,
+    Department,
+    DepartmentContext,
+    Outcome,
+    keyword_hits,
+)
+from junbridge.lifecycle import expected_datetime
+from junbridge.model import Message, Reply, Resident, ServiceRequest, Status
+from junbridge.plugins import collect, get_plugin_manager
+from junbridge.routing import Route
+from junbridge.store import ConversationState, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+TRIAGE = "triage"
+# A handoff chain longer than this is a plugin bug, not a conversation.
+MAX_HANDOFFS = 3
+
+
+def utcnow() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Handled:
+    """What became of one inbound message."""
+
+    message: Message
+    duplicate: bool = False
+    request: ServiceRequest | None = None
+    replies: tuple[Reply, ...] = ()
+    department: str | None = None
+    error: str | None = None
+
+
+class Requests:
+    """Read access to service requests, for the CLI, the web pages and tests."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def open(self, department: str | None = None) -> list[ServiceRequest]:
+        """Requests not yet closed, newest first."""
+        return list(await self._store.list(department=department, open_only=True))
+
+    async def all(
+        self, *, department: str | None = None, state: Status | None = None
+    ) -> list[ServiceRequest]:
+        """Every request, newest first, optionally filtered."""
+        return list(await self._store.list(department=department, state=state))
+
+    async def get(self, reference: str) -> ServiceRequest | None:
+        """One request by reference (``JUN-0142``), with its history."""
+        return await self._store.get_request(reference.upper())
+
+
+class Bridge:
+    """One town's bridge: config, plugins, departments, channels and the store."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        pm: pluggy.PluginManager,
+        store: Store,
+        departments: Mapping[str, Department],
+        channel_classes: Mapping[str, type[Channel]],
+        clock: Clock = utcnow,
+    ) -> None:
+        self.config = config
+        self.pm = pm
+        self.store = store
+        self.departments = dict(departments)
+        self.channel_classes = dict(channel_classes)
+        self.clock = clock
+        self.requests = Requests(store)
+
+    @classmethod
+    async def start(
+        cls,
+        config_path: Path,
+        *,
+        store_url: str | None = None,
+        clock: Clock = utcnow,
+        plugin_files: Sequence[Path] = (),
+    ) -> Bridge:
+        """Load plugins and channels.yaml, open the store, and finish any pending messages."""
+        pm = get_plugin_manager(plugins_dir_of(config_path), extra=plugin_files)
+        registry = collect(pm)
+        config = load_config(
+            config_path,
+            channels={n: c.Settings for n, c in registry.channels.items()},
+            departments={n: d.Settings for n, d in registry.departments.items()},
+        )
+        store = await Store.open(
+            store_url or database_url(config), reference_prefix=config.town.reference_prefix
+        )
+        context = DepartmentContext(
+            town=config.town, clock=clock, requests=store, config_dir=config.config_dir
+        )
+        departments = {
+            name: registry.departments[name](settings, context)
+            for name, settings in config.departments.items()
+            if settings.enabled or name == TRIAGE
+        }
+        bridge = cls(
+            config=config,
+            pm=pm,
+            store=store,
+            departments=departments,
+            channel_classes=registry.channels,
+            clock=clock,
+        )
+        pm.hook.startup(bridge=bridge)
+        await bridge.recover()
+        return bridge
+
+    async def close(self) -> None:
+        """Release the store."""
+        await self.store.close()
+
+    # -- the pipeline ---------------------------------------------------------------------
+
+    async def receive(self, message: Message) -> Handled:
+        """Take one inbound message through the whole pipeline; a repeat is recognised."""
+        accepted = await self.store.accept(message)
+        if not accepted.is_new:
+            request = None
+            if accepted.request_reference:
+                request = await self.store.get_request(accepted.request_reference)
+            log.info("duplicate %s:%s ignored", message.channel, message.platform_id)
+            return Handled(message=message, duplicate=True, request=request)
+        return await self.process(accepted.inbound_id, message)
+
+    async def recover(self) -> list[Handled]:
+        """Process messages accepted before a crash but never finished."""
+        return [await self.process(inbound_id, m) for inbound_id, m in await self.store.pending_inbound()]
+
+    async def process(self, inbound_id: int, message: Message) -> Handled:
+        """Route, handle and persist one accepted message."""
+        now = self.clock()
+        resident = await self.store.resident_for(message.channel, message.sender)
+        state = await self.store.conversation(
+            resident.id, message.channel, message.conversation, now=now
+        )
+        if state is None or state.department not in self.departments:
+            state = self.new_conversation(resident, message, now)
+        request = None
+        if state.request_reference:
+            request = await self.store.get_request(state.request_reference)
+        department = self.departments[state.department]
+        language = self.language_for(message, resident, department)
+        error = None
+        try:
+            department, outcome, request = await self.run_department(
+                department, message, state, resident, language, request
+            )
+        except Exception as exc:
+            error = f"{department.name}: {type(exc).__name__}: {exc}"
+            log.error("department failed on %s:%s\n%s", message.channel, message.platform_id,
+                      traceback.format_exc())
+            department = self.departments[TRIAGE]
+            state = conversations.fresh(resident.id, message, TRIAGE, now)
+            outcome = await department.handle(message, self.conversation(state, resident, language, None))
+        return await self.persist(
+            inbound_id, message, resident, state, department, outcome, request, language, error
+        )
+
+    async def run_department(
+        self,
+        department: Department,
+        message: Message,
+        state: ConversationState,
+        resident: Resident,
+        language: str,
+        request: ServiceRequest | None,
+    ) -> tuple[Department, Outcome, ServiceRequest | None]:
+        """Call the department, following handoffs (triage -> the department chosen)."""
+        conversation = self.conversation(state, resident, language, request)
+        outcome = await department.handle(message, conversation)
+        for _ in range(MAX_HANDOFFS):
+            if outcome.handoff is None:
+                break
+            department = self.departments[outcome.handoff]
+            first = state.first_message or message
+            language = self.language_for(first, resident, department)
+            conversation = Conversation(
+                department=department.name, resident=resident, language=language,
+                request=request, first_message=first,
+            )
+            outcome = await department.handle(first, conversation)
+        else:
+            raise RuntimeError(f"more than {MAX_HANDOFFS} handoffs")
+        return department, outcome, request
+
+    async def persist(
+        self,
+        inbound_id: int,
+        message: Message,
+        resident: Resident,
+        state: ConversationState,
+        department: Department,
+        outcome: Outcome,
+        request: ServiceRequest | None,
+        language: str,
+        error: str | None,
+    ) -> Handled:
+        """Write the request, history, conversation and replies in one transaction."""
+        now = self.clock()
+        before = len(request.history) if request else 0
+        change = outcome.change
+        by = outcomes.resident_label(message)
+        if change is not None:
+            if change.open or request is None:
+                if request is not None and request.department != department.name:
+                    request = request.transition(
+                        Status.REFERRED, by=by, at=now, note=f"to {department.name}",
+                        channel=message.channel,
+                    )
+                    request = request.noted(
+                        "department", by=by, at=now, note=department.name,
+                        department=department.name, privacy=department.privacy,
+                    )
+                elif request is None:
+                    request = outcomes.opened(
+                        change, department=department, message=message,
+                        resident=resident, language=language, now=now,
+                    )
+                    before = 0
+            if request.expected_datetime is None and change.expected is None:
+                request = self.with_sla(request, department)
+            request = outcomes.applied(request, change, by=by, channel=message.channel, now=now)
+        if error and request is not None:
+            request = request.noted("plugin_failed", by="junbridge", at=now, note=error)
+        async with self.store.transaction() as tx:
+            if request is not None and (not request.reference or len(request.history) != before):
+                request = await tx.save_request(request)
+            if outcome.ask is not None:
+                await tx.save_conversation(
+                    conversations.continued(
+                        state, outcome=outcome, department=department.name, message=message,
+                        request_reference=request.reference if request else None, now=now,
+                    )
+                )
+            else:
+                await tx.end_conversation(resident.id, message.channel, message.conversation)
+            sent = outcomes.replies(
+                outcome.says, department=department, desk=self.departments[TRIAGE],
+                request=request, message=message, language=language,
+            )
+            for reply in sent:
+                await tx.enqueue(reply, request_reference=reply.reference)
+            await tx.finish_inbound(
+                inbound_id, request_reference=request.reference if request else None, error=error
+            )
+        if request is not None:
+            for entry in request.history[before:]:
+                self.notify(request, entry.action)
+        return Handled(
+            message=message, request=request, replies=tuple(sent),
+            department=department.name, error=error,
+        )
+
+    async def set_state(
+        self, reference: str, state: Status, *, by: str, note: str | None = None
+    ) -> ServiceRequest:
+        """Move a request to ``state`` (raises IllegalTransition or LookupError)."""
+        request = await self.requests.get(reference)
+        if request is None:
+            raise LookupError(f"no request {reference.upper()}")
+        request = request.transition(state, by=by, at=self.clock(), note=note, channel="cli")
+        async with self.store.transaction() as tx:
+            request = await tx.save_request(request)
+        self.notify(request, state.value)
+        return request
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def new_conversation(
+        self, resident: Resident, message: Message, now: datetime
+    ) -> ConversationState:
+        """A conversation for a message no open one claims, with the department routed to."""
+        route = self.route(message)
+        state = conversations.fresh(resident.id, message, route.department or TRIAGE, now)
+        if route.is_ambiguous:
+            language = self.language_for(message, resident, None)
+            candidates = [[n, self.departments[n].title(language)] for n in route.candidates]
+            state = dataclasses.replace(state, data={"candidates": candidates})
+        return state
+
+    def route(self, message: Message) -> Route:
+        """Ask the ``route`` hook where a new message goes (the default router is last)."""
+        candidates = {n: d for n, d in self.departments.items() if n != TRIAGE}
+        result: Route | None = self.pm.hook.route(
+            message=message, departments=candidates, bridge=self
+        )
+        return result or Route(reason="no router answered")
+
+    def pinned_department(self, message: Message) -> str | None:
+        """The department channels.yaml pins the message's conversation to, if any."""
+        settings = self.config.channels.get(message.channel)
+        return settings.pins.get(message.conversation) if settings else None
+
+    def conversation(
+        self,
+        state: ConversationState,
+        resident: Resident,
+        language: str,
+        request: ServiceRequest | None,
+    ) -> Conversation:
+        """The department's view of a stored conversation."""
+        return Conversation(
+            department=state.department, resident=resident, language=language,
+            awaiting=state.awaiting, data=state.data, request=request,
+            first_message=state.first_message,
+        )
+
+    def language_for(
+        self, message: Message, resident: Resident, department: Department | None
+    ) -> str:
+        """Resident's choice, else the platform's, else the keywords' language, else the town's."""
+        languages = self.config.town.languages
+        for candidate in (resident.language, message.sender.language):
+            if candidate and candidate[:2].lower() in languages:
+                return candidate[:2].lower()
+        if department is not None:
+            hits = keyword_hits(message.text, department.settings.keywords)
+            if hits:
+                best = max(hits, key=lambda lang: hits[lang])
+                if best in languages:
+                    return best
+        return self.config.town.language
+
+    def with_sla(self, request: ServiceRequest, department: Department) -> ServiceRequest:
+        """The request with its expected time from the department's SLA."""
+        settings = department.settings
+        expected = expected_datetime(
+            self.clock(), settings.sla_hours, self.config.town,
+            business_hours=settings.business_hours,
+        )
+        return dataclasses.replace(request, expected_datetime=expected)
+
+    def notify(self, request: ServiceRequest, change: str) -> None:
+        """Tell ``request_changed`` plugins; their failures are logged, never raised."""
+        try:
+            self.pm.hook.request_changed(request=request, change=change, bridge=self)
+        except Exception:
+            log.exception("request_changed hook failed for %s", request.reference)
+
+    def channel(self, name: str) -> Channel:
+        """A channel instance with its configured settings (defaults if not configured)."""
+        cls = self.channel_classes[name]
+        settings = self.config.channels.get(name)
+        # Unconfigured channels still render previews (junbridge simulate).
+        return cls(settings if settings is not None else cls.Settings.model_construct())
+
+
+def database_url(config: Config) -> str:
+    """The store URL, with a relative SQLite path taken from channels.yaml's folder."""
+    url = config.store.url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(config.config_dir / url.removeprefix(prefix))
+    return url

@@ -1,0 +1,105 @@
+"""``junbridge check`` and ``junbridge plugins``: is the configuration right, what is loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from junbridge.bridge import utcnow
+from junbridge.cli.common import config_option, console, fail
+from junbridge.config import Config, ConfigError, load_config, missing_secrets, plugins_dir_of
+from junbridge.departments import DepartmentContext
+from junbridge.model import ServiceRequest
+from junbridge.plugins import PluginError, Registry, collect, get_plugin_manager, hooks_by_plugin
+
+
+class _NoStore:
+    """``check`` reads no requests; a department that asks is told so."""
+
+    async def list(
+        self, *, department: str | None = None, open_only: bool = False
+    ) -> Sequence[ServiceRequest]:
+        raise RuntimeError("junbridge check does not open the store")
+
+
+def load(config_path: Path) -> tuple[Registry, Config]:
+    """Plugins first (they define the blocks), then channels.yaml."""
+    if not config_path.exists():
+        raise fail(f"error: {config_path} not found (use --config PATH)")
+    try:
+        registry = collect(get_plugin_manager(plugins_dir_of(config_path)))
+        config = load_config(
+            config_path,
+            channels={n: c.Settings for n, c in registry.channels.items()},
+            departments={n: d.Settings for n, d in registry.departments.items()},
+        )
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    except PluginError as exc:
+        raise fail(f"error: {exc}") from None
+    return registry, config
+
+
+@click.command()
+@config_option
+@click.option("--strict", is_flag=True, help="Treat unset secrets as errors (for production).")
+def check(config_path: Path, strict: bool) -> None:
+    """Validate channels.yaml; print a summary (exit 0) or every problem (exit 1)."""
+    registry, config = load(config_path)
+    out = console()
+    secrets = missing_secrets(config)
+    channels = Table(title="Channels", title_justify="left")
+    for column in ("channel", "enabled", "mode", "secrets"):
+        channels.add_column(column)
+    for name, settings in config.channels.items():
+        unset = [p for p in secrets if p.path.startswith(f"channels.{name}.")]
+        status = "[green]set[/]" if not unset else f"[yellow]{len(unset)} unset: skipped[/]"
+        channels.add_row(name, "yes" if settings.enabled else "no",
+                         str(getattr(settings, "mode", "-")), status)
+    out.print(channels)
+    context = DepartmentContext(town=config.town, clock=utcnow, requests=_NoStore(),
+                                config_dir=config.config_dir)
+    departments = Table(title="Departments", title_justify="left")
+    for column in ("department", "privacy", "staff", "lead", "on duty rota", "SLA"):
+        departments.add_column(column)
+    untranslated: list[str] = []
+    for name, settings in config.departments.items():
+        department = registry.departments[name](settings, context)
+        lead = next((s.name for s in settings.staff if s.role == "lead"), "-")
+        rota = ", ".join(sorted({s.staff for s in settings.on_duty})) or "-"
+        sla = f"{settings.sla_hours:g} h" + (" (business)" if settings.business_hours else "")
+        departments.add_row(
+            name if settings.enabled else f"{name} (disabled)", department.privacy,
+            ", ".join(s.name for s in settings.staff) or "-", lead, rota, sla,
+        )
+        untranslated += [f"{name}: {key} has no {lang} text" for lang, key in
+                         department.missing_translations()]
+    out.print(departments)
+    for problem in secrets:
+        out.print(f"[yellow]warning:[/] {problem} — the channel will be skipped", markup=True)
+    for line in untranslated:
+        out.print(f"[yellow]untranslated:[/] {line} (falls back to {config.town.language})")
+    if strict and secrets:
+        raise click.exceptions.Exit(1)
+    out.print(f"[green]{config_path} is valid[/]: {len(config.channels)} channels, "
+              f"{len(config.departments)} departments, "
+              f"{sum(len(s.staff) for s in config.departments.values())} staff.")
+
+
+@click.command()
+@config_option
+def plugins(config_path: Path) -> None:
+    """List the loaded plugins and the hooks each implements."""
+    try:
+        pm = get_plugin_manager(plugins_dir_of(config_path) if config_path.exists() else None)
+    except PluginError as exc:
+        raise fail(f"error: {exc}") from None
+    table = Table(title="Plugins", title_justify="left")
+    table.add_column("plugin")
+    table.add_column("hooks")
+    for name, hooks in hooks_by_plugin(pm):
+        table.add_row(name, ", ".join(hooks))
+    console().print(table)

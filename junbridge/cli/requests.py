@@ -1,0 +1,117 @@
+"""``junbridge requests list|show|set``: the town hall's view of service requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from junbridge.bridge import Bridge
+from junbridge.cli.common import config_option, console, fail, open_bridge, run_async
+from junbridge.model import IllegalTransition, ServiceRequest, Status
+
+STATES = [s.value for s in Status]
+
+
+@click.group()
+def requests() -> None:
+    """List, inspect and change service requests."""
+
+
+def when(bridge: Bridge, request: ServiceRequest, value: object) -> str:
+    """A datetime in the town's time zone, short."""
+    from datetime import datetime
+
+    if not isinstance(value, datetime):
+        return "-"
+    return value.astimezone(bridge.departments[request.department].tz).strftime("%d %b %H:%M")
+
+
+@requests.command("list")
+@config_option
+@click.option("--status", "state", type=click.Choice(STATES), help="Only requests in this state.")
+@click.option("--department", help="Only this department's requests.")
+@click.option("--open", "open_only", is_flag=True, help="Only requests not closed.")
+@run_async
+async def list_requests(
+    config_path: Path, state: str | None, department: str | None, open_only: bool
+) -> None:
+    """A table of requests, newest first."""
+    bridge = await open_bridge(config_path)
+    try:
+        if open_only:
+            found = await bridge.requests.open(department)
+        else:
+            found = await bridge.requests.all(
+                department=department, state=Status(state) if state else None
+            )
+    finally:
+        await bridge.close()
+    table = Table(title=f"{len(found)} requests", title_justify="left")
+    for column in ("ref", "department", "state", "assignee", "received", "expected", "summary"):
+        table.add_column(column, overflow="fold")
+    for r in found:
+        summary = r.description if r.privacy == "public" else "(private)"
+        table.add_row(r.reference, r.department, r.state.value, r.assignee or "-",
+                      when(bridge, r, r.requested_datetime), when(bridge, r, r.expected_datetime),
+                      summary[:60])
+    console().print(table)
+
+
+@requests.command("show")
+@config_option
+@click.argument("reference")
+@run_async
+async def show(config_path: Path, reference: str) -> None:
+    """One request: its fields, its history and the replies sent."""
+    bridge = await open_bridge(config_path)
+    try:
+        request = await bridge.requests.get(reference)
+        if request is None:
+            raise fail(f"error: no request {reference.upper()}")
+        replies = await bridge.store.replies_for(request.reference)
+    finally:
+        await bridge.close()
+    out = console()
+    out.print(f"[bold]{request.reference}[/] {request.service_name} — {request.state.value} "
+              f"(Open311: {request.status}, {request.privacy})")
+    for label, value in (("description", request.description), ("assignee", request.assignee),
+                         ("address", request.address or request.address_id),
+                         ("location", f"{request.lat}, {request.long}" if request.lat else None),
+                         ("expected", when(bridge, request, request.expected_datetime)),
+                         ("notice", request.service_notice)):
+        if value:
+            out.print(f"  {label}: {value}", markup=False)
+    history = Table(title="History", title_justify="left")
+    for column in ("when", "who", "what", "note"):
+        history.add_column(column)
+    for entry in request.history:
+        history.add_row(when(bridge, request, entry.at), entry.by, entry.action, entry.note or "")
+    out.print(history)
+    sent = Table(title="Replies", title_justify="left")
+    for column in ("channel", "to", "status", "text"):
+        sent.add_column(column, overflow="fold")
+    for row in replies:
+        to = f"DM {row.reply.recipient}" if row.reply.private else row.reply.conversation
+        sent.add_row(row.reply.channel, to, row.status, row.reply.text)
+    out.print(sent)
+
+
+@requests.command("set")
+@config_option
+@click.argument("reference")
+@click.argument("state", type=click.Choice(STATES))
+@click.option("--note", help="Why, for the history.")
+@click.option("--by", "by", default="town hall", show_default=True, help="Who made the change.")
+@run_async
+async def set_state(config_path: Path, reference: str, state: str, note: str | None, by: str) -> None:
+    """Move REFERENCE to STATE, recorded in its history."""
+    bridge = await open_bridge(config_path)
+    try:
+        request = await bridge.set_state(reference, Status(state), by=by, note=note)
+    except (IllegalTransition, LookupError) as exc:
+        raise fail(f"error: {exc}") from None
+    finally:
+        await bridge.close()
+    console().print(f"{request.reference} is now [bold]{request.state.value}[/].")

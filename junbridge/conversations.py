@@ -1,0 +1,57 @@
+"""Multi-turn state: which department owns a resident's open conversation, and until when.
+
+A department that asks a question (``Outcome.ask``) keeps the conversation: the resident's
+next message in the same chat or thread goes back to it, whatever its words, until the
+department stops asking or the conversation expires.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from junbridge.departments import Outcome
+from junbridge.model import Message
+from junbridge.store import ConversationState
+
+# A question left unanswered this long is forgotten; the next message is routed afresh.
+CONVERSATION_TTL = timedelta(hours=24)
+
+
+def continued(
+    state: ConversationState,
+    *,
+    outcome: Outcome,
+    department: str,
+    message: Message,
+    request_reference: str | None,
+    now: datetime,
+) -> ConversationState:
+    """The state to keep after a department asked another question."""
+    return ConversationState(
+        resident_id=state.resident_id,
+        channel=state.channel,
+        conversation=state.conversation,
+        department=department,
+        awaiting=outcome.ask,
+        data=dict(outcome.remember),
+        request_reference=request_reference,
+        first_message=state.first_message or message,
+        expires_at=now + CONVERSATION_TTL,
+        updated_at=now,
+    )
+
+
+def fresh(resident_id: int, message: Message, department: str, now: datetime) -> ConversationState:
+    """An empty conversation for a message that no open conversation claimed."""
+    return ConversationState(
+        resident_id=resident_id,
+        channel=message.channel,
+        conversation=message.conversation,
+        department=department,
+        awaiting=None,
+        data={},
+        request_reference=None,
+        first_message=message,
+        expires_at=now + CONVERSATION_TTL,
+        updated_at=now,
+    )

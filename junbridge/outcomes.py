@@ -1,0 +1,135 @@
+"""Turning a department's Outcome into a stored request and replies, with privacy enforced."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+
+from junbridge.departments import Change, Department, Say
+from junbridge.model import Message, Reply, Resident, ServiceRequest, Status
+
+
+def opened(
+    change: Change,
+    *,
+    department: Department,
+    message: Message,
+    resident: Resident,
+    language: str,
+    now: datetime,
+) -> ServiceRequest:
+    """A new request (reference still empty: the store allocates it) from an opening change."""
+    title = department.title(department.town.language)
+    history_note = f"from {message.channel}"
+    request = ServiceRequest(
+        service_request_id="",
+        reference="",
+        service_code=change.service_code or department.service_code or department.name,
+        service_name=change.service_name or title,
+        description=change.description if change.description is not None else message.text,
+        agency_responsible=f"{department.town.name} — {title}",
+        requested_datetime=message.sent_at,
+        updated_datetime=now,
+        department=department.name,
+        privacy=department.privacy,
+        resident_id=resident.id,
+        channel=message.channel,
+        conversation=message.conversation,
+        language=language,
+        attachments=message.attachments,
+    )
+    return request.noted(
+        Status.RECEIVED.value, by=resident_label(message), at=now, note=history_note,
+        via=message.channel,
+    )
+
+
+def applied(
+    request: ServiceRequest,
+    change: Change,
+    *,
+    by: str,
+    channel: str | None,
+    now: datetime,
+) -> ServiceRequest:
+    """``request`` with the fields and state transitions of ``change`` applied."""
+    fields: dict[str, object] = {}
+    if change.description is not None and request.description != change.description:
+        fields["description"] = change.description
+    for name in ("address", "address_id", "service_notice", "assignee"):
+        value = getattr(change, name)
+        if value is not None:
+            fields[name] = value
+    if change.expected is not None:
+        fields["expected_datetime"] = change.expected
+    if change.location is not None:
+        fields["lat"] = change.location.lat
+        fields["long"] = change.location.long
+        if change.location.address and "address" not in fields:
+            fields["address"] = change.location.address
+    if change.details:
+        merged = {**request.details, **change.details}
+        fields["details"] = {k: v for k, v in merged.items() if v is not None}
+    if change.attachments:
+        fields["attachments"] = (*request.attachments, *change.attachments)
+    if fields:
+        request = dataclasses.replace(request, **fields)  # type: ignore[arg-type]
+    for state in change.states:
+        note = change.note
+        if state is Status.ASSIGNED and request.assignee:
+            note = f"{request.assignee}" + (f" ({change.note})" if change.note else "")
+        request = request.transition(state, by=by, at=now, note=note, channel=channel)
+    return request
+
+
+def resident_label(message: Message) -> str:
+    """How a resident appears in history lines: ``telegram:@handle`` or ``telegram:123``."""
+    who = f"@{message.sender.handle}" if message.sender.handle else message.sender.id
+    return f"{message.channel}:{who}"
+
+
+def replies(
+    says: Sequence[Say],
+    *,
+    department: Department,
+    desk: Department,
+    request: ServiceRequest | None,
+    message: Message,
+    language: str,
+) -> list[Reply]:
+    """Render ``says`` for the resident who wrote ``message``.
+
+    A private department never answers in a public place: everything it says goes by
+    private message, and the public conversation only learns that a private message was sent.
+    """
+    private_matter = department.privacy == "private" and not message.is_private
+    out: list[Reply] = []
+    for say in says:
+        to_private = say.private or private_matter
+        out.append(
+            Reply(
+                text=department.render(say, request=request, language=language),
+                channel=message.channel,
+                conversation=message.conversation,
+                recipient=message.sender.id,
+                private=to_private and not message.is_private,
+                thread=message.thread,
+                choices=say.choices,
+                photo=say.photo,
+                reference=request.reference if request else None,
+            )
+        )
+    if private_matter and out:
+        notice = Say(key="moved_private", params={"emergency": department.town.emergency_number})
+        out.insert(
+            0,
+            Reply(
+                text=desk.render(notice, request=None, language=language),
+                channel=message.channel,
+                conversation=message.conversation,
+                recipient=message.sender.id,
+                thread=message.thread,
+            ),
+        )
+    return out

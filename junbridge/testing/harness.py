@@ -1,0 +1,99 @@
+"""Build a real bridge in a few lines: for plugin authors' tests and our own.
+
+The bridge is the real one (real store on SQLite, real plugins loaded by path); only the
+messages are made here instead of arriving from a platform.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from junbridge.bridge import Bridge, Clock, utcnow
+from junbridge.model import Attachment, Location, Message, MessageKind, Sender
+from junbridge.plugins import load_file
+
+_ids = itertools.count(1)
+
+MINIMAL_CONFIG: Mapping[str, Any] = {"town": {"name": "Jun", "reference_prefix": "JUN"}}
+
+
+async def make_bridge(
+    *,
+    plugins: Sequence[str | Path] = (),
+    config: str | Path | Mapping[str, Any] | None = None,
+    store_url: str | None = None,
+    clock: Clock = utcnow,
+    workdir: str | Path | None = None,
+) -> Bridge:
+    """A started bridge with ``plugins`` loaded by path and ``config`` (a file or a dict).
+
+    The store is a fresh SQLite file in ``workdir`` (a new temporary folder by default)
+    unless ``store_url`` names another, e.g. a PostgreSQL database.
+    """
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="junbridge-"))
+    if config is None or isinstance(config, Mapping):
+        path = folder / "channels.yaml"
+        path.write_text(yaml.safe_dump(dict(config or MINIMAL_CONFIG), allow_unicode=True))
+    else:
+        path = Path(config)
+    return await Bridge.start(
+        path,
+        store_url=store_url or f"sqlite:///{folder / 'junbridge.db'}",
+        clock=clock,
+        plugin_files=[Path(p) for p in plugins],
+    )
+
+
+def make_message(
+    text: str = "",
+    *,
+    channel: str = "telegram",
+    user: str = "vecina",
+    user_id: str | None = None,
+    lang: str | None = None,
+    location: tuple[float, float] | None = None,
+    private: bool | None = None,
+    conversation: str | None = None,
+    platform_id: str | None = None,
+    kind: MessageKind | None = None,
+    choice: str | None = None,
+    photo: str | None = None,
+    sent_at: datetime | None = None,
+) -> Message:
+    """A normalized message as a channel would produce it.
+
+    ``private`` defaults to True except on ``twitter``, where residents write public
+    mentions. A ``choice`` makes it a button press.
+    """
+    is_private = channel != "twitter" if private is None else private
+    sender_id = user_id or user
+    if kind is None:
+        kind = MessageKind.BUTTON if choice is not None else (
+            MessageKind.LOCATION if location and not text else MessageKind.TEXT
+        )
+    return Message(
+        channel=channel,
+        platform_id=platform_id or f"msg-{next(_ids)}",
+        conversation=conversation or (sender_id if is_private else f"public-{user}"),
+        sender=Sender(id=sender_id, handle=user, name=user.title(), language=lang),
+        sent_at=sent_at or datetime.now(UTC),
+        text=text,
+        kind=kind,
+        is_private=is_private,
+        location=Location(lat=location[0], long=location[1]) if location else None,
+        choice=choice,
+        attachments=(Attachment(platform_ref=photo),) if photo else (),
+    )
+
+
+def load_plugin(path: str | Path) -> ModuleType:
+    """Import a plugin file by path, as the bridge does."""
+    return load_file(Path(path))

@@ -1,0 +1,116 @@
+"""Street lighting: dead or flickering lamps. Settings: departments.lighting.
+
+A report needs a place: the phone's location, the number painted on the lamp post, or a
+street. Without one we open the request and ask; with one we assign the on-duty electrician
+and promise a time (48 business hours unless channels.yaml says otherwise).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+import junbridge
+from junbridge import Change, Conversation, Message, Outcome, Status
+from junbridge.departments import fold
+
+# "farola 112", "farola nº 112", "lamp #112", "poste 112"
+LAMP_NUMBER = re.compile(r"(?:farola|poste|lamp|lamppost|post|n[ºo°]|num|#)\.?\s*(\d{1,5})\b")
+STREET = re.compile(
+    r"\b(?:calle|c/|avenida|avda\.?|plaza|paseo|camino|carretera|barrio)\s+"
+    r"(?:(?:de|del)\s+(?:la\s+|los\s+|las\s+)?)?"
+    r"([A-ZÁÉÍÓÚÑ][\w'’-]*(?:\s+(?:de\s+)?[A-ZÁÉÍÓÚÑ][\w'’-]*)*)"
+    r"|\b([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)\s+(?:Street|St\.?|Road|Avenue|Square|Lane)\b"
+)
+
+
+class Lighting(junbridge.Department):
+    """Dead or flickering street lamps."""
+
+    name = "lighting"
+    titles = {"es": "Alumbrado público", "en": "Street lighting"}
+    privacy = "public"
+    service_code = "streetlight"
+
+    class Settings(junbridge.DepartmentSettings):
+        """departments.lighting in channels.yaml."""
+
+        keywords: dict[str, list[str]] = Field(
+            default_factory=lambda: {
+                "es": ["farola", "farolas", "alumbrado", "bombilla", "fundida", "parpadea",
+                       "sin luz", "apagada", "luz de la calle"],
+                "en": ["street light", "streetlight", "street lamp", "lamp post", "lamppost",
+                       "flickering", "light is out", "lights are out"],
+            }
+        )
+        sla_hours: float = 48
+
+    texts = {
+        "es": {
+            "where": "Gracias por avisar. Hemos abierto {reference} ({department}). "
+            "¿Dónde está la farola? Envía la ubicación, el número pintado en el poste "
+            "o el nombre de la calle.",
+            "where_again": "No encuentro el sitio en tu mensaje. Envía la ubicación desde el "
+            "móvil, el número de la farola (por ejemplo «farola 112») o la calle.",
+            "assigned": "Gracias. **{reference}** ({department}): se lo hemos pasado a "
+            "{assignee}. Previsto: {expected}.",
+            "acknowledged": "Gracias. **{reference}** ({department}) queda registrada. "
+            "Previsto: {expected}.",
+            "notice": "Las averías de alumbrado se reparan en {hours} horas hábiles.",
+        },
+        "en": {
+            "where": "Thanks for telling us. We opened {reference} ({department}). "
+            "Where is the lamp? Send your location, the number painted on the post "
+            "or the street name.",
+            "where_again": "I can't find the place in your message. Send your phone's "
+            "location, the lamp number (e.g. \"lamp 112\") or the street.",
+            "assigned": "Thanks. **{reference}** ({department}): {assignee} has it. "
+            "Expected by {expected}.",
+            "acknowledged": "Thanks. **{reference}** ({department}) is registered. "
+            "Expected by {expected}.",
+            "notice": "Street lighting faults are repaired within {hours} business hours.",
+        },
+    }
+
+    async def handle(self, message: Message, conversation: Conversation) -> Outcome:
+        """Open the request, ask where it is if we don't know, then assign it."""
+        place = self.place(message)
+        if place is None:
+            if conversation.asked("location"):
+                return conversation.ask("location", self.say("where_again"))
+            return conversation.ask(
+                "location", self.say("where"), change=Change(open=True, description=message.text)
+            )
+        staff = self.on_duty() or (self.settings.staff[0] if self.settings.staff else None)
+        notice = self.text("notice", conversation.language, hours=f"{self.settings.sla_hours:g}")
+        change = Change(
+            open=conversation.request is None,
+            description=None if conversation.asked("location") else message.text,
+            service_notice=notice,
+            assignee=staff.name if staff else None,
+            states=(Status.ASSIGNED,) if staff else (Status.ACKNOWLEDGED,),
+            note="on duty" if staff else "nobody on duty",
+            **place,
+        )
+        return Outcome(change=change, says=(self.say("assigned" if staff else "acknowledged"),))
+
+    @staticmethod
+    def place(message: Message) -> dict[str, object] | None:
+        """Where the lamp is: location, lamp number or street; None when the message says not."""
+        if message.location is not None:
+            return {"location": message.location}
+        number = LAMP_NUMBER.search(fold(message.text))
+        if number:
+            return {"address_id": f"lamp-{number.group(1)}"}
+        street = STREET.search(message.text)
+        if street:
+            found = street.group(0).strip()
+            return {"address": found}
+        return None
+
+
+@junbridge.hookimpl
+def register_departments(register: junbridge.departments.RegisterDepartment) -> None:
+    """Add the lighting department."""
+    register(Lighting)

@@ -1,0 +1,161 @@
+"""The whole pipeline with the real plugins and a real SQLite store: what residents notice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from junbridge.bridge import Bridge
+from junbridge.model import MessageKind, Status
+from junbridge.testing import make_bridge, make_message
+
+DATA = Path(__file__).parent / "data"
+# Wednesday 25 November 2026, 10:00 in Jun (09:00 UTC): the town hall is open.
+WEDNESDAY_10 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def bridge(tmp_path: Path) -> Bridge:
+    b = await make_bridge(config=DATA / "jun.yaml", clock=lambda: WEDNESDAY_10, workdir=tmp_path)
+    yield b
+    await b.close()
+
+
+def says(handled) -> str:
+    return "\n".join(reply.text for reply in handled.replies)
+
+
+async def test_dead_lamp_with_location_is_assigned_to_the_on_duty_electrician(bridge):
+    handled = await bridge.receive(
+        make_message("La farola de la calle Real no funciona", channel="twitter",
+                     location=(37.2218, -3.5930))
+    )
+    [request] = await bridge.requests.open()
+    assert request.department == "lighting"
+    assert request.state is Status.ASSIGNED and request.assignee == "electricista"
+    assert (request.lat, request.long) == (37.2218, -3.5930)
+    # 48 business hours of 7 h from Wednesday 10:00: Friday 4 December, 09:00 in Jun.
+    assert request.expected_datetime == datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+    assert request.reference == "JUN-0001"
+    text = says(handled)
+    assert "JUN-0001" in text and "electricista" in text and "4 de diciembre" in text
+
+
+async def test_lamp_without_a_place_asks_where_and_the_answer_completes_the_same_request(bridge):
+    first = await bridge.receive(make_message("Hay una farola que parpadea toda la noche"))
+    assert "¿Dónde está la farola?" in says(first)
+    assert first.request.state is Status.RECEIVED
+    # The answer has no lighting keyword: the open conversation routes it, not the words.
+    second = await bridge.receive(make_message("es la número 112, junto al colegio"))
+    requests = await bridge.requests.all()
+    assert len(requests) == 1
+    [request] = requests
+    assert request.address_id == "lamp-112" and request.state is Status.ASSIGNED
+    assert request.description == "Hay una farola que parpadea toda la noche"
+    assert request.reference in says(second)
+
+
+async def test_english_keywords_get_an_english_answer(bridge):
+    handled = await bridge.receive(
+        make_message("The street light on Real Street is flickering", channel="slack")
+    )
+    assert handled.request.department == "lighting"
+    assert "Expected by" in says(handled)
+
+
+async def test_same_platform_message_twice_makes_one_request(bridge):
+    message = make_message("farola 7 apagada", platform_id="update-555")
+    first = await bridge.receive(message)
+    again = await bridge.receive(message)
+    assert again.duplicate and not again.replies
+    assert again.request.reference == first.request.reference
+    assert len(await bridge.requests.all()) == 1
+
+
+async def test_a_failing_department_loses_nothing_and_triage_acknowledges(tmp_path):
+    bridge = await make_bridge(config=DATA / "jun.yaml", plugins=[DATA / "plugins/broken.py"],
+                               clock=lambda: WEDNESDAY_10, workdir=tmp_path)
+    try:
+        handled = await bridge.receive(make_message("La fuente de la plaza pierde agua"))
+        assert handled.error and "ZeroDivisionError" in handled.error
+        request = handled.request
+        assert request.department == "triage" and request.state is Status.RECEIVED
+        assert request.description == "La fuente de la plaza pierde agua"
+        assert any(h.action == "plugin_failed" and "fountains" in h.note for h in request.history)
+        assert request.reference in says(handled)
+    finally:
+        await bridge.close()
+
+
+async def test_a_message_nobody_claims_goes_to_triage_with_an_acknowledgement(bridge):
+    handled = await bridge.receive(make_message("¿A qué hora abre el ayuntamiento el sábado?"))
+    assert handled.request.department == "triage"
+    assert "Hemos recibido tu mensaje" in says(handled)
+
+
+async def test_an_ambiguous_message_lets_the_resident_choose(bridge):
+    handled = await bridge.receive(
+        make_message("Han roto la farola de mi calle, vandalismo otra vez")
+    )
+    assert handled.request is None
+    [question] = handled.replies
+    assert {c.value for c in question.choices} == {"dept:lighting", "dept:police"}
+    chosen = await bridge.receive(make_message(choice="dept:lighting", kind=MessageKind.BUTTON))
+    assert chosen.request.department == "lighting"
+    # The first message is the one the department handles, so it still asks where.
+    assert chosen.request.description == "Han roto la farola de mi calle, vandalismo otra vez"
+
+
+async def test_explicit_command_or_hashtag_wins_over_keywords(bridge):
+    handled = await bridge.receive(make_message("#farola el ruido de la obra no deja dormir"))
+    assert handled.department == "lighting"
+    handled = await bridge.receive(make_message("/police mi vecino aparca en el vado", user="otro"))
+    assert handled.department == "police"
+
+
+async def test_a_pinned_slack_channel_routes_everything_to_its_department(bridge):
+    handled = await bridge.receive(
+        make_message("Mañana cortamos la calle Nueva", channel="slack",
+                     conversation="C0LIGHTING", private=False)
+    )
+    assert handled.department == "lighting"
+
+
+async def test_police_matter_in_public_moves_to_a_private_message(bridge):
+    handled = await bridge.receive(
+        make_message("@AytoJun me han robado la bici en la plaza", channel="twitter")
+    )
+    public = [r for r in handled.replies if not r.private]
+    private = [r for r in handled.replies if r.private]
+    assert len(public) == 1 and "mensaje privado" in public[0].text
+    assert "robado" not in public[0].text and handled.request.reference not in public[0].text
+    assert private and all(r.recipient == "vecina" for r in private)
+    assert handled.request.privacy == "private"
+
+
+async def test_an_accepted_message_survives_a_crash_before_processing(tmp_path):
+    config = DATA / "jun.yaml"
+    bridge = await make_bridge(config=config, clock=lambda: WEDNESDAY_10, workdir=tmp_path)
+    # The webhook stored the message, then the process died before any department ran.
+    await bridge.store.accept(make_message("La farola 33 está fundida", platform_id="tg-1"))
+    await bridge.close()
+    restarted = await make_bridge(config=config, clock=lambda: WEDNESDAY_10, workdir=tmp_path)
+    try:
+        [request] = await restarted.requests.open()
+        assert request.address_id == "lamp-33" and request.department == "lighting"
+        [row] = await restarted.store.replies_for(request.reference)
+        assert row.status == "pending"
+    finally:
+        await restarted.close()
+
+
+async def test_changing_state_by_hand_is_checked_and_kept_in_history(bridge):
+    handled = await bridge.receive(make_message("farola 9 fundida"))
+    ref = handled.request.reference
+    done = await bridge.set_state(ref, Status.RESOLVED, by="electricista", note="bombilla nueva")
+    assert done.state is Status.RESOLVED and done.history[-1].by == "electricista"
+    with pytest.raises(Exception, match="cannot become in_progress"):
+        await bridge.set_state(ref, Status.IN_PROGRESS, by="electricista")
+    assert (await bridge.requests.get(ref)).state is Status.RESOLVED
