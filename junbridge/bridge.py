@@ -118,7 +118,9 @@ class Bridge:
             departments={n: d.Settings for n, d in registry.departments.items()},
         )
         store = await Store.open(
-            store_url or database_url(config), reference_prefix=config.town.reference_prefix
+            store_url or database_url(config),
+            reference_prefix=config.town.reference_prefix,
+            clock=clock,
         )
         context = DepartmentContext(
             town=config.town, clock=clock, requests=store, config_dir=config.config_dir
@@ -159,7 +161,10 @@ class Bridge:
 
     async def recover(self) -> list[Handled]:
         """Process messages accepted before a crash but never finished."""
-        return [await self.process(inbound_id, m) for inbound_id, m in await self.store.pending_inbound()]
+        return [
+            await self.process(inbound_id, m)
+            for inbound_id, m in await self.store.pending_inbound()
+        ]
 
     async def process(self, inbound_id: int, message: Message) -> Handled:
         """Route, handle and persist one accepted message."""
@@ -182,11 +187,17 @@ class Bridge:
             )
         except Exception as exc:
             error = f"{department.name}: {type(exc).__name__}: {exc}"
-            log.error("department failed on %s:%s\n%s", message.channel, message.platform_id,
-                      traceback.format_exc())
+            log.error(
+                "department failed on %s:%s\n%s",
+                message.channel,
+                message.platform_id,
+                traceback.format_exc(),
+            )
             department = self.departments[TRIAGE]
             state = conversations.fresh(resident.id, message, TRIAGE, now)
-            outcome = await department.handle(message, self.conversation(state, resident, language, None))
+            outcome = await department.handle(
+                message, self.conversation(state, resident, language, None)
+            )
         return await self.persist(
             inbound_id, message, resident, state, department, outcome, request, language, error
         )
@@ -210,8 +221,11 @@ class Bridge:
             first = state.first_message or message
             language = self.language_for(first, resident, department)
             conversation = Conversation(
-                department=department.name, resident=resident, language=language,
-                request=request, first_message=first,
+                department=department.name,
+                resident=resident,
+                language=language,
+                request=request,
+                first_message=first,
             )
             outcome = await department.handle(first, conversation)
         else:
@@ -239,17 +253,28 @@ class Bridge:
             if change.open or request is None:
                 if request is not None and request.department != department.name:
                     request = request.transition(
-                        Status.REFERRED, by=by, at=now, note=f"to {department.name}",
+                        Status.REFERRED,
+                        by=by,
+                        at=now,
+                        note=f"to {department.name}",
                         channel=message.channel,
                     )
                     request = request.noted(
-                        "department", by=by, at=now, note=department.name,
-                        department=department.name, privacy=department.privacy,
+                        "department",
+                        by=by,
+                        at=now,
+                        note=department.name,
+                        department=department.name,
+                        privacy=department.privacy,
                     )
                 elif request is None:
                     request = outcomes.opened(
-                        change, department=department, message=message,
-                        resident=resident, language=language, now=now,
+                        change,
+                        department=department,
+                        message=message,
+                        resident=resident,
+                        language=language,
+                        now=now,
                     )
                     before = 0
             if request.expected_datetime is None and change.expected is None:
@@ -263,15 +288,23 @@ class Bridge:
             if outcome.ask is not None:
                 await tx.save_conversation(
                     conversations.continued(
-                        state, outcome=outcome, department=department.name, message=message,
-                        request_reference=request.reference if request else None, now=now,
+                        state,
+                        outcome=outcome,
+                        department=department.name,
+                        message=message,
+                        request_reference=request.reference if request else None,
+                        now=now,
                     )
                 )
             else:
                 await tx.end_conversation(resident.id, message.channel, message.conversation)
             sent = outcomes.replies(
-                outcome.says, department=department, desk=self.departments[TRIAGE],
-                request=request, message=message, language=language,
+                outcome.says,
+                department=department,
+                desk=self.departments[TRIAGE],
+                request=request,
+                message=message,
+                language=language,
             )
             for reply in sent:
                 await tx.enqueue(reply, request_reference=reply.reference)
@@ -282,8 +315,11 @@ class Bridge:
             for entry in request.history[before:]:
                 self.notify(request, entry.action)
         return Handled(
-            message=message, request=request, replies=tuple(sent),
-            department=department.name, error=error,
+            message=message,
+            request=request,
+            replies=tuple(sent),
+            department=department.name,
+            error=error,
         )
 
     async def set_state(
@@ -335,8 +371,12 @@ class Bridge:
     ) -> Conversation:
         """The department's view of a stored conversation."""
         return Conversation(
-            department=state.department, resident=resident, language=language,
-            awaiting=state.awaiting, data=state.data, request=request,
+            department=state.department,
+            resident=resident,
+            language=language,
+            awaiting=state.awaiting,
+            data=state.data,
+            request=request,
             first_message=state.first_message,
         )
 
@@ -360,7 +400,9 @@ class Bridge:
         """The request with its expected time from the department's SLA."""
         settings = department.settings
         expected = expected_datetime(
-            self.clock(), settings.sla_hours, self.config.town,
+            self.clock(),
+            settings.sla_hours,
+            self.config.town,
             business_hours=settings.business_hours,
         )
         return dataclasses.replace(request, expected_datetime=expected)

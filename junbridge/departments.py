@@ -103,13 +103,9 @@ class Conversation:
         """Whether the department's last message asked the resident for ``key``."""
         return self.awaiting == key
 
-    def ask(
-        self, key: str, *says: Say, change: Change | None = None, **remember: Any
-    ) -> Outcome:
+    def ask(self, key: str, *says: Say, change: Change | None = None, **remember: Any) -> Outcome:
         """An outcome that sends ``says`` and waits for the resident's answer to ``key``."""
-        return Outcome(
-            says=says, change=change, ask=key, remember={**self.data, **remember}
-        )
+        return Outcome(says=says, change=change, ask=key, remember={**self.data, **remember})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,7 +218,8 @@ class Department:
             (lang, key)
             for lang in self.town.languages
             for key in keys
-            if key not in self.texts.get(lang, {}) and key not in self.settings.replies.get(lang, {})
+            if key not in self.texts.get(lang, {})
+            and key not in self.settings.replies.get(lang, {})
         )
 
     def text(self, key: str, language: str, **params: Any) -> str:
@@ -232,9 +229,7 @@ class Department:
             raise KeyError(f"department {self.name!r} has no reply template {key!r}")
         return template.format_map(params)
 
-    def render(
-        self, say: Say, *, request: ServiceRequest | None, language: str
-    ) -> str:
+    def render(self, say: Say, *, request: ServiceRequest | None, language: str) -> str:
         """The text of one reply, with the request's reference, title and expected time."""
         params: dict[str, Any] = {"department": self.title(language), "town": self.town.name}
         if request is not None:
@@ -263,7 +258,9 @@ class Department:
                 return self.staff_member(shift.staff)
         return None
 
-    def say(self, key: str, *, private: bool = False, choices: Sequence[Choice] = (), **params: Any) -> Say:
+    def say(
+        self, key: str, *, private: bool = False, choices: Sequence[Choice] = (), **params: Any
+    ) -> Say:
         """Shorthand for a :class:`Say` of this department."""
         return Say(key=key, params=params, private=private, choices=tuple(choices))
 

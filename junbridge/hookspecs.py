@@ -60,9 +60,7 @@ def startup(bridge: Bridge) -> None:
 
 
 @hookspec(firstresult=True)
-def route(
-    message: Message, departments: Mapping[str, Department], bridge: Bridge
-) -> Route | None:
+def route(message: Message, departments: Mapping[str, Department], bridge: Bridge) -> Route | None:
     """Choose the department for a message that no open conversation claims.
 
     ``departments`` maps names to the enabled departments. Return a :class:`Route`: one

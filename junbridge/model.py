@@ -170,7 +170,9 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
         {Status.ASSIGNED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED}
     )
     | _WORKING,
-    Status.ASSIGNED: frozenset({Status.ASSIGNED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED})
+    Status.ASSIGNED: frozenset(
+        {Status.ASSIGNED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED}
+    )
     | _WORKING,
     Status.IN_PROGRESS: frozenset({Status.ASSIGNED, Status.RESOLVED, Status.CLOSED}) | _WORKING,
     Status.RESOLVED: frozenset({Status.CLOSED, Status.REOPENED}),
@@ -251,9 +253,7 @@ class ServiceRequest:
         for key, value in data.items():
             if isinstance(value, datetime):
                 data[key] = value.isoformat()
-        data["history"] = [
-            {**h, "at": h["at"].isoformat()} for h in data["history"]
-        ]
+        data["history"] = [{**h, "at": h["at"].isoformat()} for h in data["history"]]
         data["status"] = self.status
         return data
 
@@ -290,7 +290,9 @@ class ServiceRequest:
         self, action: str, *, by: str, at: datetime, note: str | None = None, **changes: Any
     ) -> ServiceRequest:
         """Return this request with ``changes`` applied and a history line that is no transition."""
-        entry = HistoryEntry(at=at, by=by, action=action, note=note, channel=changes.pop("via", None))
+        entry = HistoryEntry(
+            at=at, by=by, action=action, note=note, channel=changes.pop("via", None)
+        )
         return dataclasses.replace(
             self, updated_datetime=at, history=(*self.history, entry), **changes
         )

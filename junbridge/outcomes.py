@@ -40,7 +40,10 @@ def opened(
         attachments=message.attachments,
     )
     return request.noted(
-        Status.RECEIVED.value, by=resident_label(message), at=now, note=history_note,
+        Status.RECEIVED.value,
+        by=resident_label(message),
+        at=now,
+        note=history_note,
         via=message.channel,
     )
 

@@ -99,9 +99,7 @@ def get_plugin_manager(
             continue
         module = load_file(path)
         if not _implements_a_hook(module):
-            raise PluginError(
-                f"{path} implements no hooks — is @junbridge.hookimpl missing?"
-            )
+            raise PluginError(f"{path} implements no hooks — is @junbridge.hookimpl missing?")
         pm.register(module, name=str(path))
     try:
         pm.check_pending()
@@ -139,8 +137,7 @@ def collect(pm: pluggy.PluginManager) -> Registry:
                 raise PluginError(f"{kind} class {cls.__qualname__} has no name")
             if name in into and into[name] is not cls:
                 raise PluginError(
-                    f"two {kind}s are called {name!r}: "
-                    f"{into[name].__module__} and {cls.__module__}"
+                    f"two {kind}s are called {name!r}: {into[name].__module__} and {cls.__module__}"
                 )
             into[name] = cls
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from junbridge.departments import Department, fold
-from junbridge.model import Message
 from junbridge.hookspecs import hookimpl
+from junbridge.model import Message
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge

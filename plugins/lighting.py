@@ -16,7 +16,9 @@ from junbridge import Change, Conversation, Message, Outcome, Status
 from junbridge.departments import fold
 
 # "farola 112", "farola nº 112", "lamp #112", "poste 112"
-LAMP_NUMBER = re.compile(r"(?:farola|poste|lamp|lamppost|post|n[ºo°]|num|#)\.?\s*(\d{1,5})\b")
+LAMP_NUMBER = re.compile(
+    r"(?:farola|poste|lamp|lamppost|post|numero|number|n[ºo°]|num|#)\.?\s*(\d{1,5})\b"
+)
 STREET = re.compile(
     r"\b(?:calle|c/|avenida|avda\.?|plaza|paseo|camino|carretera|barrio)\s+"
     r"(?:(?:de|del)\s+(?:la\s+|los\s+|las\s+)?)?"
@@ -38,10 +40,27 @@ class Lighting(junbridge.Department):
 
         keywords: dict[str, list[str]] = Field(
             default_factory=lambda: {
-                "es": ["farola", "farolas", "alumbrado", "bombilla", "fundida", "parpadea",
-                       "sin luz", "apagada", "luz de la calle"],
-                "en": ["street light", "streetlight", "street lamp", "lamp post", "lamppost",
-                       "flickering", "light is out", "lights are out"],
+                "es": [
+                    "farola",
+                    "farolas",
+                    "alumbrado",
+                    "bombilla",
+                    "fundida",
+                    "parpadea",
+                    "sin luz",
+                    "apagada",
+                    "luz de la calle",
+                ],
+                "en": [
+                    "street light",
+                    "streetlight",
+                    "street lamp",
+                    "lamp post",
+                    "lamppost",
+                    "flickering",
+                    "light is out",
+                    "lights are out",
+                ],
             }
         )
         sla_hours: float = 48
@@ -64,7 +83,7 @@ class Lighting(junbridge.Department):
             "Where is the lamp? Send your location, the number painted on the post "
             "or the street name.",
             "where_again": "I can't find the place in your message. Send your phone's "
-            "location, the lamp number (e.g. \"lamp 112\") or the street.",
+            'location, the lamp number (e.g. "lamp 112") or the street.',
             "assigned": "Thanks. **{reference}** ({department}): {assignee} has it. "
             "Expected by {expected}.",
             "acknowledged": "Thanks. **{reference}** ({department}) is registered. "

@@ -29,8 +29,9 @@ def says(handled) -> str:
 
 async def test_dead_lamp_with_location_is_assigned_to_the_on_duty_electrician(bridge):
     handled = await bridge.receive(
-        make_message("La farola de la calle Real no funciona", channel="twitter",
-                     location=(37.2218, -3.5930))
+        make_message(
+            "La farola de la calle Real no funciona", channel="twitter", location=(37.2218, -3.5930)
+        )
     )
     [request] = await bridge.requests.open()
     assert request.department == "lighting"
@@ -75,8 +76,12 @@ async def test_same_platform_message_twice_makes_one_request(bridge):
 
 
 async def test_a_failing_department_loses_nothing_and_triage_acknowledges(tmp_path):
-    bridge = await make_bridge(config=DATA / "jun.yaml", plugins=[DATA / "plugins/broken.py"],
-                               clock=lambda: WEDNESDAY_10, workdir=tmp_path)
+    bridge = await make_bridge(
+        config=DATA / "jun.yaml",
+        plugins=[DATA / "plugins/broken.py"],
+        clock=lambda: WEDNESDAY_10,
+        workdir=tmp_path,
+    )
     try:
         handled = await bridge.receive(make_message("La fuente de la plaza pierde agua"))
         assert handled.error and "ZeroDivisionError" in handled.error
@@ -96,16 +101,14 @@ async def test_a_message_nobody_claims_goes_to_triage_with_an_acknowledgement(br
 
 
 async def test_an_ambiguous_message_lets_the_resident_choose(bridge):
-    handled = await bridge.receive(
-        make_message("Han roto la farola de mi calle, vandalismo otra vez")
-    )
+    handled = await bridge.receive(make_message("La farola de la esquina: vandalismo otra vez"))
     assert handled.request is None
     [question] = handled.replies
     assert {c.value for c in question.choices} == {"dept:lighting", "dept:police"}
     chosen = await bridge.receive(make_message(choice="dept:lighting", kind=MessageKind.BUTTON))
     assert chosen.request.department == "lighting"
     # The first message is the one the department handles, so it still asks where.
-    assert chosen.request.description == "Han roto la farola de mi calle, vandalismo otra vez"
+    assert chosen.request.description == "La farola de la esquina: vandalismo otra vez"
 
 
 async def test_explicit_command_or_hashtag_wins_over_keywords(bridge):
@@ -117,8 +120,12 @@ async def test_explicit_command_or_hashtag_wins_over_keywords(bridge):
 
 async def test_a_pinned_slack_channel_routes_everything_to_its_department(bridge):
     handled = await bridge.receive(
-        make_message("Mañana cortamos la calle Nueva", channel="slack",
-                     conversation="C0LIGHTING", private=False)
+        make_message(
+            "Mañana cortamos la calle Nueva",
+            channel="slack",
+            conversation="C0LIGHTING",
+            private=False,
+        )
     )
     assert handled.department == "lighting"
 

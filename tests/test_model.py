@@ -21,27 +21,44 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 def request(state: Status = Status.RECEIVED) -> ServiceRequest:
     return ServiceRequest(
-        service_request_id="JUN-0142", reference="JUN-0142", service_code="streetlight",
-        service_name="Alumbrado público", description="farola apagada",
-        requested_datetime=NOW, updated_datetime=NOW, department="lighting", state=state,
+        service_request_id="JUN-0142",
+        reference="JUN-0142",
+        service_code="streetlight",
+        service_name="Alumbrado público",
+        description="farola apagada",
+        requested_datetime=NOW,
+        updated_datetime=NOW,
+        department="lighting",
+        state=state,
     )
 
 
 def test_a_lamp_goes_from_received_to_closed_with_its_history():
     r = request()
-    for state in (Status.ACKNOWLEDGED, Status.ASSIGNED, Status.IN_PROGRESS, Status.RESOLVED,
-                  Status.CLOSED):
+    for state in (
+        Status.ACKNOWLEDGED,
+        Status.ASSIGNED,
+        Status.IN_PROGRESS,
+        Status.RESOLVED,
+        Status.CLOSED,
+    ):
         r = r.transition(state, by="electricista", at=NOW)
     assert r.state is Status.CLOSED and r.status == "closed"
     assert [h.action for h in r.history] == [
-        "acknowledged", "assigned", "in_progress", "resolved", "closed"]
+        "acknowledged",
+        "assigned",
+        "in_progress",
+        "resolved",
+        "closed",
+    ]
 
 
 def test_an_illegal_transition_says_what_is_allowed():
     with pytest.raises(IllegalTransition) as err:
         request(Status.CLOSED).transition(Status.IN_PROGRESS, by="x", at=NOW)
     assert "JUN-0142 is closed; it cannot become in_progress (from closed: reopened)" in str(
-        err.value)
+        err.value
+    )
 
 
 @pytest.mark.parametrize("state", list(Status))
@@ -57,15 +74,29 @@ def test_every_state_is_reachable_and_every_state_has_a_way_out():
 
 
 def test_reopening_a_resolved_lamp_is_allowed_and_recorded():
-    r = request(Status.RESOLVED).transition(Status.REOPENED, by="vecina", at=NOW, note="sigue apagada")
+    r = request(Status.RESOLVED).transition(
+        Status.REOPENED, by="vecina", at=NOW, note="sigue apagada"
+    )
     assert r.state is Status.REOPENED and r.history[-1].note == "sigue apagada"
 
 
 def test_message_round_trips_through_json_and_requires_utc():
-    m = Message(channel="telegram", platform_id="1", conversation="42",
-                sender=Sender(id="42", handle="vecina", language="es"), sent_at=NOW,
-                text="farola", location=Location(lat=37.2, long=-3.59), raw={"update_id": 1})
+    m = Message(
+        channel="telegram",
+        platform_id="1",
+        conversation="42",
+        sender=Sender(id="42", handle="vecina", language="es"),
+        sent_at=NOW,
+        text="farola",
+        location=Location(lat=37.2, long=-3.59),
+        raw={"update_id": 1},
+    )
     assert Message.from_json(m.to_json()) == m
     with pytest.raises(ValueError, match="timezone-aware"):
-        Message(channel="t", platform_id="1", conversation="1", sender=Sender(id="1"),
-                sent_at=datetime(2026, 1, 1))
+        Message(
+            channel="t",
+            platform_id="1",
+            conversation="1",
+            sender=Sender(id="1"),
+            sent_at=datetime(2026, 1, 1),
+        )

@@ -30,7 +30,8 @@ class Waste(junbridge.Department):
 
     texts = {
         "es": {
-            "ack": "Gracias. **{reference}** ({department}): pasará el camión. Previsto: {expected}.",
+            "ack": "Gracias. **{reference}** ({department}): pasará el camión. "
+            "Previsto: {expected}.",
             "bulky": "Los muebles y colchones se recogen el {day}. Déjalos junto al contenedor "
             "la noche antes. Referencia: **{reference}**.",
         },
@@ -45,11 +46,15 @@ class Waste(junbridge.Department):
     async def handle(self, message: Message, conversation: Conversation) -> Outcome:
         """Bulky items get the collection day; a missed bin goes to the crew on duty."""
         if self.keyword_score(message.text) and any(
-            word in message.text.lower() for word in ("mueble", "colchón", "colchon", "mattress", "bulky")
+            word in message.text.lower()
+            for word in ("mueble", "colchón", "colchon", "mattress", "bulky")
         ):
             return Outcome(
-                change=Change(open=True, states=(Status.RESOLVED, Status.CLOSED),
-                              note="answered: bulky items day"),
+                change=Change(
+                    open=True,
+                    states=(Status.RESOLVED, Status.CLOSED),
+                    note="answered: bulky items day",
+                ),
                 says=(self.say("bulky", day=self.settings.bulky_day),),
             )
         crew = self.on_duty()

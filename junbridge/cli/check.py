@@ -10,7 +10,14 @@ from rich.table import Table
 
 from junbridge.bridge import utcnow
 from junbridge.cli.common import config_option, console, fail
-from junbridge.config import Config, ConfigError, load_config, missing_secrets, plugins_dir_of
+from junbridge.config import (
+    Config,
+    ConfigError,
+    Problem,
+    load_config,
+    missing_secrets,
+    plugins_dir_of,
+)
 from junbridge.departments import DepartmentContext
 from junbridge.model import ServiceRequest
 from junbridge.plugins import PluginError, Registry, collect, get_plugin_manager, hooks_by_plugin
@@ -43,6 +50,47 @@ def load(config_path: Path) -> tuple[Registry, Config]:
     return registry, config
 
 
+def channel_table(config: Config, secrets: list[Problem]) -> Table:
+    """Each configured channel, its mode, and whether its secrets are set."""
+    table = Table(title="Channels", title_justify="left")
+    for column in ("channel", "enabled", "mode", "secrets"):
+        table.add_column(column)
+    for name, settings in config.channels.items():
+        unset = [p for p in secrets if p.path.startswith(f"channels.{name}.")]
+        status = "[green]set[/]" if not unset else f"[yellow]{len(unset)} unset: skipped[/]"
+        mode = str(getattr(settings, "mode", "-"))
+        table.add_row(name, "yes" if settings.enabled else "no", mode, status)
+    return table
+
+
+def department_table(registry: Registry, config: Config) -> tuple[Table, list[str]]:
+    """Each department with its staff, rota and SLA; and the texts missing a translation."""
+    context = DepartmentContext(
+        town=config.town, clock=utcnow, requests=_NoStore(), config_dir=config.config_dir
+    )
+    table = Table(title="Departments", title_justify="left")
+    for column in ("department", "privacy", "staff", "lead", "on duty rota", "SLA"):
+        table.add_column(column)
+    untranslated: list[str] = []
+    for name, settings in config.departments.items():
+        department = registry.departments[name](settings, context)
+        lead = next((s.name for s in settings.staff if s.role == "lead"), "-")
+        rota = ", ".join(sorted({s.staff for s in settings.on_duty})) or "-"
+        sla = f"{settings.sla_hours:g} h" + (" (business)" if settings.business_hours else "")
+        table.add_row(
+            name if settings.enabled else f"{name} (disabled)",
+            department.privacy,
+            ", ".join(s.name for s in settings.staff) or "-",
+            lead,
+            rota,
+            sla,
+        )
+        untranslated += [
+            f"{name}: {key} has no {lang} text" for lang, key in department.missing_translations()
+        ]
+    return table, untranslated
+
+
 @click.command()
 @config_option
 @click.option("--strict", is_flag=True, help="Treat unset secrets as errors (for production).")
@@ -51,42 +99,21 @@ def check(config_path: Path, strict: bool) -> None:
     registry, config = load(config_path)
     out = console()
     secrets = missing_secrets(config)
-    channels = Table(title="Channels", title_justify="left")
-    for column in ("channel", "enabled", "mode", "secrets"):
-        channels.add_column(column)
-    for name, settings in config.channels.items():
-        unset = [p for p in secrets if p.path.startswith(f"channels.{name}.")]
-        status = "[green]set[/]" if not unset else f"[yellow]{len(unset)} unset: skipped[/]"
-        channels.add_row(name, "yes" if settings.enabled else "no",
-                         str(getattr(settings, "mode", "-")), status)
-    out.print(channels)
-    context = DepartmentContext(town=config.town, clock=utcnow, requests=_NoStore(),
-                                config_dir=config.config_dir)
-    departments = Table(title="Departments", title_justify="left")
-    for column in ("department", "privacy", "staff", "lead", "on duty rota", "SLA"):
-        departments.add_column(column)
-    untranslated: list[str] = []
-    for name, settings in config.departments.items():
-        department = registry.departments[name](settings, context)
-        lead = next((s.name for s in settings.staff if s.role == "lead"), "-")
-        rota = ", ".join(sorted({s.staff for s in settings.on_duty})) or "-"
-        sla = f"{settings.sla_hours:g} h" + (" (business)" if settings.business_hours else "")
-        departments.add_row(
-            name if settings.enabled else f"{name} (disabled)", department.privacy,
-            ", ".join(s.name for s in settings.staff) or "-", lead, rota, sla,
-        )
-        untranslated += [f"{name}: {key} has no {lang} text" for lang, key in
-                         department.missing_translations()]
+    out.print(channel_table(config, secrets))
+    departments, untranslated = department_table(registry, config)
     out.print(departments)
     for problem in secrets:
-        out.print(f"[yellow]warning:[/] {problem} — the channel will be skipped", markup=True)
+        out.print("[yellow]warning:[/] ", end="")
+        out.print(f"{problem} — the channel will be skipped", markup=False)
     for line in untranslated:
         out.print(f"[yellow]untranslated:[/] {line} (falls back to {config.town.language})")
     if strict and secrets:
         raise click.exceptions.Exit(1)
-    out.print(f"[green]{config_path} is valid[/]: {len(config.channels)} channels, "
-              f"{len(config.departments)} departments, "
-              f"{sum(len(s.staff) for s in config.departments.values())} staff.")
+    staff = sum(len(s.staff) for s in config.departments.values())
+    out.print(
+        f"[green]{config_path} is valid[/]: {len(config.channels)} channels, "
+        f"{len(config.departments)} departments, {staff} staff."
+    )
 
 
 @click.command()

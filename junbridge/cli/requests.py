@@ -53,9 +53,15 @@ async def list_requests(
         table.add_column(column, overflow="fold")
     for r in found:
         summary = r.description if r.privacy == "public" else "(private)"
-        table.add_row(r.reference, r.department, r.state.value, r.assignee or "-",
-                      when(bridge, r, r.requested_datetime), when(bridge, r, r.expected_datetime),
-                      summary[:60])
+        table.add_row(
+            r.reference,
+            r.department,
+            r.state.value,
+            r.assignee or "-",
+            when(bridge, r, r.requested_datetime),
+            when(bridge, r, r.expected_datetime),
+            summary[:60],
+        )
     console().print(table)
 
 
@@ -74,13 +80,18 @@ async def show(config_path: Path, reference: str) -> None:
     finally:
         await bridge.close()
     out = console()
-    out.print(f"[bold]{request.reference}[/] {request.service_name} — {request.state.value} "
-              f"(Open311: {request.status}, {request.privacy})")
-    for label, value in (("description", request.description), ("assignee", request.assignee),
-                         ("address", request.address or request.address_id),
-                         ("location", f"{request.lat}, {request.long}" if request.lat else None),
-                         ("expected", when(bridge, request, request.expected_datetime)),
-                         ("notice", request.service_notice)):
+    out.print(
+        f"[bold]{request.reference}[/] {request.service_name} — {request.state.value} "
+        f"(Open311: {request.status}, {request.privacy})"
+    )
+    for label, value in (
+        ("description", request.description),
+        ("assignee", request.assignee),
+        ("address", request.address or request.address_id),
+        ("location", f"{request.lat}, {request.long}" if request.lat else None),
+        ("expected", when(bridge, request, request.expected_datetime)),
+        ("notice", request.service_notice),
+    ):
         if value:
             out.print(f"  {label}: {value}", markup=False)
     history = Table(title="History", title_justify="left")
@@ -105,7 +116,9 @@ async def show(config_path: Path, reference: str) -> None:
 @click.option("--note", help="Why, for the history.")
 @click.option("--by", "by", default="town hall", show_default=True, help="Who made the change.")
 @run_async
-async def set_state(config_path: Path, reference: str, state: str, note: str | None, by: str) -> None:
+async def set_state(
+    config_path: Path, reference: str, state: str, note: str | None, by: str
+) -> None:
     """Move REFERENCE to STATE, recorded in its history."""
     bridge = await open_bridge(config_path)
     try:

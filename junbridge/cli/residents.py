@@ -29,8 +29,10 @@ async def verify(config_path: Path, identity: str, by: str) -> None:
     bridge = await open_bridge(config_path)
     try:
         if channel not in bridge.channel_classes:
-            raise fail(f"error: unknown channel {channel!r} "
-                       f"(one of {', '.join(sorted(bridge.channel_classes))})")
+            raise fail(
+                f"error: unknown channel {channel!r} "
+                f"(one of {', '.join(sorted(bridge.channel_classes))})"
+            )
         await bridge.store.resident_for(channel, Sender(id=platform_id))
         resident = await bridge.store.verify_resident(identity, by=by, at=bridge.clock())
     finally:
@@ -53,5 +55,7 @@ async def show(config_path: Path) -> None:
         table.add_column(column)
     for r in people:
         verified = f"{r.verified_at:%Y-%m-%d} by {r.verified_by}" if r.verified_at else "no"
-        table.add_row(str(r.id), r.name or "-", ", ".join(r.identities), r.language or "-", verified)
+        table.add_row(
+            str(r.id), r.name or "-", ", ".join(r.identities), r.language or "-", verified
+        )
     console().print(table)

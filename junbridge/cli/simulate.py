@@ -1,4 +1,4 @@
-"""``junbridge simulate``: one message through the whole pipeline, replies as each platform shows them."""
+"""``junbridge simulate``: one message through the whole pipeline, shown as each platform would."""
 
 from __future__ import annotations
 
@@ -36,21 +36,37 @@ def parse_location(value: str | None) -> tuple[float, float] | None:
 @click.option("--lang", default=None, help="The language the platform reports, e.g. es or en.")
 @click.option("--location", default=None, metavar="LAT,LON", help="A shared location.")
 @click.option("--choice", default=None, metavar="VALUE", help="Press the button with this value.")
-@click.option("--public/--private", "public", default=None,
-              help="A public post or a private chat (default: public on twitter only).")
+@click.option(
+    "--public/--private",
+    "public",
+    default=None,
+    help="A public post or a private chat (default: public on twitter only).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the request(s) and replies as JSON.")
 @click.argument("text", required=False, default="")
 @run_async
 async def simulate(
-    config_path: Path, channel: str, user: str, lang: str | None, location: str | None,
-    choice: str | None, public: bool | None, as_json: bool, text: str,
+    config_path: Path,
+    channel: str,
+    user: str,
+    lang: str | None,
+    location: str | None,
+    choice: str | None,
+    public: bool | None,
+    as_json: bool,
+    text: str,
 ) -> None:
     """Run one resident message TEXT through the bridge and print the replies."""
     if not text and choice is None and location is None:
         raise click.UsageError("give TEXT, --choice or --location")
     message = make_message(
-        text, channel=channel, user=user, lang=lang, location=parse_location(location),
-        choice=choice, private=None if public is None else not public,
+        text,
+        channel=channel,
+        user=user,
+        lang=lang,
+        location=parse_location(location),
+        choice=choice,
+        private=None if public is None else not public,
     )
     bridge = await open_bridge(config_path)
     try:
@@ -66,8 +82,9 @@ async def simulate(
 
 async def mark_simulated(bridge: Bridge, handled: Handled) -> None:
     """The replies were shown here, so the outbox must not send them to a real resident."""
-    for row in await bridge.store.claim_outbox(now=bridge.clock(), limit=100,
-                                               channel=handled.message.channel):
+    for row in await bridge.store.claim_outbox(
+        now=bridge.clock(), limit=100, channel=handled.message.channel
+    ):
         await bridge.store.mark_sent(row.id, platform_ids=["simulated"], at=bridge.clock())
 
 
@@ -88,8 +105,14 @@ def show(bridge: Bridge, handled: Handled) -> None:
     if handled.duplicate:
         out.print("[yellow]This message was already received; nothing new happened.[/]")
     for reply in handled.replies:
-        out.print(Panel("\n\n".join(bridge.channel(reply.channel).preview(reply)),
-                        title=destination(reply), title_align="left", expand=False))
+        out.print(
+            Panel(
+                "\n\n".join(bridge.channel(reply.channel).preview(reply)),
+                title=destination(reply),
+                title_align="left",
+                expand=False,
+            )
+        )
         for choice in reply.choices:
             out.print(f"  press [bold]{choice.label}[/] with: --choice {choice.value}", markup=True)
     if handled.request is not None:
@@ -111,6 +134,8 @@ def summary(bridge: Bridge, request: ServiceRequest) -> str:
         parts.append(f"assigned to {request.assignee}")
     if request.expected_datetime:
         department = bridge.departments[request.department]
-        parts.append("expected " + department.format_time(request.expected_datetime,
-                                                          bridge.config.town.language))
+        parts.append(
+            "expected "
+            + department.format_time(request.expected_datetime, bridge.config.town.language)
+        )
     return " · ".join(parts)

@@ -76,8 +76,10 @@ def make_message(
     is_private = channel != "twitter" if private is None else private
     sender_id = user_id or user
     if kind is None:
-        kind = MessageKind.BUTTON if choice is not None else (
-            MessageKind.LOCATION if location and not text else MessageKind.TEXT
+        kind = (
+            MessageKind.BUTTON
+            if choice is not None
+            else (MessageKind.LOCATION if location and not text else MessageKind.TEXT)
         )
     return Message(
         channel=channel,

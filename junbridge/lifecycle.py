@@ -1,0 +1,189 @@
+"""When a request is due and how the public sees it: town business hours and Open311.
+
+Business hours are counted on the town's own calendar (``town:`` in channels.yaml): opening
+hours per weekday, holidays skipped, in the town's time zone. Every bound is turned into UTC
+before any arithmetic, so a day on which the clocks change has its true length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+from junbridge.model import ServiceRequest, Status
+from junbridge.settings import WEEKDAYS, TownSettings
+
+# A calendar with opening hours has an opening within a week plus its holidays; this bounds
+# the search so that a calendar of holidays only fails loudly instead of looping.
+_SEARCH_DAYS = 3 * 366
+
+
+def _require_aware(value: datetime, name: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (UTC), got {value!r}")
+
+
+def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
+    # A wall time in the spring-forward gap does not exist; a round trip through UTC moves
+    # it to the instant the clocks show after the jump (02:30 -> 03:30 in Madrid).
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+def _openings(after: datetime, town: TownSettings) -> Iterator[tuple[datetime, datetime]]:
+    """The town's opening periods (UTC) that end after ``after``, in order."""
+    _require_aware(after, "datetime")
+    if not town.business_hours:
+        raise ValueError("town.business_hours is empty: the town hall never opens")
+    tz = ZoneInfo(town.timezone)
+    holidays = set(town.holidays)
+    day = after.astimezone(tz).date()
+    for _ in range(_SEARCH_DAYS):
+        hours = town.business_hours.get(WEEKDAYS[day.weekday()])
+        if hours is not None and day not in holidays:
+            opens = _local(day, hours.start, tz)
+            # "08:00-00:00" closes at midnight; any other end before the start is a mistake.
+            if hours.end == time(0):
+                closes = _local(day + timedelta(days=1), time(0), tz)
+            elif hours.end > hours.start:
+                closes = _local(day, hours.end, tz)
+            else:
+                raise ValueError(
+                    f"business hours {hours.start:%H:%M}-{hours.end:%H:%M} end before they "
+                    "start; hours past midnight are not supported"
+                )
+            if closes > after:
+                yield opens, closes
+        day += timedelta(days=1)
+    raise ValueError(f"the town hall does not open within {_SEARCH_DAYS} days of {after}")
+
+
+def is_open(at: datetime, town: TownSettings) -> bool:
+    """Whether ``at`` falls inside the town's business hours."""
+    opens, _ = next(_openings(at, town))
+    return opens <= at
+
+
+def next_opening(at: datetime, town: TownSettings) -> datetime:
+    """``at`` itself if the town hall is open then, else the next opening (UTC)."""
+    opens, _ = next(_openings(at, town))
+    return max(opens, at).astimezone(UTC)
+
+
+def add_business_hours(start: datetime, hours: float, town: TownSettings) -> datetime:
+    """The instant (UTC) after ``hours`` of business time counted from ``start``.
+
+    A start outside business hours begins counting at the next opening; a result that lands
+    exactly on a closing time stays there rather than moving to the next opening.
+    """
+    if hours < 0:
+        raise ValueError(f"hours must be >= 0, got {hours}")
+    remaining = timedelta(hours=hours)
+    for opens, closes in _openings(start, town):
+        begin = max(opens, start)
+        if remaining <= closes - begin:
+            return (begin + remaining).astimezone(UTC)
+        remaining -= closes - begin
+    raise AssertionError("unreachable: _openings raises when it runs out")  # pragma: no cover
+
+
+def business_hours_between(a: datetime, b: datetime, town: TownSettings) -> float:
+    """Business hours from ``a`` to ``b``; negative when ``b`` is before ``a``."""
+    _require_aware(a, "a")
+    _require_aware(b, "b")
+    if b < a:
+        return -business_hours_between(b, a, town)
+    total = timedelta()
+    for opens, closes in _openings(a, town):
+        if opens >= b:
+            break
+        total += min(closes, b) - max(opens, a)
+    return total / timedelta(hours=1)
+
+
+def expected_datetime(
+    start: datetime, hours: float, town: TownSettings, *, business_hours: bool
+) -> datetime:
+    """When a request started at ``start`` is due: in business hours, or wall-clock hours."""
+    if business_hours:
+        return add_business_hours(start, hours, town)
+    _require_aware(start, "start")
+    return (start + timedelta(hours=hours)).astimezone(UTC)
+
+
+# -- Open311 GeoReport v2 ----------------------------------------------------------------
+
+OPEN311_FIELDS: tuple[str, ...] = (
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "lat",
+    "long",
+    "media_url",
+)
+
+
+def _w3c(value: datetime | None, tz: tzinfo) -> str | None:
+    return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
+
+
+def state_notes(request: ServiceRequest) -> str:
+    """The internal state in words, with the note that put the request there if any.
+
+    ``"rejected: not a municipal matter"``, ``"duplicate: JUN-0140"``, ``"in progress"``.
+    Open311 only says open or closed, and closed never means fixed: this says which.
+    """
+    words = request.state.value.replace("_", " ")
+    entry = next((h for h in reversed(request.history) if h.state is not None), None)
+    if entry is not None and entry.state == request.state and entry.note:
+        return f"{words}: {entry.note}"
+    if request.state is Status.CLOSED:
+        # Closed after being resolved is the good ending; say so, since "closed" alone is not.
+        states = [h.state for h in request.history if h.state is not None]
+        if len(states) >= 2 and states[-2] is Status.RESOLVED:
+            return "resolved, closed"
+    return words
+
+
+def open311(request: ServiceRequest, *, public_url: str, tz: tzinfo = UTC) -> dict[str, Any]:
+    """The request as one Open311 GeoReport v2 ``service_request``, by its exact field names.
+
+    Private requests never reach Open311: they raise :class:`ValueError`. Datetimes are
+    ISO 8601 with an offset, in ``tz``; a relative ``media_url`` is resolved against
+    ``public_url``. junbridge's own fields (assignee, resident, history) are left out.
+    """
+    if request.privacy == "private":
+        raise ValueError(f"{request.reference} is private; private requests are not published")
+    media_url = request.media_url
+    if media_url is not None:
+        media_url = urljoin(public_url.rstrip("/") + "/", media_url)
+    return {
+        "service_request_id": request.service_request_id,
+        "status": request.status,
+        "status_notes": request.status_notes or state_notes(request),
+        "service_name": request.service_name,
+        "service_code": request.service_code,
+        "description": request.description,
+        "agency_responsible": request.agency_responsible,
+        "service_notice": request.service_notice,
+        "requested_datetime": _w3c(request.requested_datetime, tz),
+        "updated_datetime": _w3c(request.updated_datetime, tz),
+        "expected_datetime": _w3c(request.expected_datetime, tz),
+        "address": request.address,
+        "address_id": request.address_id,
+        "lat": request.lat,
+        "long": request.long,
+        "media_url": media_url,
+    }

@@ -1,0 +1,175 @@
+"""The store's own values and the mapping between model objects and table rows."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row
+
+from junbridge.model import (
+    Attachment,
+    HistoryEntry,
+    Message,
+    Privacy,
+    Reply,
+    Resident,
+    ServiceRequest,
+    Status,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """The inbound row for a message: new, or the one stored when the platform sent it before."""
+
+    inbound_id: int
+    is_new: bool
+    status: str
+    request_reference: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationState:
+    """Which department owns a resident's open exchange in one conversation, until when."""
+
+    resident_id: int
+    channel: str
+    conversation: str
+    department: str
+    awaiting: str | None = None
+    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    request_reference: str | None = None
+    first_message: Message | None = None
+    expires_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxRow:
+    """One queued reply and how its delivery is going."""
+
+    id: int
+    created_at: datetime
+    request_reference: str | None
+    reply: Reply
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    platform_ids: tuple[str, ...]
+    error: str | None
+
+
+# ServiceRequest fields stored as columns of the same name.
+_REQUEST_COLUMNS = tuple(
+    f.name
+    for f in dataclasses.fields(ServiceRequest)
+    if f.name not in ("state", "details", "history", "attachments")
+)
+
+
+def request_values(request: ServiceRequest) -> dict[str, Any]:
+    """The ``requests`` row for ``request`` (history is stored apart)."""
+    values = {name: getattr(request, name) for name in _REQUEST_COLUMNS}
+    values["state"] = request.state.value
+    values["details"] = dict(request.details)
+    values["attachments"] = [dataclasses.asdict(a) for a in request.attachments]
+    return values
+
+
+def history_values(request_id: int, position: int, entry: HistoryEntry) -> dict[str, Any]:
+    """The ``history`` row for one entry."""
+    return {
+        "request_id": request_id,
+        "position": position,
+        "at": entry.at,
+        "by": entry.by,
+        "action": entry.action,
+        "state": entry.state.value if entry.state is not None else None,
+        "note": entry.note,
+        "channel": entry.channel,
+    }
+
+
+def history_entry(row: Row[Any]) -> HistoryEntry:
+    """A history row back as a HistoryEntry."""
+    return HistoryEntry(
+        at=row.at,
+        by=row.by,
+        action=row.action,
+        state=Status(row.state) if row.state is not None else None,
+        note=row.note,
+        channel=row.channel,
+    )
+
+
+def service_request(row: Row[Any], history: Iterable[HistoryEntry]) -> ServiceRequest:
+    """A requests row and its history back as a ServiceRequest."""
+    fields = {name: getattr(row, name) for name in _REQUEST_COLUMNS}
+    fields["privacy"] = cast(Privacy, row.privacy)
+    return ServiceRequest(
+        **fields,
+        state=Status(row.state),
+        details=row.details,
+        history=tuple(history),
+        attachments=tuple(Attachment(**a) for a in row.attachments),
+    )
+
+
+def resident(row: Row[Any], identities: Iterable[str]) -> Resident:
+    """A residents row and its ``channel:id`` identities back as a Resident."""
+    return Resident(
+        id=row.id,
+        identities=tuple(identities),
+        name=row.name,
+        language=row.language,
+        verified_at=row.verified_at,
+        verified_by=row.verified_by,
+        preferred_channel=row.preferred_channel,
+    )
+
+
+def conversation_values(state: ConversationState) -> dict[str, Any]:
+    """The ``conversations`` row for ``state``."""
+    values = {f.name: getattr(state, f.name) for f in dataclasses.fields(ConversationState)}
+    values["data"] = dict(state.data)
+    first = state.first_message
+    values["first_message"] = first.to_json() if first is not None else None
+    return values
+
+
+def conversation_state(row: Row[Any]) -> ConversationState:
+    """A conversations row back as a ConversationState."""
+    first = row.first_message
+    return ConversationState(
+        resident_id=row.resident_id,
+        channel=row.channel,
+        conversation=row.conversation,
+        department=row.department,
+        awaiting=row.awaiting,
+        data=row.data,
+        request_reference=row.request_reference,
+        first_message=Message.from_json(first) if first is not None else None,
+        expires_at=row.expires_at,
+        updated_at=row.updated_at,
+    )
+
+
+def outbox_row(row: Row[Any]) -> OutboxRow:
+    """An outbox row back as an OutboxRow."""
+    return OutboxRow(
+        id=row.id,
+        created_at=row.created_at,
+        request_reference=row.request_reference,
+        reply=Reply.from_json(row.reply),
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        sent_at=row.sent_at,
+        platform_ids=tuple(row.platform_ids),
+        error=row.error,
+    )

@@ -1,0 +1,214 @@
+"""The tables, as SQLAlchemy Core objects. ``migrations/`` must build exactly these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names, so the migration can name (and later alter) the same ones.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+INBOUND_STATUSES = ("pending", "done", "failed")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime: stored as UTC, always read back UTC-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: junbridge stores UTC-aware datetimes")
+        value = value.astimezone(UTC)
+        # SQLite has no time zone type and compares the stored text: keep every value naive UTC.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _status_check(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=column)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+residents = Table(
+    "residents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String, nullable=True),
+    Column("language", String, nullable=True),
+    Column("verified_at", UTCDateTime, nullable=True),
+    Column("verified_by", String, nullable=True),
+    Column("preferred_channel", String, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String, nullable=False),
+    Column("platform_user_id", String, nullable=False),
+    Column("handle", String, nullable=True),
+    Column(
+        "resident_id",
+        Integer,
+        ForeignKey("residents.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    UniqueConstraint("channel", "platform_user_id"),
+)
+
+inbound = Table(
+    "inbound",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String, nullable=False),
+    Column("platform_id", String, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("message", JSON, nullable=False),
+    Column("status", String, nullable=False),
+    Column("request_reference", String, nullable=True),
+    Column("error", Text, nullable=True),
+    # The dedupe key: a platform that redelivers an event finds it here.
+    UniqueConstraint("channel", "platform_id"),
+    _status_check("status", INBOUND_STATUSES),
+    Index(None, "status"),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reference", String, nullable=False, unique=True),
+    # Open311 GeoReport v2
+    Column("service_request_id", String, nullable=False),
+    Column("service_code", String, nullable=False),
+    Column("service_name", String, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status_notes", Text, nullable=True),
+    Column("agency_responsible", String, nullable=True),
+    Column("service_notice", Text, nullable=True),
+    Column("requested_datetime", UTCDateTime, nullable=False),
+    Column("updated_datetime", UTCDateTime, nullable=False),
+    Column("expected_datetime", UTCDateTime, nullable=True),
+    Column("address", String, nullable=True),
+    Column("address_id", String, nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("long", Float, nullable=True),
+    Column("media_url", String, nullable=True),
+    # junbridge
+    Column("department", String, nullable=False, index=True),
+    Column("state", String, nullable=False, index=True),
+    Column("privacy", String, nullable=False),
+    Column("assignee", String, nullable=True),
+    Column(
+        "resident_id",
+        Integer,
+        ForeignKey("residents.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
+    Column("channel", String, nullable=True),
+    Column("conversation", String, nullable=True),
+    Column("language", String, nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("attachments", JSON, nullable=False),
+)
+
+history = Table(
+    "history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "request_id",
+        Integer,
+        ForeignKey("requests.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("state", String, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("channel", String, nullable=True),
+    UniqueConstraint("request_id", "position"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "resident_id",
+        Integer,
+        ForeignKey("residents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("channel", String, nullable=False),
+    Column("conversation", String, nullable=False),
+    Column("department", String, nullable=False),
+    Column("awaiting", String, nullable=True),
+    Column("data", JSON, nullable=False),
+    Column("request_reference", String, nullable=True),
+    Column("first_message", JSON(none_as_null=True), nullable=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("resident_id", "channel", "conversation"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("request_reference", String, nullable=True, index=True),
+    Column("channel", String, nullable=False),
+    Column("reply", JSON, nullable=False),
+    Column("status", String, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    # When a worker took the row; a 'sending' row claimed long ago was left by a crash.
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("platform_ids", JSON, nullable=False),
+    Column("error", Text, nullable=True),
+    _status_check("status", OUTBOX_STATUSES),
+    Index(None, "status", "next_attempt_at"),
+)

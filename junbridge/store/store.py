@@ -1,0 +1,328 @@
+"""Store: requests, residents, conversations and the outbox, in SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, insert, make_url, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
+from junbridge.store import engine as engines
+from junbridge.store import records
+from junbridge.store import residents as people
+from junbridge.store.records import Accepted, ConversationState, OutboxRow
+from junbridge.store.schema import (
+    conversations,
+    history,
+    inbound,
+    outbox,
+    requests,
+    residents,
+)
+from junbridge.store.transaction import Transaction
+
+_CLOSED = [s.value for s in Status if not s.is_open]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Durable state of the bridge. Open with :meth:`open`; every method is one transaction."""
+
+    def __init__(
+        self,
+        url: str,
+        engine: AsyncEngine,
+        *,
+        reference_prefix: str,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.url = url
+        self.clock = clock
+        self.dialect = engines.dialect_of(url)
+        self._engine = engine
+        self._writer = engine.execution_options(**{engines.WRITE: True})
+        self._prefix = reference_prefix
+        # An in-memory SQLite database is one shared connection: take turns using it.
+        self._lock: asyncio.Lock | None = asyncio.Lock() if engines.is_memory(url) else None
+
+    @classmethod
+    async def open(
+        cls, url: str, *, reference_prefix: str = "JUN", clock: Callable[[], datetime] = _utcnow
+    ) -> Store:
+        """Connect to the admin's ``url`` and migrate the schema to the newest version.
+
+        ``clock`` stamps rows (received, created, queued); pass the bridge's clock so that
+        a simulated day and ``claim_outbox(now=...)`` agree on what time it is.
+        """
+        engine = engines.create_engine_for(url)
+        try:
+            if engines.is_memory(url):
+                async with engine.begin() as connection:
+                    await connection.run_sync(engines.upgrade_connection)
+            else:
+                await asyncio.to_thread(engines.upgrade, url)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(url, engine, reference_prefix=reference_prefix, clock=clock)
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()
+
+    def __repr__(self) -> str:
+        # Never the password: a repr ends up in logs.
+        return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._lock or nullcontext(), self._engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._lock or nullcontext(), self._writer.begin() as connection:
+            yield connection
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """Group writes: ``async with store.transaction() as tx: await tx.save_request(...)``."""
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Transaction]:
+        async with self._write() as connection:
+            yield Transaction(connection, reference_prefix=self._prefix, clock=self.clock)
+
+    # inbound
+
+    async def accept(self, message: Message) -> Accepted:
+        """Store ``message`` durably, once: a redelivered one returns the stored row."""
+        values = {
+            "channel": message.channel,
+            "platform_id": message.platform_id,
+            "received_at": self.clock(),
+            "message": message.to_json(),
+            "status": "pending",
+        }
+        try:
+            async with self._write() as connection:
+                result = await connection.execute(insert(inbound).values(values))
+        except IntegrityError:
+            # The dedupe key exists: the platform redelivered, or a twin call won the race.
+            async with self._read() as connection:
+                row = (
+                    await connection.execute(
+                        select(inbound.c.id, inbound.c.status, inbound.c.request_reference).where(
+                            inbound.c.channel == message.channel,
+                            inbound.c.platform_id == message.platform_id,
+                        )
+                    )
+                ).one()
+            return Accepted(
+                inbound_id=row.id,
+                is_new=False,
+                status=row.status,
+                request_reference=row.request_reference,
+            )
+        inbound_id: int = result.inserted_primary_key[0]  # type: ignore[index]
+        return Accepted(
+            inbound_id=inbound_id, is_new=True, status="pending", request_reference=None
+        )
+
+    async def pending_inbound(self) -> builtins.list[tuple[int, Message]]:
+        """Accepted messages not yet handled, oldest first: what a crash left to redo."""
+        async with self._read() as connection:
+            rows = await connection.execute(
+                select(inbound.c.id, inbound.c.message)
+                .where(inbound.c.status == "pending")
+                .order_by(inbound.c.id)
+            )
+            return [(row.id, Message.from_json(row.message)) for row in rows]
+
+    # residents
+
+    async def resident_for(self, channel: str, sender: Sender) -> Resident:
+        """The resident writing as ``sender`` on ``channel``, created on their first message."""
+        for _ in range(3):
+            try:
+                async with self._write() as connection:
+                    return await people.get_or_create(connection, channel, sender, now=self.clock())
+            except IntegrityError:
+                # Another worker created this identity meanwhile; the next round finds it.
+                continue
+        raise RuntimeError(f"could not store resident {channel}:{sender.id}")
+
+    async def find_resident(self, identity: str) -> Resident | None:
+        """The resident with ``identity`` (``"telegram:123"``), or None."""
+        async with self._read() as connection:
+            found = await people.load(connection, people.has_identity(identity))
+        return found[0] if found else None
+
+    async def get_resident(self, resident_id: int) -> Resident | None:
+        """The resident with this id, or None."""
+        async with self._read() as connection:
+            found = await people.load(connection, residents.c.id == resident_id)
+        return found[0] if found else None
+
+    async def verify_resident(self, identity: str, *, by: str, at: datetime) -> Resident:
+        """Record that staff member ``by`` checked who ``identity`` is; LookupError if unknown."""
+        async with self._write() as connection:
+            result = await connection.execute(
+                update(residents)
+                .where(people.has_identity(identity))
+                .values(verified_at=at, verified_by=by)
+            )
+            if result.rowcount == 0:
+                raise LookupError(f"no resident has written as {identity}")
+            [person] = await people.load(connection, people.has_identity(identity))
+        return person
+
+    async def set_resident_language(self, resident_id: int, language: str) -> None:
+        """Remember the language the resident wants replies in."""
+        async with self._write() as connection:
+            await connection.execute(
+                update(residents).where(residents.c.id == resident_id).values(language=language)
+            )
+
+    async def list_residents(self) -> builtins.list[Resident]:
+        """Every resident, oldest first."""
+        async with self._read() as connection:
+            return await people.load(connection)
+
+    # requests and conversations
+
+    async def get_request(self, reference: str) -> ServiceRequest | None:
+        """The request with ``reference`` (``JUN-0142``), with its history, or None."""
+        found = await self._requests(select(requests).where(requests.c.reference == reference))
+        return found[0] if found else None
+
+    async def _requests(self, query: Select[Any]) -> builtins.list[ServiceRequest]:
+        async with self._read() as connection:
+            rows = (await connection.execute(query)).all()
+            if not rows:
+                return []
+            ids = [row.id for row in rows]
+            entries = await connection.execute(
+                select(history)
+                .where(history.c.request_id.in_(ids))
+                .order_by(history.c.request_id, history.c.position)
+            )
+            lines: defaultdict[int, builtins.list[Any]] = defaultdict(builtins.list)
+            for entry in entries:
+                lines[entry.request_id].append(records.history_entry(entry))
+        return [records.service_request(row, lines[row.id]) for row in rows]
+
+    async def conversation(
+        self, resident_id: int, channel: str, conversation: str, *, now: datetime
+    ) -> ConversationState | None:
+        """The resident's open exchange in that conversation, or None if none or expired."""
+        async with self._read() as connection:
+            row = (
+                await connection.execute(
+                    select(conversations).where(
+                        conversations.c.resident_id == resident_id,
+                        conversations.c.channel == channel,
+                        conversations.c.conversation == conversation,
+                        conversations.c.expires_at > now,
+                    )
+                )
+            ).one_or_none()
+        return records.conversation_state(row) if row is not None else None
+
+    async def replies_for(self, reference: str) -> builtins.list[OutboxRow]:
+        """The replies queued for request ``reference``, in queue order, with delivery status."""
+        async with self._read() as connection:
+            rows = await connection.execute(
+                select(outbox).where(outbox.c.request_reference == reference).order_by(outbox.c.id)
+            )
+            return [records.outbox_row(row) for row in rows]
+
+    # outbox worker
+
+    async def claim_outbox(
+        self, *, now: datetime, limit: int = 20, channel: str | None = None
+    ) -> builtins.list[OutboxRow]:
+        """Take up to ``limit`` due replies for sending; no two workers get the same row."""
+        due = (
+            select(outbox.c.id)
+            .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(limit)
+            # PostgreSQL: rows another worker is claiming are skipped, not waited for.
+            # SQLite ignores this; its BEGIN IMMEDIATE already lets one writer in at a time.
+            .with_for_update(skip_locked=True)
+        )
+        if channel is not None:
+            due = due.where(outbox.c.channel == channel)
+        async with self._write() as connection:
+            ids = (await connection.scalars(due)).all()
+            if not ids:
+                return []
+            await connection.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids))
+                .values(status="sending", attempts=outbox.c.attempts + 1, claimed_at=now)
+            )
+            rows = await connection.execute(
+                select(outbox)
+                .where(outbox.c.id.in_(ids))
+                .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            )
+            return [records.outbox_row(row) for row in rows]
+
+    async def _set_outbox(self, outbox_id: int, **values: Any) -> None:
+        async with self._write() as connection:
+            await connection.execute(update(outbox).where(outbox.c.id == outbox_id).values(values))
+
+    async def mark_sent(self, outbox_id: int, *, platform_ids: Sequence[str], at: datetime) -> None:
+        """Record delivery and the ids the platform gave the sent message(s)."""
+        await self._set_outbox(
+            outbox_id,
+            status="sent",
+            sent_at=at,
+            platform_ids=builtins.list(platform_ids),
+            error=None,
+        )
+
+    async def mark_retry(self, outbox_id: int, *, error: str, retry_at: datetime) -> None:
+        """Put a reply that failed to send back in the queue, due at ``retry_at``."""
+        await self._set_outbox(outbox_id, status="pending", error=error, next_attempt_at=retry_at)
+
+    async def mark_failed(self, outbox_id: int, *, error: str) -> None:
+        """Give up on a reply: it stays in the outbox, ``failed``, for staff to see."""
+        await self._set_outbox(outbox_id, status="failed", error=error)
+
+    async def requeue_stuck(self, *, older_than: datetime) -> int:
+        """Return to the queue replies claimed before ``older_than`` and never settled."""
+        async with self._write() as connection:
+            result = await connection.execute(
+                update(outbox)
+                .where(outbox.c.status == "sending", outbox.c.claimed_at < older_than)
+                .values(status="pending")
+            )
+            return result.rowcount
+
+    # Last, so that ``list`` in the annotations above still means the builtin to readers.
+    async def list(
+        self, *, department: str | None = None, open_only: bool = False, state: Status | None = None
+    ) -> builtins.list[ServiceRequest]:
+        """Requests, newest first, optionally of one department, open ones or in one state."""
+        query = select(requests).order_by(requests.c.id.desc())
+        if department is not None:
+            query = query.where(requests.c.department == department)
+        if open_only:
+            query = query.where(requests.c.state.not_in(_CLOSED))
+        if state is not None:
+            query = query.where(requests.c.state == state.value)
+        return await self._requests(query)

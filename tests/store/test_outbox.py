@@ -1,0 +1,110 @@
+"""The outbox as workers use it: claim due replies, record delivery, retry, recover."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from junbridge.model import Reply
+from junbridge.store import Store
+
+NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def reply(text: str, *, channel: str = "telegram") -> Reply:
+    """A reply into Ana's chat about JUN-0001."""
+    return Reply(text=text, channel=channel, conversation="42", reference="JUN-0001")
+
+
+async def queue(store: Store, *replies: Reply) -> list[int]:
+    async with store.transaction() as tx:
+        return [await tx.enqueue(r, request_reference=r.reference) for r in replies]
+
+
+async def open_store(url: str) -> Store:
+    return await Store.open(url, clock=clock)
+
+
+async def test_claim_send_and_see_the_delivery(db_url: str) -> None:
+    store = await open_store(db_url)
+    try:
+        first, second = await queue(store, reply("Recibido"), reply("Asignada a Paco"))
+        claimed = await store.claim_outbox(now=NOW)
+        assert [(r.id, r.status, r.attempts) for r in claimed] == [
+            (first, "sending", 1),
+            (second, "sending", 1),
+        ]
+        assert claimed[0].reply == reply("Recibido")
+        assert await store.claim_outbox(now=NOW) == []
+        await store.mark_sent(first, platform_ids=["m-1", "m-2"], at=NOW + timedelta(seconds=1))
+        [sent, _] = await store.replies_for("JUN-0001")
+        assert (sent.status, sent.platform_ids, sent.sent_at) == (
+            "sent",
+            ("m-1", "m-2"),
+            NOW + timedelta(seconds=1),
+        )
+    finally:
+        await store.close()
+
+
+async def test_a_retried_reply_waits_until_it_is_due(db_url: str) -> None:
+    store = await open_store(db_url)
+    try:
+        [queued] = await queue(store, reply("Recibido"))
+        await store.claim_outbox(now=NOW)
+        later = NOW + timedelta(seconds=30)
+        await store.mark_retry(queued, error="429 retry_after=30", retry_at=later)
+        assert await store.claim_outbox(now=later - timedelta(seconds=1)) == []
+        [again] = await store.claim_outbox(now=later)
+        assert (again.attempts, again.error) == (2, "429 retry_after=30")
+        await store.mark_failed(queued, error="chat not found")
+        [failed] = await store.replies_for("JUN-0001")
+        assert (failed.status, failed.error) == ("failed", "chat not found")
+        assert await store.claim_outbox(now=later + timedelta(days=1)) == []
+    finally:
+        await store.close()
+
+
+async def test_claims_respect_channel_and_limit(db_url: str) -> None:
+    store = await open_store(db_url)
+    try:
+        ids = await queue(store, reply("a"), reply("b", channel="slack"), reply("c"), reply("d"))
+        assert [r.id for r in await store.claim_outbox(now=NOW, channel="slack")] == [ids[1]]
+        assert [r.id for r in await store.claim_outbox(now=NOW, limit=2)] == [ids[0], ids[2]]
+        assert [r.id for r in await store.claim_outbox(now=NOW)] == [ids[3]]
+    finally:
+        await store.close()
+
+
+async def test_concurrent_workers_never_claim_the_same_reply(db_url: str) -> None:
+    workers = [await open_store(db_url) for _ in range(4)]
+    try:
+        ids = await queue(workers[0], *(reply(f"r{n}") for n in range(40)))
+        rounds = await asyncio.gather(
+            *(w.claim_outbox(now=NOW, limit=7) for w in workers for _ in range(2))
+        )
+        claimed = [row.id for rows in rounds for row in rows]
+        assert len(claimed) == len(set(claimed))
+        rest = await workers[0].claim_outbox(now=NOW, limit=100)
+        assert sorted(claimed + [r.id for r in rest]) == ids
+    finally:
+        for w in workers:
+            await w.close()
+
+
+async def test_replies_left_sending_by_a_crash_are_requeued(db_url: str) -> None:
+    store = await open_store(db_url)
+    try:
+        old, _ = await queue(store, reply("old"), reply("new"))
+        await store.claim_outbox(now=NOW, limit=1)
+        await store.claim_outbox(now=NOW + timedelta(minutes=10))
+        assert await store.requeue_stuck(older_than=NOW + timedelta(minutes=5)) == 1
+        [again] = await store.claim_outbox(now=NOW + timedelta(minutes=11))
+        assert (again.id, again.attempts) == (old, 2)
+        assert await store.requeue_stuck(older_than=NOW) == 0
+    finally:
+        await store.close()
