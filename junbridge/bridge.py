@@ -39,6 +39,7 @@ Clock = Callable[[], datetime]
 TRIAGE = "triage"
 # A handoff chain longer than this is a plugin bug, not a conversation.
 MAX_HANDOFFS = 3
+DONE = frozenset({Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
 
 
 def utcnow() -> datetime:
@@ -277,9 +278,10 @@ class Bridge:
                         now=now,
                     )
                     before = 0
-            if request.expected_datetime is None and change.expected is None:
-                request = self.with_sla(request, department)
             request = outcomes.applied(request, change, by=by, channel=message.channel, now=now)
+            # A promise only for work still to do: a menu answered on the spot needs none.
+            if request.expected_datetime is None and request.state not in DONE:
+                request = self.with_sla(request, department)
         if error and request is not None:
             request = request.noted("plugin_failed", by="junbridge", at=now, note=error)
         async with self.store.transaction() as tx:

@@ -21,23 +21,26 @@ from junbridge.departments import keyword_hits
 from junbridge.model import JunbridgeError
 from junbridge.settings import WEEKDAYS, Weekday, resolve_path
 
-# What a question asks for; checked in this order, and "today" when nothing else fits.
-QUESTIONS: dict[str, dict[str, list[str]]] = {
-    "notices": {
-        "es": ["aviso", "avisos", "anuncio*", "circular*", "comunicado*"],
-        "en": ["notice", "notices", "announcement*"],
-    },
-    "next_week": {
-        "es": ["semana que viene", "próxima semana", "semana próxima", "siguiente semana"],
-        "en": ["next week"],
-    },
-    "week": {"es": ["semana", "semanal"], "en": ["week", "weekly"]},
-    "tomorrow": {"es": ["mañana"], "en": ["tomorrow"]},
+# How families ask. A question that names no day is about today.
+NOTICES = {
+    "es": ["aviso", "avisos", "anuncio*", "circular*", "comunicado*"],
+    "en": ["notice", "notices", "announcement*"],
 }
-DAY_NAMES: dict[str, list[str]] = {
-    "es": ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"],
-    "en": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
+NEXT_WEEK = {
+    "es": ["semana que viene", "próxima semana", "semana próxima", "siguiente semana"],
+    "en": ["next week"],
 }
+WEEK = {"es": ["semana", "semanal"], "en": ["week", "weekly"]}
+TOMORROW = {"es": ["mañana"], "en": ["tomorrow"]}
+WEEKDAY_NAMES = [
+    {"es": ["lunes"], "en": ["monday"]},
+    {"es": ["martes"], "en": ["tuesday"]},
+    {"es": ["miércoles"], "en": ["wednesday"]},
+    {"es": ["jueves"], "en": ["thursday"]},
+    {"es": ["viernes"], "en": ["friday"]},
+    {"es": ["sábado"], "en": ["saturday"]},
+    {"es": ["domingo"], "en": ["sunday"]},
+]
 
 Dish = dict[str, str]
 """One day's menu: language -> text."""
@@ -132,11 +135,10 @@ class School(junbridge.Department):
     async def handle(self, message: Message, conversation: Conversation) -> Outcome:
         """Answer from the menu file or the notices, and record the question as answered."""
         today = self.now().astimezone(self.tz).date()
-        question = self.question(message.text)
-        if question == "notices":
+        if keyword_hits(message.text, NOTICES):
             say, source = self.notices(today, conversation.language), "the notices"
         else:
-            say, source = self.menu_answer(question, today, conversation.language), "the menu"
+            say, source = self.menu_answer(message.text, today, conversation.language), "the menu"
         change = Change(
             open=True,
             description=message.text,
@@ -146,24 +148,11 @@ class School(junbridge.Department):
         )
         return Outcome(change=change, says=(say,))
 
-    def question(self, text: str) -> str:
-        """``notices``, ``next_week``, ``week``, ``tomorrow``, ``day:<0-6>`` or ``today``."""
-        for question, words in QUESTIONS.items():
-            if keyword_hits(text, words):
-                return question
-        for weekday in range(7):
-            if keyword_hits(text, {lang: [names[weekday]] for lang, names in DAY_NAMES.items()}):
-                return f"day:{weekday}"
-        return "today"
-
-    def menu_answer(self, question: str, today: dt.date, language: str) -> Say:
-        """The menu for the day or week asked about."""
+    def menu_answer(self, text: str, today: dt.date, language: str) -> Say:
+        """The menu for the week or the day asked about."""
         menu = self.menu()
-        if question in ("week", "next_week"):
-            # At the weekend "this week" is the one about to start.
-            monday = today - dt.timedelta(days=today.weekday())
-            if question == "next_week" or today.weekday() >= 5:
-                monday += dt.timedelta(days=7)
+        monday = asked_week(text, today)
+        if monday is not None:
             lines = []
             for offset in range(5):
                 day = monday + dt.timedelta(days=offset)
@@ -171,12 +160,7 @@ class School(junbridge.Department):
                 lines.append(f"**{self.weekday_name(day, language).capitalize()}**: {dish}")
             start = format_skeleton("MMMMd", monday, locale=language)
             return self.say("week", monday=start, lines="\n".join(lines))
-        if question == "tomorrow":
-            day = today + dt.timedelta(days=1)
-        elif question.startswith("day:"):
-            day = today + dt.timedelta(days=(int(question[4:]) - today.weekday()) % 7)
-        else:
-            day = today
+        day = asked_day(text, today)
         dish = self.dish(menu, day, language)
         label = self.day_label(day, language)
         return self.say("day", day=label, menu=dish) if dish else self.say("no_canteen", day=label)
@@ -222,6 +206,27 @@ class School(junbridge.Department):
         return (
             f"{self.weekday_name(day, language)}, {format_skeleton('MMMMd', day, locale=language)}"
         )
+
+
+def asked_week(text: str, today: dt.date) -> dt.date | None:
+    """The Monday of the week asked about, or None when the question is about a day."""
+    monday = today - dt.timedelta(days=today.weekday())
+    if keyword_hits(text, NEXT_WEEK):
+        return monday + dt.timedelta(days=7)
+    if keyword_hits(text, WEEK):
+        # At the weekend "this week" is the one about to start.
+        return monday + dt.timedelta(days=7) if today.weekday() >= 5 else monday
+    return None
+
+
+def asked_day(text: str, today: dt.date) -> dt.date:
+    """Tomorrow, the next day of that name ("el jueves"), or today."""
+    if keyword_hits(text, TOMORROW):
+        return today + dt.timedelta(days=1)
+    for weekday, names in enumerate(WEEKDAY_NAMES):
+        if keyword_hits(text, names):
+            return today + dt.timedelta(days=(weekday - today.weekday()) % 7)
+    return today
 
 
 def load_menu(path: Path) -> Menu:

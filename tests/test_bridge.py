@@ -17,8 +17,11 @@ WEDNESDAY_10 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def bridge(tmp_path: Path) -> Bridge:
-    b = await make_bridge(config=DATA / "jun.yaml", clock=lambda: WEDNESDAY_10, workdir=tmp_path)
+async def bridge(tmp_path: Path, db_url: str) -> Bridge:
+    """The test town on each store: a SQLite file and a PostgreSQL schema."""
+    b = await make_bridge(
+        config=DATA / "jun.yaml", clock=lambda: WEDNESDAY_10, workdir=tmp_path, store_url=db_url
+    )
     yield b
     await b.close()
 
@@ -75,12 +78,13 @@ async def test_same_platform_message_twice_makes_one_request(bridge):
     assert len(await bridge.requests.all()) == 1
 
 
-async def test_a_failing_department_loses_nothing_and_triage_acknowledges(tmp_path):
+async def test_a_failing_department_loses_nothing_and_triage_acknowledges(tmp_path, db_url):
     bridge = await make_bridge(
         config=DATA / "jun.yaml",
         plugins=[DATA / "plugins/broken.py"],
         clock=lambda: WEDNESDAY_10,
         workdir=tmp_path,
+        store_url=db_url,
     )
     try:
         handled = await bridge.receive(make_message("La fuente de la plaza pierde agua"))
@@ -142,13 +146,17 @@ async def test_police_matter_in_public_moves_to_a_private_message(bridge):
     assert handled.request.privacy == "private"
 
 
-async def test_an_accepted_message_survives_a_crash_before_processing(tmp_path):
+async def test_an_accepted_message_survives_a_crash_before_processing(tmp_path, db_url):
     config = DATA / "jun.yaml"
-    bridge = await make_bridge(config=config, clock=lambda: WEDNESDAY_10, workdir=tmp_path)
+    bridge = await make_bridge(
+        config=config, clock=lambda: WEDNESDAY_10, workdir=tmp_path, store_url=db_url
+    )
     # The webhook stored the message, then the process died before any department ran.
     await bridge.store.accept(make_message("La farola 33 está fundida", platform_id="tg-1"))
     await bridge.close()
-    restarted = await make_bridge(config=config, clock=lambda: WEDNESDAY_10, workdir=tmp_path)
+    restarted = await make_bridge(
+        config=config, clock=lambda: WEDNESDAY_10, workdir=tmp_path, store_url=db_url
+    )
     try:
         [request] = await restarted.requests.open()
         assert request.address_id == "lamp-33" and request.department == "lighting"

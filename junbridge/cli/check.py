@@ -104,7 +104,7 @@ def check(config_path: Path, strict: bool) -> None:
     out.print(departments)
     for problem in secrets:
         out.print("[yellow]warning:[/] ", end="")
-        out.print(f"{problem} — the channel will be skipped", markup=False)
+        out.print(f"{problem} — the channel will be skipped", markup=False, soft_wrap=True)
     for line in untranslated:
         out.print(f"[yellow]untranslated:[/] {line} (falls back to {config.town.language})")
     if strict and secrets:
@@ -112,7 +112,8 @@ def check(config_path: Path, strict: bool) -> None:
     staff = sum(len(s.staff) for s in config.departments.values())
     out.print(
         f"[green]{config_path} is valid[/]: {len(config.channels)} channels, "
-        f"{len(config.departments)} departments, {staff} staff."
+        f"{len(config.departments)} departments, {staff} staff.",
+        soft_wrap=True,
     )
 
 

@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 def console(*, stderr: bool = False) -> Console:
     """A rich console; plain text when output is not a terminal."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False)
 
 
 config_option = click.option(
@@ -37,7 +37,7 @@ config_option = click.option(
 
 def fail(message: str) -> click.exceptions.Exit:
     """Print ``message`` to stderr and return the exit to raise (status 1)."""
-    console(stderr=True).print(message, markup=False)
+    console(stderr=True).print(message, markup=False, soft_wrap=True)
     return click.exceptions.Exit(1)
 
 

@@ -136,6 +136,8 @@ def summary(bridge: Bridge, request: ServiceRequest) -> str:
         department = bridge.departments[request.department]
         parts.append(
             "expected "
-            + department.format_time(request.expected_datetime, bridge.config.town.language)
+            + department.format_time(
+                request.expected_datetime, request.language or bridge.config.town.language
+            )
         )
     return " · ".join(parts)

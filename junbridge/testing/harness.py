@@ -6,8 +6,8 @@ messages are made here instead of arriving from a platform.
 
 from __future__ import annotations
 
-import itertools
 import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +19,6 @@ import yaml
 from junbridge.bridge import Bridge, Clock, utcnow
 from junbridge.model import Attachment, Location, Message, MessageKind, Sender
 from junbridge.plugins import load_file
-
-_ids = itertools.count(1)
 
 MINIMAL_CONFIG: Mapping[str, Any] = {"town": {"name": "Jun", "reference_prefix": "JUN"}}
 
@@ -83,7 +81,7 @@ def make_message(
         )
     return Message(
         channel=channel,
-        platform_id=platform_id or f"msg-{next(_ids)}",
+        platform_id=platform_id or uuid.uuid4().hex,
         conversation=conversation or (sender_id if is_private else f"public-{user}"),
         sender=Sender(id=sender_id, handle=user, name=user.title(), language=lang),
         sent_at=sent_at or datetime.now(UTC),

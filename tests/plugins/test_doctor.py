@@ -269,6 +269,16 @@ async def test_a_slot_taken_meanwhile_is_not_booked_twice() -> None:
     assert utc(27, 9, 30) not in offered_slots(outcome)
 
 
+async def test_a_slot_that_went_by_while_the_resident_thought_is_not_booked() -> None:
+    waiting = await asked_for_a_slot(department(FRIDAY_1020))
+    half_an_hour_later = department(FRIDAY_1020 + timedelta(minutes=30))
+
+    outcome = await half_an_hour_later.handle(message("1"), waiting)  # 10:30, now past
+
+    assert outcome.change is None and outcome.ask == "slot"
+    assert offered_slots(outcome)[0] == utc(27, 10)
+
+
 async def test_saying_cancelar_while_choosing_books_nothing() -> None:
     dept = department(FRIDAY_1020)
     waiting = await asked_for_a_slot(dept)
@@ -355,6 +365,13 @@ async def test_anything_else_about_a_booking_explains_the_buttons() -> None:
     assert outcome.change is None and outcome.ask == "manage"
     assert [c.value for c in outcome.says[0].choices] == ["cancel", "change"]
     assert "escribe «anular» o «cambiar»" in text(dept, outcome)
+
+
+def test_appointment_words_bring_a_message_here() -> None:
+    dept = department(FRIDAY_1020)
+    assert dept.match(message("Buenos días, ¿me dan cita para el médico?")) > 0
+    assert dept.match(message("Can I book a GP appointment?")) > 0
+    assert dept.match(message("Me han robado la bici")) == 0
 
 
 def test_the_doctor_is_private_and_every_reply_exists_in_both_languages() -> None:

@@ -291,6 +291,20 @@ async def test_no_notices(config_dir: Path) -> None:
     )
 
 
+def test_canteen_words_bring_a_message_here(config_dir: Path) -> None:
+    dept = department(config_dir)
+    for text in ("¿Qué comen hoy en el cole?", "menú del comedor", "school lunch today?"):
+        question = Message(
+            channel="telegram",
+            platform_id="5512",
+            conversation="-1002200",
+            sender=Sender(id="88120451"),
+            sent_at=MONDAY_30,
+            text=text,
+        )
+        assert dept.match(question) > 0, text
+
+
 def test_the_shipped_menu_has_four_weeks_in_both_languages() -> None:
     menu = school.load_menu(ROOT / "menu.yaml")
 

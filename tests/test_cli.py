@@ -1,0 +1,137 @@
+"""The junbridge command line as an admin uses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from junbridge.cli import cli
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def town(tmp_path: Path) -> Path:
+    """The test town's channels.yaml in a fresh folder, with its own SQLite store."""
+    config = yaml.safe_load((ROOT / "tests" / "data" / "jun.yaml").read_text())
+    config["plugins_dir"] = str(ROOT / "plugins")
+    config["departments"]["school"]["menu_file"] = str(ROOT / "menu.yaml")
+    config["departments"]["doctor"]["require_verified"] = False
+    path = tmp_path / "channels.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_check_summarises_a_valid_configuration(town):
+    code, out = run("check", "--config", str(town))
+    assert code == 0
+    assert "is valid: 1 channels, 5 departments" in out
+    assert "SLACK_BOT_TOKEN is not set — the channel will be skipped" in out
+
+
+def test_check_strict_fails_when_a_secret_is_unset(town, monkeypatch):
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    code, _ = run("check", "--config", str(town), "--strict")
+    assert code == 1
+
+
+def test_check_reports_each_mistake_with_its_line_and_a_suggestion(town):
+    lines = town.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines) if line.strip().startswith("sla_hours: 24"))
+    lines[number] = lines[number].replace("sla_hours", "sla_hour")
+    town.write_text("\n".join(lines) + "\n")
+    code, out = run("check", "--config", str(town))
+    assert code == 1
+    assert (
+        f"channels.yaml:{number + 1}: departments.police.sla_hour: unknown key "
+        "(did you mean 'sla_hours'?)" in out
+    )
+
+
+def test_check_says_when_the_file_is_missing(tmp_path):
+    code, out = run("check", "--config", str(tmp_path / "nope.yaml"))
+    assert code == 1 and "nope.yaml not found" in out
+
+
+def test_simulate_a_lamp_on_x_then_list_show_and_resolve_it(town):
+    code, out = run(
+        "simulate",
+        "--config",
+        str(town),
+        "--channel",
+        "twitter",
+        "--user",
+        "vecina",
+        "--location",
+        "37.2218,-3.5930",
+        "--json",
+        "La farola de la calle Real no funciona",
+    )
+    assert code == 0
+    result = json.loads(out)
+    [request] = result["requests"]
+    assert request["department"] == "lighting" and request["assignee"] == "electricista"
+    assert request["status"] == "open" and request["lat"] == 37.2218
+    [reply] = result["replies"]
+    assert request["reference"] in reply["text"] and reply["channel"] == "twitter"
+
+    code, out = run("requests", "list", "--config", str(town))
+    assert code == 0 and request["reference"] in out and "lighting" in out
+    code, out = run("requests", "show", "--config", str(town), request["reference"])
+    assert code == 0 and "received" in out and "assigned" in out
+    code, out = run(
+        "requests",
+        "set",
+        "--config",
+        str(town),
+        request["reference"],
+        "resolved",
+        "--by",
+        "electricista",
+        "--note",
+        "bombilla nueva",
+    )
+    assert code == 0 and "is now resolved" in out
+    code, out = run("requests", "set", "--config", str(town), request["reference"], "in_progress")
+    assert code == 1 and "cannot become in_progress" in out
+
+
+def test_simulate_shows_buttons_and_a_press_books_the_doctor(town):
+    code, out = run("simulate", "--config", str(town), "--json", "Quiero cita con el médico")
+    assert code == 0
+    [offer] = json.loads(out)["replies"]
+    first = offer["choices"][0]["value"]
+    assert first.startswith("slot:")
+    code, out = run("simulate", "--config", str(town), "--json", "--choice", first)
+    [request] = json.loads(out)["requests"]
+    assert request["department"] == "doctor" and request["details"]["slot"] == first[5:]
+
+
+def test_simulate_rejects_a_bad_location(town):
+    code, out = run("simulate", "--config", str(town), "--location", "north", "farola")
+    assert code == 2 and "expected LAT,LON" in out
+
+
+def test_residents_verify_and_show(town):
+    code, out = run(
+        "residents", "verify", "--config", str(town), "telegram:4242", "--by", "administrativa"
+    )
+    assert code == 0 and "telegram:4242 is verified" in out
+    code, out = run("residents", "show", "--config", str(town))
+    assert "telegram:4242" in out and "administrativa" in out
+
+
+def test_plugins_lists_each_plugin_and_its_hooks(town):
+    code, out = run("plugins", "--config", str(town))
+    assert code == 0
+    assert "lighting.py" in out and "register_departments" in out
+    assert "junbridge.routing" in out and "route" in out
