@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 TRIAGE = "triage"
+# The conversation key of an exchange a private department moved to private messages.
+MOVED = "@private"
 # A handoff chain longer than this is a plugin bug, not a conversation.
 MAX_HANDOFFS = 3
 DONE = frozenset({Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
@@ -174,6 +176,9 @@ class Bridge:
         state = await self.store.conversation(
             resident.id, message.channel, message.conversation, now=now
         )
+        if state is None and message.is_private:
+            # A private department moved a public conversation here; it continues in private.
+            state = await self.store.conversation(resident.id, message.channel, MOVED, now=now)
         if state is None or state.department not in self.departments:
             state = self.new_conversation(resident, message, now)
         request = None
@@ -287,10 +292,12 @@ class Bridge:
         async with self.store.transaction() as tx:
             if request is not None and (not request.reference or len(request.history) != before):
                 request = await tx.save_request(request)
+            await tx.end_conversation(resident.id, message.channel, state.conversation)
             if outcome.ask is not None:
+                moved = department.privacy == "private" and not message.is_private
                 await tx.save_conversation(
                     conversations.continued(
-                        state,
+                        dataclasses.replace(state, conversation=MOVED) if moved else state,
                         outcome=outcome,
                         department=department.name,
                         message=message,
@@ -298,8 +305,6 @@ class Bridge:
                         now=now,
                     )
                 )
-            else:
-                await tx.end_conversation(resident.id, message.channel, message.conversation)
             sent = outcomes.replies(
                 outcome.says,
                 department=department,

@@ -78,6 +78,15 @@ def applied(
         fields["attachments"] = (*request.attachments, *change.attachments)
     if fields:
         request = dataclasses.replace(request, **fields)  # type: ignore[arg-type]
+        if not change.states:
+            # Kept in history so the store saves it and staff can see what changed.
+            request = request.noted(
+                "updated",
+                by=by,
+                at=now,
+                note=change.note or ", ".join(sorted(fields)),
+                via=channel,
+            )
     for state in change.states:
         note = change.note
         if state is Status.ASSIGNED and request.assignee:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -174,3 +174,29 @@ async def test_changing_state_by_hand_is_checked_and_kept_in_history(bridge):
     with pytest.raises(Exception, match="cannot become in_progress"):
         await bridge.set_state(ref, Status.IN_PROGRESS, by="electricista")
     assert (await bridge.requests.get(ref)).state is Status.RESOLVED
+
+
+async def test_an_unanswered_question_expires_and_the_next_message_is_routed_afresh(
+    tmp_path, db_url
+):
+    now = [WEDNESDAY_10]
+    bridge = await make_bridge(
+        config=DATA / "jun.yaml", clock=lambda: now[0], workdir=tmp_path, store_url=db_url
+    )
+    try:
+        asked = await bridge.receive(make_message("Hay una farola apagada"))
+        assert "¿Dónde está la farola?" in says(asked)
+        now[0] = WEDNESDAY_10 + timedelta(days=2)
+        later = await bridge.receive(make_message("¿Qué hay de comer hoy en el cole?"))
+        assert later.department == "school"
+    finally:
+        await bridge.close()
+
+
+async def test_a_conversation_belongs_to_its_resident_and_chat(bridge):
+    await bridge.receive(make_message("Hay una farola apagada", user="ana"))
+    other = await bridge.receive(make_message("farola 12", user="luis"))
+    assert other.request.address_id == "lamp-12"
+    [ana, luis] = sorted(await bridge.requests.all(), key=lambda r: r.reference)
+    assert ana.address_id is None and ana.state is Status.RECEIVED
+    assert luis.state is Status.ASSIGNED
