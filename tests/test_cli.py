@@ -135,3 +135,12 @@ def test_plugins_lists_each_plugin_and_its_hooks(town):
     assert code == 0
     assert "lighting.py" in out and "register_departments" in out
     assert "junbridge.routing" in out and "route" in out
+
+
+def test_schema_describes_every_department_block_for_editors(town):
+    code, out = run("schema", "--config", str(town))
+    assert code == 0
+    schema = json.loads(out)
+    text = json.dumps(schema)
+    for key in ("town", "departments", "menu_file", "require_verified", "night_noise_minutes"):
+        assert key in text

@@ -24,6 +24,7 @@ def cli(verbose: bool) -> None:
 
 cli.add_command(check.check)
 cli.add_command(check.plugins)
+cli.add_command(check.schema)
 cli.add_command(simulate.simulate)
 cli.add_command(requests.requests)
 cli.add_command(residents.residents)

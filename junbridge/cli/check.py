@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from junbridge.config import (
     Config,
     ConfigError,
     Problem,
+    config_schema,
     load_config,
     missing_secrets,
     plugins_dir_of,
@@ -131,3 +133,20 @@ def plugins(config_path: Path) -> None:
     for name, hooks in hooks_by_plugin(pm):
         table.add_row(name, ", ".join(hooks))
     console().print(table)
+
+
+@click.command()
+@config_option
+def schema(config_path: Path) -> None:
+    """Print the JSON Schema of channels.yaml (with the loaded plugins' blocks) for editors."""
+    try:
+        registry = collect(
+            get_plugin_manager(plugins_dir_of(config_path) if config_path.exists() else None)
+        )
+    except PluginError as exc:
+        raise fail(f"error: {exc}") from None
+    document = config_schema(
+        {n: c.Settings for n, c in registry.channels.items()},
+        {n: d.Settings for n, d in registry.departments.items()},
+    )
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
