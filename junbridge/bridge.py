@@ -7,6 +7,8 @@ history, the conversation state and the replies to send are written in one trans
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import traceback
@@ -28,10 +30,11 @@ from junbridge.departments import (
     keyword_hits,
 )
 from junbridge.lifecycle import expected_datetime
-from junbridge.model import Message, Reply, Resident, ServiceRequest, Status
+from junbridge.model import Message, MessageKind, Reply, Resident, ServiceRequest, Status
+from junbridge.outbox import Outbox
 from junbridge.plugins import collect, get_plugin_manager
 from junbridge.routing import Route
-from junbridge.store import ConversationState, Store
+from junbridge.store import Accepted, ConversationState, Store
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,10 @@ class Bridge:
         self.channel_classes = dict(channel_classes)
         self.clock = clock
         self.requests = Requests(store)
+        self.channels: dict[str, Channel] = {}
+        self.outbox = Outbox(store, self.channels, clock)
+        self._queue: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(
@@ -146,8 +153,60 @@ class Bridge:
         return bridge
 
     async def close(self) -> None:
-        """Release the store."""
+        """Finish the messages in hand, stop the worker and release the store."""
+        if self._worker is not None:
+            await self.drain()
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
         await self.store.close()
+
+    # -- inbound from channels: store first, answer the platform, work after -------------
+
+    async def submit(self, message: Message) -> Accepted:
+        """Store ``message`` (the dedupe point) and queue it for processing; return at once.
+
+        Channels call this before they answer the platform, so an acknowledged message is
+        never lost: if the process dies before it is handled, ``recover`` does it at start.
+        """
+        accepted = await self.store.accept(message)
+        if accepted.is_new:
+            if self._worker is None:
+                self._worker = asyncio.create_task(self._work(), name="junbridge-inbound")
+            self._queue.put_nowait((accepted.inbound_id, message))
+        else:
+            log.info("duplicate %s:%s ignored", message.channel, message.platform_id)
+        return accepted
+
+    async def drain(self) -> None:
+        """Wait until every submitted message has been handled."""
+        await self._queue.join()
+
+    async def _work(self) -> None:
+        # One at a time, in arrival order: a resident's answer never overtakes the question.
+        while True:
+            inbound_id, message = await self._queue.get()
+            try:
+                await self.process(inbound_id, message)
+            except Exception:
+                log.exception(
+                    "message %s:%s kept for retry at the next start",
+                    message.channel,
+                    message.platform_id,
+                )
+            finally:
+                self._queue.task_done()
+
+    async def add_channel(self, channel: Channel) -> None:
+        """Start a channel and let the outbox deliver through it."""
+        await channel.start(self)
+        self.channels[channel.name] = channel
+
+    async def stop_channels(self) -> None:
+        """Stop every running channel."""
+        for name in list(self.channels):
+            await self.channels.pop(name).stop()
 
     # -- the pipeline ---------------------------------------------------------------------
 
@@ -173,6 +232,10 @@ class Bridge:
         """Route, handle and persist one accepted message."""
         now = self.clock()
         resident = await self.store.resident_for(message.channel, message.sender)
+        if message.kind is MessageKind.EDIT and message.edit_of:
+            edited = await self.apply_edit(inbound_id, message)
+            if edited is not None:
+                return edited
         state = await self.store.conversation(
             resident.id, message.channel, message.conversation, now=now
         )
@@ -328,6 +391,28 @@ class Bridge:
             department=department.name,
             error=error,
         )
+
+    async def apply_edit(self, inbound_id: int, message: Message) -> Handled | None:
+        """An edited message updates the request it opened; None if it opened none."""
+        assert message.edit_of is not None
+        reference = await self.store.inbound_reference(message.channel, message.edit_of)
+        request = await self.store.get_request(reference) if reference else None
+        if request is None:
+            return None
+        if request.description != message.text:
+            request = request.noted(
+                "edited",
+                by=outcomes.resident_label(message),
+                at=self.clock(),
+                note="the resident edited the message",
+                description=message.text,
+                via=message.channel,
+            )
+        async with self.store.transaction() as tx:
+            request = await tx.save_request(request)
+            await tx.finish_inbound(inbound_id, request_reference=request.reference)
+        self.notify(request, "edited")
+        return Handled(message=message, request=request, department=request.department)
 
     async def set_state(
         self, reference: str, state: Status, *, by: str, note: str | None = None

@@ -81,6 +81,7 @@ class Message:
     location: Location | None = None
     choice: str | None = None
     thread: str | None = None
+    edit_of: str | None = None
     raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +117,7 @@ class Message:
             location=Location(**location) if location else None,
             choice=data.get("choice"),
             thread=data.get("thread"),
+            edit_of=data.get("edit_of"),
             raw=data.get("raw"),
         )
 

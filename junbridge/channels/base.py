@@ -1,9 +1,16 @@
-"""The Channel base class: one messenger, inbound parsing and outbound rendering."""
+"""The Channel base class: one messenger, inbound parsing and outbound delivery.
+
+A channel turns platform payloads into :class:`Message` values (``parse``), hands them to
+``bridge.submit()`` (which stores them before the platform is answered), and delivers
+:class:`Reply` values (``send``) when the outbox worker asks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from starlette.routing import BaseRoute
 
 from junbridge.model import JunbridgeError, Message, Reply
 from junbridge.settings import ChannelSettings
@@ -14,6 +21,21 @@ if TYPE_CHECKING:
 
 class InvalidPayload(JunbridgeError):
     """A platform payload that cannot be a message: answered 4xx and logged, never a crash."""
+
+
+class DeliveryError(JunbridgeError):
+    """A reply was not delivered.
+
+    ``retry_after`` (seconds) says when the platform allows another try (HTTP 429);
+    ``permanent`` means trying again cannot help (blocked bot, deleted chat, bad request).
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
 
 
 class Channel:
@@ -37,12 +59,19 @@ class Channel:
         """The reply as the platform would show it, one string per platform message."""
         return [reply.text]
 
+    def routes(self) -> Sequence[BaseRoute]:
+        """HTTP routes this channel serves (webhooks), mounted on the bridge's web app."""
+        return ()
+
     async def start(self, bridge: Bridge) -> None:
         """Connect to the platform (webhook registration, polling, sockets)."""
 
     async def stop(self) -> None:
-        """Disconnect, finishing in-flight work."""
+        """Disconnect; what was accepted is already stored, so nothing is lost."""
 
     async def send(self, reply: Reply) -> list[str]:
-        """Deliver one reply; returns the platform ids of the messages sent."""
+        """Deliver one reply; return the platform ids of the messages sent.
+
+        Raises :class:`DeliveryError` when the platform refuses or is unreachable.
+        """
         raise NotImplementedError(f"{type(self).__name__}.send")

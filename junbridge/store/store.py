@@ -140,6 +140,17 @@ class Store:
             inbound_id=inbound_id, is_new=True, status="pending", request_reference=None
         )
 
+    async def inbound_reference(self, channel: str, platform_id: str) -> str | None:
+        """The request an accepted message led to, if any (to apply a later edit to it)."""
+        async with self._read() as connection:
+            return (
+                await connection.execute(
+                    select(inbound.c.request_reference).where(
+                        inbound.c.channel == channel, inbound.c.platform_id == platform_id
+                    )
+                )
+            ).scalar_one_or_none()
+
     async def pending_inbound(self) -> builtins.list[tuple[int, Message]]:
         """Accepted messages not yet handled, oldest first: what a crash left to redo."""
         async with self._read() as connection:

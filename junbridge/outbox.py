@@ -1,0 +1,87 @@
+"""The outbox worker: delivers stored replies through their channels, retrying politely.
+
+Replies are written to the store in the same transaction as the request change that caused
+them, so an accepted message's answer survives a crash. A 429 is retried after the delay
+the platform gave; other transient failures back off exponentially; permanent ones are
+marked failed and kept for staff to see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from junbridge.channels.base import Channel, DeliveryError
+from junbridge.store import OutboxRow, Store
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+# A row claimed this long ago and never marked was left by a crashed worker.
+STUCK_AFTER = timedelta(minutes=5)
+
+
+def backoff(attempts: int) -> timedelta:
+    """2, 4, 8 ... seconds, at most ten minutes."""
+    return timedelta(seconds=min(600, 2**attempts))
+
+
+class Outbox:
+    """Sends what the store holds for the running channels."""
+
+    def __init__(
+        self, store: Store, channels: Mapping[str, Channel], clock: Callable[[], datetime]
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.clock = clock
+
+    async def flush(self) -> int:
+        """Deliver every reply that is due now; return how many were sent."""
+        sent = 0
+        for name in list(self.channels):
+            while rows := await self.store.claim_outbox(now=self.clock(), channel=name):
+                for row in rows:
+                    sent += await self.deliver(row)
+        return sent
+
+    async def deliver(self, row: OutboxRow) -> int:
+        """Send one claimed row and record the result; 1 if it was delivered."""
+        channel = self.channels[row.reply.channel]
+        try:
+            ids = await channel.send(row.reply)
+        except DeliveryError as exc:
+            await self._mark(row, exc, exc.retry_after, exc.permanent)
+            return 0
+        except Exception as exc:  # a channel bug must not stop the other replies
+            log.exception("sending outbox row %s failed", row.id)
+            await self._mark(row, exc, None, False)
+            return 0
+        await self.store.mark_sent(row.id, platform_ids=ids, at=self.clock())
+        return 1
+
+    async def _mark(
+        self, row: OutboxRow, exc: Exception, retry_after: float | None, permanent: bool
+    ) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        if permanent or row.attempts >= MAX_ATTEMPTS:
+            log.warning("gave up on reply %s to %s: %s", row.id, row.reply.channel, error)
+            await self.store.mark_failed(row.id, error=error)
+            return
+        log.warning("will retry reply %s to %s: %s", row.id, row.reply.channel, error)
+        delay = timedelta(seconds=retry_after) if retry_after is not None else backoff(row.attempts)
+        await self.store.mark_retry(row.id, error=error, retry_at=self.clock() + delay)
+
+    async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
+        """Deliver until ``stop`` is set, then finish the batch in hand."""
+        await self.store.requeue_stuck(older_than=self.clock() - STUCK_AFTER)
+        while not stop.is_set():
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("outbox pass failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
