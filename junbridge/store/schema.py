@@ -212,3 +212,12 @@ outbox = Table(
     _status_check("status", OUTBOX_STATUSES),
     Index(None, "status", "next_attempt_at"),
 )
+
+# Where each channel's reading got to (e.g. the newest X mention seen), kept across restarts.
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("value", String, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -21,6 +21,7 @@ from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow
 from junbridge.store.schema import (
     conversations,
+    cursors,
     history,
     inbound,
     outbox,
@@ -150,6 +151,27 @@ class Store:
                     )
                 )
             ).scalar_one_or_none()
+
+    async def get_cursor(self, name: str) -> str | None:
+        """A channel's saved position (e.g. ``twitter.mentions.since_id``), if any."""
+        async with self._read() as connection:
+            value = (
+                await connection.execute(select(cursors.c.value).where(cursors.c.name == name))
+            ).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    async def set_cursor(self, name: str, value: str) -> None:
+        """Save a channel's position so a restart carries on from it."""
+        async with self._write() as connection:
+            updated = await connection.execute(
+                update(cursors)
+                .where(cursors.c.name == name)
+                .values(value=value, updated_at=self.clock())
+            )
+            if updated.rowcount == 0:
+                await connection.execute(
+                    insert(cursors).values(name=name, value=value, updated_at=self.clock())
+                )
 
     async def pending_inbound(self) -> builtins.list[tuple[int, Message]]:
         """Accepted messages not yet handled, oldest first: what a crash left to redo."""

@@ -297,3 +297,16 @@ def test_admin_urls_map_to_the_drivers() -> None:
     assert to_sync_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
     with pytest.raises(ValueError, match="unsupported store URL"):
         to_async_url("mysql://u@h/d")
+
+
+async def test_a_cursor_survives_reopening_the_store(db_url):
+    store = await Store.open(db_url)
+    assert await store.get_cursor("twitter.mentions.since_id") is None
+    await store.set_cursor("twitter.mentions.since_id", "1460323737035677698")
+    await store.set_cursor("twitter.mentions.since_id", "1460323737035677699")
+    await store.close()
+    reopened = await Store.open(db_url)
+    try:
+        assert await reopened.get_cursor("twitter.mentions.since_id") == "1460323737035677699"
+    finally:
+        await reopened.close()

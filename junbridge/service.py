@@ -1,0 +1,56 @@
+"""``junbridge run``: every enabled channel, the web server and the outbox in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from junbridge.bridge import Bridge
+from junbridge.config import missing_secrets
+from junbridge.web.app import create_app
+from junbridge.web.server import serve
+
+log = logging.getLogger(__name__)
+
+
+async def start_channels(bridge: Bridge) -> list[str]:
+    """Start each enabled channel whose secrets are set; return warnings for the others."""
+    warnings = []
+    unset = missing_secrets(bridge.config)
+    for name, settings in bridge.config.channels.items():
+        if not settings.enabled:
+            continue
+        missing = [p for p in unset if p.path.startswith(f"channels.{name}.")]
+        if missing:
+            warnings.append(f"{name} skipped: " + "; ".join(str(p) for p in missing))
+            continue
+        await bridge.add_channel(bridge.channel_classes[name](settings))
+    return warnings
+
+
+async def run(config_path: Path, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop``), then stop taking work and finish what is held."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bridge = await Bridge.start(config_path)
+    try:
+        for warning in await start_channels(bridge):
+            log.warning(warning)
+        web = bridge.config.web
+        server = await serve(create_app(bridge), host=web.host, port=web.port)
+        log.warning("junbridge for %s listening on %s", bridge.config.town.name, server.url)
+        outbox = asyncio.create_task(bridge.outbox.run(stop), name="junbridge-outbox")
+        await stop.wait()
+        log.warning("stopping: no new messages; finishing the ones in hand")
+        await server.stop()
+        await bridge.stop_channels()
+        await bridge.drain()
+        await outbox
+    finally:
+        await bridge.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
