@@ -47,9 +47,11 @@ async def run(config_path: Path, stop: asyncio.Event | None = None) -> None:
         await stop.wait()
         log.warning("stopping: no new messages; finishing the ones in hand")
         await server.stop()
-        await bridge.stop_channels()
         await bridge.drain()
         await outbox
+        await bridge.outbox.flush()  # the answers to what was just handled
+        await bridge.stop_channels()
+        await bridge.drain()  # anything a poller took in while stopping; else kept for restart
     finally:
         await bridge.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
