@@ -7,13 +7,10 @@ history, the conversation state and the replies to send are written in one trans
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,15 +19,10 @@ import pluggy
 from junbridge import conversations, outcomes
 from junbridge.channels.base import Channel
 from junbridge.config import Config, load_config, plugins_dir_of
-from junbridge.departments import (
-    Conversation,
-    Department,
-    DepartmentContext,
-    Outcome,
-    keyword_hits,
-)
-from junbridge.lifecycle import expected_datetime
-from junbridge.model import Message, MessageKind, Reply, Resident, ServiceRequest, Status
+from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
+from junbridge.handled import Handled, Requests
+from junbridge.inbound import InboundQueue
+from junbridge.model import Message, MessageKind, Resident, ServiceRequest, Status
 from junbridge.outbox import Outbox
 from junbridge.plugins import collect, get_plugin_manager
 from junbridge.routing import Route
@@ -44,45 +36,11 @@ TRIAGE = "triage"
 MOVED = "@private"
 # A handoff chain longer than this is a plugin bug, not a conversation.
 MAX_HANDOFFS = 3
-DONE = frozenset({Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
 
 
 def utcnow() -> datetime:
     """The real clock."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Handled:
-    """What became of one inbound message."""
-
-    message: Message
-    duplicate: bool = False
-    request: ServiceRequest | None = None
-    replies: tuple[Reply, ...] = ()
-    department: str | None = None
-    error: str | None = None
-
-
-class Requests:
-    """Read access to service requests, for the CLI, the web pages and tests."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    async def open(self, department: str | None = None) -> list[ServiceRequest]:
-        """Requests not yet closed, newest first."""
-        return list(await self._store.list(department=department, open_only=True))
-
-    async def all(
-        self, *, department: str | None = None, state: Status | None = None
-    ) -> list[ServiceRequest]:
-        """Every request, newest first, optionally filtered."""
-        return list(await self._store.list(department=department, state=state))
-
-    async def get(self, reference: str) -> ServiceRequest | None:
-        """One request by reference (``JUN-0142``), with its history."""
-        return await self._store.get_request(reference.upper())
 
 
 class Bridge:
@@ -107,8 +65,7 @@ class Bridge:
         self.requests = Requests(store)
         self.channels: dict[str, Channel] = {}
         self.outbox = Outbox(store, self.channels, clock)
-        self._queue: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
+        self.inbound = InboundQueue(self.process)
 
     @classmethod
     async def start(
@@ -153,13 +110,8 @@ class Bridge:
         return bridge
 
     async def close(self) -> None:
-        """Finish the messages in hand, stop the worker and release the store."""
-        if self._worker is not None:
-            await self.drain()
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+        """Finish the messages in hand and release the store."""
+        await self.inbound.close()
         await self.store.close()
 
     # -- inbound from channels: store first, answer the platform, work after -------------
@@ -172,31 +124,14 @@ class Bridge:
         """
         accepted = await self.store.accept(message)
         if accepted.is_new:
-            if self._worker is None:
-                self._worker = asyncio.create_task(self._work(), name="junbridge-inbound")
-            self._queue.put_nowait((accepted.inbound_id, message))
+            self.inbound.put(accepted.inbound_id, message)
         else:
             log.info("duplicate %s:%s ignored", message.channel, message.platform_id)
         return accepted
 
     async def drain(self) -> None:
         """Wait until every submitted message has been handled."""
-        await self._queue.join()
-
-    async def _work(self) -> None:
-        # One at a time, in arrival order: a resident's answer never overtakes the question.
-        while True:
-            inbound_id, message = await self._queue.get()
-            try:
-                await self.process(inbound_id, message)
-            except Exception:
-                log.exception(
-                    "message %s:%s kept for retry at the next start",
-                    message.channel,
-                    message.platform_id,
-                )
-            finally:
-                self._queue.task_done()
+        await self.inbound.drain()
 
     async def add_channel(self, channel: Channel) -> None:
         """Start a channel and let the outbox deliver through it."""
@@ -316,40 +251,18 @@ class Bridge:
         """Write the request, history, conversation and replies in one transaction."""
         now = self.clock()
         before = len(request.history) if request else 0
-        change = outcome.change
-        by = outcomes.resident_label(message)
-        if change is not None:
-            if change.open or request is None:
-                if request is not None and request.department != department.name:
-                    request = request.transition(
-                        Status.REFERRED,
-                        by=by,
-                        at=now,
-                        note=f"to {department.name}",
-                        channel=message.channel,
-                    )
-                    request = request.noted(
-                        "department",
-                        by=by,
-                        at=now,
-                        note=department.name,
-                        department=department.name,
-                        privacy=department.privacy,
-                    )
-                elif request is None:
-                    request = outcomes.opened(
-                        change,
-                        department=department,
-                        message=message,
-                        resident=resident,
-                        language=language,
-                        now=now,
-                    )
-                    before = 0
-            request = outcomes.applied(request, change, by=by, channel=message.channel, now=now)
-            # A promise only for work still to do: a menu answered on the spot needs none.
-            if request.expected_datetime is None and request.state not in DONE:
-                request = self.with_sla(request, department)
+        if outcome.change is not None:
+            if request is None:
+                before = 0
+            request = outcomes.changed(
+                request,
+                outcome.change,
+                department=department,
+                message=message,
+                resident=resident,
+                language=language,
+                now=now,
+            )
         if error and request is not None:
             request = request.noted("plugin_failed", by="junbridge", at=now, note=error)
         async with self.store.transaction() as tx:
@@ -475,29 +388,8 @@ class Bridge:
     def language_for(
         self, message: Message, resident: Resident, department: Department | None
     ) -> str:
-        """Resident's choice, else the platform's, else the keywords' language, else the town's."""
-        languages = self.config.town.languages
-        for candidate in (resident.language, message.sender.language):
-            if candidate and candidate[:2].lower() in languages:
-                return candidate[:2].lower()
-        if department is not None:
-            hits = keyword_hits(message.text, department.settings.keywords)
-            if hits:
-                best = max(hits, key=lambda lang: hits[lang])
-                if best in languages:
-                    return best
-        return self.config.town.language
-
-    def with_sla(self, request: ServiceRequest, department: Department) -> ServiceRequest:
-        """The request with its expected time from the department's SLA."""
-        settings = department.settings
-        expected = expected_datetime(
-            self.clock(),
-            settings.sla_hours,
-            self.config.town,
-            business_hours=settings.business_hours,
-        )
-        return dataclasses.replace(request, expected_datetime=expected)
+        """The language to answer in (see :func:`conversations.language_for`)."""
+        return conversations.language_for(message, resident, department, self.config.town.languages)
 
     def notify(self, request: ServiceRequest, change: str) -> None:
         """Tell ``request_changed`` plugins; their failures are logged, never raised."""

@@ -7,10 +7,11 @@ department stops asking or the conversation expires.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from junbridge.departments import Outcome
-from junbridge.model import Message
+from junbridge.departments import Department, Outcome, keyword_hits
+from junbridge.model import Message, Resident
 from junbridge.store import ConversationState
 
 # A question left unanswered this long is forgotten; the next message is routed afresh.
@@ -55,3 +56,25 @@ def fresh(resident_id: int, message: Message, department: str, now: datetime) ->
         expires_at=now + CONVERSATION_TTL,
         updated_at=now,
     )
+
+
+def language_for(
+    message: Message,
+    resident: Resident,
+    department: Department | None,
+    languages: Sequence[str],
+) -> str:
+    """Resident's choice, else the platform's, else the keywords' language, else the town's.
+
+    ``languages`` are the town's, the first being its default.
+    """
+    for candidate in (resident.language, message.sender.language):
+        if candidate and candidate[:2].lower() in languages:
+            return candidate[:2].lower()
+    if department is not None:
+        hits = keyword_hits(message.text, department.settings.keywords)
+        if hits:
+            best = max(hits, key=lambda lang: hits[lang])
+            if best in languages:
+                return best
+    return languages[0]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from junbridge.departments import Change, Department, Say
+from junbridge.lifecycle import expected_datetime
 from junbridge.model import Message, Reply, Resident, ServiceRequest, Status
 
 
@@ -46,6 +47,55 @@ def opened(
         note=history_note,
         via=message.channel,
     )
+
+
+# States with no work left: no promise (expected time) is made for them.
+DONE = frozenset({Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
+
+
+def changed(
+    request: ServiceRequest | None,
+    change: Change,
+    *,
+    department: Department,
+    message: Message,
+    resident: Resident,
+    language: str,
+    now: datetime,
+) -> ServiceRequest:
+    """The conversation's request after ``change``: opened, referred here, or updated."""
+    by = resident_label(message)
+    if request is None:
+        request = opened(
+            change,
+            department=department,
+            message=message,
+            resident=resident,
+            language=language,
+            now=now,
+        )
+    elif change.open and request.department != department.name:
+        # Triage handed the conversation over: the same request moves, its history kept.
+        request = request.transition(
+            Status.REFERRED, by=by, at=now, note=f"to {department.name}", channel=message.channel
+        )
+        request = request.noted(
+            "department",
+            by=by,
+            at=now,
+            note=department.name,
+            department=department.name,
+            privacy=department.privacy,
+        )
+    request = applied(request, change, by=by, channel=message.channel, now=now)
+    # A promise only for work still to do: a menu answered on the spot needs none.
+    if request.expected_datetime is None and request.state not in DONE:
+        settings = department.settings
+        expected = expected_datetime(
+            now, settings.sla_hours, department.town, business_hours=settings.business_hours
+        )
+        request = dataclasses.replace(request, expected_datetime=expected)
+    return request
 
 
 def applied(

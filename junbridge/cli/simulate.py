@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 from rich.panel import Panel
 
-from junbridge.bridge import Bridge, Handled
+from junbridge.bridge import Bridge
 from junbridge.cli.common import config_option, console, open_bridge, run_async
+from junbridge.handled import Handled
 from junbridge.model import Reply, ServiceRequest
 from junbridge.testing.harness import make_message
 
