@@ -16,13 +16,21 @@ from pathlib import Path
 
 import pluggy
 
-from junbridge import conversations, outcomes
+from junbridge import conversations, outcomes, staff
 from junbridge.channels.base import Channel
 from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
-from junbridge.model import Message, MessageKind, Resident, ServiceRequest, Status
+from junbridge.model import (
+    IllegalTransition,
+    Message,
+    MessageKind,
+    Reply,
+    Resident,
+    ServiceRequest,
+    Status,
+)
 from junbridge.outbox import Outbox
 from junbridge.plugins import collect, get_plugin_manager
 from junbridge.routing import Route
@@ -167,6 +175,9 @@ class Bridge:
         """Route, handle and persist one accepted message."""
         now = self.clock()
         resident = await self.store.resident_for(message.channel, message.sender)
+        place = staff.department_for_place(self.departments, message)
+        if place is not None:
+            return await self.staff_message(inbound_id, message, place)
         if message.kind is MessageKind.EDIT and message.edit_of:
             edited = await self.apply_edit(inbound_id, message)
             if edited is not None:
@@ -266,8 +277,12 @@ class Bridge:
         if error and request is not None:
             request = request.noted("plugin_failed", by="junbridge", at=now, note=error)
         async with self.store.transaction() as tx:
-            if request is not None and (not request.reference or len(request.history) != before):
+            is_new = request is not None and not request.reference
+            if request is not None and (is_new or len(request.history) != before):
                 request = await tx.save_request(request)
+            card = staff.card(request, department) if request is not None and is_new else None
+            if card is not None:
+                await tx.enqueue(card, request_reference=card.reference)
             await tx.end_conversation(resident.id, message.channel, state.conversation)
             if outcome.ask is not None:
                 moved = department.privacy == "private" and not message.is_private
@@ -303,6 +318,49 @@ class Bridge:
             replies=tuple(sent),
             department=department.name,
             error=error,
+        )
+
+    async def staff_message(
+        self, inbound_id: int, message: Message, department: Department
+    ) -> Handled:
+        """A message in a staff place: a command from staff, or chatter that stays there."""
+        command = staff.parse_command(message.text)
+        request = None
+        replies: list[Reply] = []
+        member = staff.staff_member(department, message)
+        if command is not None and member is None:
+            log.warning(
+                "%s is not staff of %s and tried %r",
+                outcomes.resident_label(message),
+                department.name,
+                message.text,
+            )
+            replies = [staff.to_staff(message, staff.refusal(department))]
+        elif command is not None and member is not None:
+            reference = command.reference or await self.store.reference_for_thread(
+                message.channel, message.conversation, message.thread
+            )
+            request = await self.requests.get(reference) if reference else None
+            if request is None:
+                replies = [staff.to_staff(message, "¿Qué aviso? Por ejemplo: resolve JUN-0001")]
+            else:
+                try:
+                    request, replies = staff.apply(command, request, member, message, department)
+                except (IllegalTransition, ValueError) as exc:
+                    replies = [staff.to_staff(message, str(exc), request.reference)]
+                    request = None
+        async with self.store.transaction() as tx:
+            if request is not None:
+                request = await tx.save_request(request)
+            for reply in replies:
+                await tx.enqueue(reply, request_reference=reply.reference)
+            await tx.finish_inbound(
+                inbound_id, request_reference=request.reference if request else None
+            )
+        if request is not None:
+            self.notify(request, request.history[-1].action)
+        return Handled(
+            message=message, request=request, replies=tuple(replies), department=department.name
         )
 
     async def apply_edit(self, inbound_id: int, message: Message) -> Handled | None:

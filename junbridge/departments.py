@@ -149,6 +149,33 @@ def keyword_hits(text: str, keywords: Mapping[str, Sequence[str]]) -> dict[str, 
     return hits
 
 
+# What every department says when staff change a request, unless it says otherwise.
+COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
+    "es": {
+        "state_acknowledged": "**{reference}**: lo hemos visto y nos ponemos con ello.",
+        "state_assigned": "**{reference}**: lo lleva {assignee}.",
+        "state_in_progress": "**{reference}**: {assignee} está trabajando en ello.",
+        "state_resolved": "**{reference}** está resuelto. {note}",
+        "state_rejected": "**{reference}**: no podemos atenderlo. Motivo: {note}",
+        "state_duplicate": "**{reference}** ya estaba avisado: lo seguimos en {note}.",
+        "state_referred": "**{reference}** pasa a {department}.",
+        "state_reopened": "**{reference}** vuelve a estar abierto.",
+        "staff_reply": "**{reference}** · {department}: {note}",
+    },
+    "en": {
+        "state_acknowledged": "**{reference}**: we have seen it and are on it.",
+        "state_assigned": "**{reference}**: {assignee} has it.",
+        "state_in_progress": "**{reference}**: {assignee} is working on it.",
+        "state_resolved": "**{reference}** is resolved. {note}",
+        "state_rejected": "**{reference}**: we cannot take this on. Reason: {note}",
+        "state_duplicate": "**{reference}** was already reported: we follow it in {note}.",
+        "state_referred": "**{reference}** moves to {department}.",
+        "state_reopened": "**{reference}** is open again.",
+        "staff_reply": "**{reference}** · {department}: {note}",
+    },
+}
+
+
 class Department:
     """Base class of department plugins; subclass it in one file under ``plugins/``."""
 
@@ -200,14 +227,15 @@ class Department:
         return self.titles.get(language) or self.titles.get(self.town.language) or self.name
 
     def template(self, key: str, language: str) -> str | None:
-        """The template for ``key``: the admin's override, then the plugin's, then the town's."""
+        """The template for ``key``: the admin's override, the plugin's, junbridge's own.
+
+        A language without the text falls back to the town's language.
+        """
         for lang in (language, self.town.language):
-            override = self.settings.replies.get(lang, {}).get(key)
-            if override is not None:
-                return override
-            default = self.texts.get(lang, {}).get(key)
-            if default is not None:
-                return default
+            for texts in (self.settings.replies, self.texts, COMMON_TEXTS):
+                found = texts.get(lang, {}).get(key)
+                if found is not None:
+                    return found
         return None
 
     def missing_translations(self) -> list[tuple[str, str]]:

@@ -244,6 +244,8 @@ class ServiceRequest:
     resident_id: int | None = None
     channel: str | None = None
     conversation: str | None = None
+    thread: str | None = None
+    recipient: str | None = None
     language: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     history: tuple[HistoryEntry, ...] = ()

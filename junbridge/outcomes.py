@@ -37,6 +37,8 @@ def opened(
         resident_id=resident.id,
         channel=message.channel,
         conversation=message.conversation,
+        thread=message.thread,
+        recipient=message.sender.id,
         language=language,
         attachments=message.attachments,
     )

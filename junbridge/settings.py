@@ -153,6 +153,12 @@ class DepartmentSettings(Settings):
     replies: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="language -> template key -> text, overriding defaults"
     )
+    staff_place: str | None = Field(
+        None,
+        pattern=r"^[a-z_]+:\S+$",
+        description="channel:conversation where staff get request cards and give commands, "
+        "e.g. slack:C0LIGHTING",
+    )
 
 
 def resolve_path(base: Path, value: str | Path) -> Path:

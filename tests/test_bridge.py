@@ -160,8 +160,9 @@ async def test_an_accepted_message_survives_a_crash_before_processing(tmp_path, 
     try:
         [request] = await restarted.requests.open()
         assert request.address_id == "lamp-33" and request.department == "lighting"
-        [row] = await restarted.store.replies_for(request.reference)
-        assert row.status == "pending"
+        rows = await restarted.store.replies_for(request.reference)
+        [answer] = [r for r in rows if r.reply.channel == "telegram"]
+        assert answer.status == "pending" and request.reference in answer.reply.text
     finally:
         await restarted.close()
 

@@ -7,7 +7,7 @@ import logging
 import click
 from rich.logging import RichHandler
 
-from junbridge.cli import check, requests, residents, simulate
+from junbridge.cli import check, requests, residents, run, simulate
 from junbridge.cli.common import console
 
 
@@ -25,6 +25,8 @@ def cli(verbose: bool) -> None:
 cli.add_command(check.check)
 cli.add_command(check.plugins)
 cli.add_command(check.schema)
+cli.add_command(run.run)
+cli.add_command(run.normalize)
 cli.add_command(simulate.simulate)
 cli.add_command(requests.requests)
 cli.add_command(residents.residents)

@@ -149,6 +149,9 @@ requests = Table(
     Column("language", String, nullable=True),
     Column("details", JSON, nullable=False),
     Column("attachments", JSON, nullable=False),
+    # Since 0003: where the resident wrote, the thread to answer in and their id there.
+    Column("thread", String, nullable=True),
+    Column("recipient", String, nullable=True),
 )
 
 history = Table(

@@ -173,6 +173,28 @@ class Store:
                     insert(cursors).values(name=name, value=value, updated_at=self.clock())
                 )
 
+    async def reference_for_thread(
+        self, channel: str, conversation: str, thread: str | None
+    ) -> str | None:
+        """The request whose card or reply started ``thread`` in that conversation, if any."""
+        if thread is None:
+            return None
+        async with self._read() as connection:
+            rows = await connection.execute(
+                select(outbox.c.request_reference, outbox.c.reply, outbox.c.platform_ids)
+                .where(
+                    outbox.c.channel == channel,
+                    outbox.c.status == "sent",
+                    outbox.c.request_reference.is_not(None),
+                )
+                .order_by(outbox.c.id.desc())
+                .limit(500)
+            )
+            for row in rows:
+                if row.reply.get("conversation") == conversation and thread in row.platform_ids:
+                    return str(row.request_reference)
+        return None
+
     async def pending_inbound(self) -> builtins.list[tuple[int, Message]]:
         """Accepted messages not yet handled, oldest first: what a crash left to redo."""
         async with self._read() as connection:

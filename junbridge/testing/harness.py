@@ -64,6 +64,7 @@ def make_message(
     kind: MessageKind | None = None,
     choice: str | None = None,
     photo: str | None = None,
+    thread: str | None = None,
     sent_at: datetime | None = None,
 ) -> Message:
     """A normalized message as a channel would produce it.
@@ -72,6 +73,9 @@ def make_message(
     mentions. A ``choice`` makes it a button press.
     """
     is_private = channel != "twitter" if private is None else private
+    platform_id = platform_id or uuid.uuid4().hex
+    if thread is None and channel == "twitter" and not is_private:
+        thread = platform_id  # on X a reply answers the resident's own post
     sender_id = user_id or user
     if kind is None:
         kind = (
@@ -81,7 +85,7 @@ def make_message(
         )
     return Message(
         channel=channel,
-        platform_id=platform_id or uuid.uuid4().hex,
+        platform_id=platform_id,
         conversation=conversation or (sender_id if is_private else f"public-{user}"),
         sender=Sender(id=sender_id, handle=user, name=user.title(), language=lang),
         sent_at=sent_at or datetime.now(UTC),
@@ -90,6 +94,7 @@ def make_message(
         is_private=is_private,
         location=Location(lat=location[0], long=location[1]) if location else None,
         choice=choice,
+        thread=thread,
         attachments=(Attachment(platform_ref=photo),) if photo else (),
     )
 

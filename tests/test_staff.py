@@ -1,0 +1,125 @@
+"""Staff at work: the request card, commands in the staff place, the resident told."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from junbridge.model import Status
+from junbridge.testing import make_bridge, make_message
+
+DATA = Path(__file__).parent / "data"
+WEDNESDAY_10 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+STAFF_PLACE = dict(channel="slack", conversation="C0LIGHTSTAFF", private=False)
+
+
+@pytest.fixture
+async def bridge(tmp_path, db_url):
+    b = await make_bridge(
+        config=DATA / "jun.yaml", clock=lambda: WEDNESDAY_10, workdir=tmp_path, store_url=db_url
+    )
+    yield b
+    await b.close()
+
+
+async def lamp(bridge):
+    handled = await bridge.receive(
+        make_message(
+            "La farola de la calle Real no funciona",
+            channel="twitter",
+            location=(37.2218, -3.5930),
+            platform_id="1590000000000000001",
+        )
+    )
+    return handled.request
+
+
+async def sent_card(bridge, reference):
+    """The card as the outbox delivered it to Slack (ts recorded as its platform id)."""
+    [row] = [
+        r
+        for r in await bridge.store.replies_for(reference)
+        if r.reply.conversation == "C0LIGHTSTAFF"
+    ]
+    for claimed in await bridge.store.claim_outbox(now=WEDNESDAY_10, channel="slack"):
+        await bridge.store.mark_sent(
+            claimed.id, platform_ids=["1764061200.000100"], at=WEDNESDAY_10
+        )
+    return row.reply
+
+
+async def test_a_new_request_posts_a_card_tagging_the_electrician(bridge):
+    request = await lamp(bridge)
+    card = await sent_card(bridge, request.reference)
+    assert request.reference in card.text and "@U0ELECTRIC" in card.text
+    assert "La farola de la calle Real no funciona" in card.text
+    assert "openstreetmap.org" in card.text
+
+
+async def test_resolve_with_a_photo_in_the_card_thread_tells_the_resident_with_the_photo(bridge):
+    request = await lamp(bridge)
+    await sent_card(bridge, request.reference)
+    # No reference: the thread of the card says which request it is.
+    resolve = make_message(
+        "resolve bombilla cambiada", user="U0ELECTRIC", photo="F0LAMPFIXED", **STAFF_PLACE
+    )
+    handled = await bridge.receive(dataclasses.replace(resolve, thread="1764061200.000100"))
+    assert handled.request.state is Status.RESOLVED
+    assert handled.request.history[-1].by == "electricista"
+    [notice, confirmation] = handled.replies
+    assert notice.channel == "twitter" and notice.thread == "1590000000000000001"
+    assert notice.photo.platform_ref == "F0LAMPFIXED"
+    assert request.reference in notice.text and "bombilla cambiada" in notice.text
+    assert confirmation.conversation == "C0LIGHTSTAFF" and "resolved" in confirmation.text
+
+
+async def test_someone_who_is_not_staff_cannot_resolve(bridge):
+    request = await lamp(bridge)
+    handled = await bridge.receive(
+        make_message(f"resolve {request.reference}", user="U0CURIOSO", **STAFF_PLACE)
+    )
+    [refusal] = handled.replies
+    assert "Solo el personal" in refusal.text and refusal.conversation == "C0LIGHTSTAFF"
+    assert (await bridge.requests.get(request.reference)).state is Status.ASSIGNED
+
+
+async def test_chatter_in_the_staff_place_never_reaches_the_resident(bridge):
+    request = await lamp(bridge)
+    before = len(await bridge.store.replies_for(request.reference))
+    handled = await bridge.receive(
+        make_message("¿Alguien tiene la escalera grande?", user="U0ELECTRIC", **STAFF_PLACE)
+    )
+    assert handled.replies == () and handled.request is None
+    assert len(await bridge.store.replies_for(request.reference)) == before
+
+
+async def test_reject_needs_a_reason_and_an_illegal_step_is_explained(bridge):
+    request = await lamp(bridge)
+    ref = request.reference
+    [answer] = (
+        await bridge.receive(make_message(f"reject {ref}", user="U0ELECTRIC", **STAFF_PLACE))
+    ).replies
+    assert "necesita un motivo" in answer.text
+    await bridge.receive(make_message(f"resolve {ref}", user="U0ELECTRIC", **STAFF_PLACE))
+    [answer] = (
+        await bridge.receive(make_message(f"start {ref}", user="U0ELECTRIC", **STAFF_PLACE))
+    ).replies
+    assert "cannot become in_progress" in answer.text
+
+
+async def test_note_stays_internal_and_reply_reaches_the_resident(bridge):
+    request = await lamp(bridge)
+    ref = request.reference
+    noted = await bridge.receive(
+        make_message(f"note {ref} falta la pieza", user="U0ELECTRIC", **STAFF_PLACE)
+    )
+    assert all(r.channel == "slack" for r in noted.replies)
+    assert noted.request.history[-1].note == "falta la pieza"
+    replied = await bridge.receive(
+        make_message(f"reply {ref} mañana por la mañana pasamos", user="U0ELECTRIC", **STAFF_PLACE)
+    )
+    to_resident = [r for r in replied.replies if r.channel == "twitter"]
+    assert len(to_resident) == 1 and "mañana por la mañana" in to_resident[0].text
