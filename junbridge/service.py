@@ -26,7 +26,10 @@ async def start_channels(bridge: Bridge) -> list[str]:
         if missing:
             warnings.append(f"{name} skipped: " + "; ".join(str(p) for p in missing))
             continue
-        await bridge.add_channel(bridge.channel_classes[name](settings))
+        try:
+            await bridge.add_channel(bridge.channel_classes[name](settings))
+        except Exception as exc:  # one platform down or a wrong token must not stop the town
+            warnings.append(f"{name} skipped: could not start: {type(exc).__name__}: {exc}")
     return warnings
 
 
