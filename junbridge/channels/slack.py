@@ -1,151 +1,61 @@
-"""Slack: replies as ``chat.postMessage`` calls with mrkdwn text and Block Kit buttons.
+"""Slack through a slack-bolt ``AsyncApp``: signed HTTP events or Socket Mode, in the thread.
 
-Settings: ``channels.slack``. A reply goes into the thread the resident (or staff member)
-wrote in; ``Reply.choices`` become buttons whose ``value`` comes back on a press.
+Settings: ``channels.slack``. Inbound, bolt checks the signature and its five-minute window,
+our listeners map the event (see :mod:`junbridge.channels.slack_events`) and store it with
+``bridge.submit`` *before* bolt answers Slack (``process_before_response``), so an
+acknowledged event is never lost; Slack's retries of it are recognised by the store.
+Outbound, a reply is rendered (see :mod:`junbridge.channels.slack_render`) and posted with
+``chat.postMessage`` in the resident's thread; a private reply goes to the resident's DM.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
+import logging
 import re
-from collections.abc import Callable, Sequence
-from typing import Any, Literal, Self
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Self
+from urllib.parse import unquote, urlsplit
 
+import aiohttp
 from pydantic import model_validator
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
-from junbridge.channels.base import Channel
+from junbridge.channels.base import Channel, DeliveryError, InvalidPayload
+from junbridge.channels.slack_events import ACTION_PREFIX, parse
+from junbridge.channels.slack_render import SECTION_LIMIT, escape, preview, render, render_mrkdwn
 from junbridge.hookspecs import hookimpl
-from junbridge.markup import Break, RenderError, Text, Token, destination, parse, split
-from junbridge.model import Choice, Reply
+from junbridge.markup import RenderError
+from junbridge.model import Attachment, JunbridgeError, Message, Reply, Sender
 from junbridge.settings import ChannelSettings, Secret
 
-# Block Kit limits (api.slack.com/reference/block-kit).
-SECTION_LIMIT = 3000
-BUTTON_TEXT_LIMIT = 75
-BUTTON_VALUE_LIMIT = 2000
-ACTIONS_LIMIT = 25
-# Fewer than the 50 blocks a message may hold, and 10 x 3000 characters stays under the
-# 40,000 at which Slack truncates the fallback text.
-SECTIONS_PER_MESSAGE = 10
+if TYPE_CHECKING:
+    from junbridge.bridge import Bridge
 
-_EDGES = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
+# Rendering lives in slack_render; these names stay importable from here.
+__all__ = ["SECTION_LIMIT", "SlackChannel", "preview", "render", "render_mrkdwn"]
 
+log = logging.getLogger(__name__)
 
-def escape(text: str) -> str:
-    """Slack's three control characters escaped, so ``<!channel>`` is only ever text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def render_mrkdwn(tokens: Sequence[Token]) -> str:
-    """Slack mrkdwn for ``tokens``: ``*bold*``, ``<url|label>``, text escaped."""
-    out: list[str] = []
-    for token in tokens:
-        if isinstance(token, Break):
-            out.append("\n")
-        elif isinstance(token, Text):
-            text = escape(token.text)
-            if token.bold and text.strip():
-                # Slack only sees bold when the asterisks touch the words, so spaces go outside.
-                lead, core, trail = _EDGES.fullmatch(text).groups()  # type: ignore[union-attr]
-                text = f"{lead}*{core}*{trail}"
-            out.append(text)
-        else:
-            url = escape(token.url).replace("|", "%7C")
-            link = f"<{url}|{escape(token.label)}>"
-            out.append(f"*{link}*" if token.bold else link)
-    return "".join(out)
-
-
-def _mrkdwn_length(tokens: Sequence[Token]) -> int:
-    return len(render_mrkdwn(tokens))
-
-
-def buttons(choices: Sequence[Choice]) -> list[dict[str, Any]]:
-    """Actions blocks (25 buttons each) with ``action_id`` ``choice-N`` and the choice's value."""
-    elements = []
-    for index, choice in enumerate(choices):
-        if len(choice.value) > BUTTON_VALUE_LIMIT:
-            raise RenderError(
-                f"choice {choice.label!r}: value is {len(choice.value)} characters; Slack "
-                f"button values allow {BUTTON_VALUE_LIMIT}"
-            )
-        label = choice.label
-        if len(label) > BUTTON_TEXT_LIMIT:
-            label = label[: BUTTON_TEXT_LIMIT - 1] + "…"
-        elements.append(
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": label, "emoji": True},
-                "action_id": f"choice-{index}",
-                "value": choice.value,
-            }
-        )
-    return [
-        {"type": "actions", "elements": elements[i : i + ACTIONS_LIMIT]}
-        for i in range(0, len(elements), ACTIONS_LIMIT)
-    ]
-
-
-def render(reply: Reply) -> list[dict[str, Any]]:
-    """``chat.postMessage`` keyword arguments, one dict per message.
-
-    Each has ``channel``, ``text`` (the notification fallback) and ``blocks``; ``thread_ts``
-    when the reply belongs in a thread. A photo and the buttons follow the last text.
-    """
-    channel, thread = destination(reply)
-    measure: Callable[[Sequence[Token]], int] = _mrkdwn_length
-    sections = [render_mrkdwn(part) for part in split(parse(reply.text), SECTION_LIMIT, measure)]
-    tail: list[dict[str, Any]] = []
-    if reply.photo is not None:
-        alt = reply.photo.name or "photo"
-        source: dict[str, Any] = (
-            {"image_url": reply.photo.url}
-            if reply.photo.url
-            else {"slack_file": {"id": reply.photo.platform_ref}}
-        )
-        tail.append({"type": "image", "alt_text": alt, **source})
-    tail += buttons(reply.choices)
-    if not sections and not tail:
-        raise RenderError("a Slack message needs text, a photo or buttons")
-    groups = [
-        sections[i : i + SECTIONS_PER_MESSAGE]
-        for i in range(0, len(sections), SECTIONS_PER_MESSAGE)
-    ] or [[]]
-    # Slack shows ``text`` in notifications and screen readers; a message of blocks only
-    # still needs a few words there.
-    bare = (reply.photo.name if reply.photo else None) or ("photo" if reply.photo else "options")
-    messages = []
-    for number, group in enumerate(groups, start=1):
-        blocks: list[dict[str, Any]] = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}} for text in group
-        ]
-        if number == len(groups):
-            blocks += tail
-        message: dict[str, Any] = {
-            "channel": channel,
-            "text": "\n".join(group) or bare,
-            "blocks": blocks,
-        }
-        if thread is not None:
-            message["thread_ts"] = thread
-        messages.append(message)
-    return messages
-
-
-def preview(reply: Reply) -> list[str]:
-    """The mrkdwn of each message, a photo as ``[photo]``, buttons as ``[ label ]``."""
-    shown = []
-    for message in render(reply):
-        lines = []
-        for block in message["blocks"]:
-            if block["type"] == "section":
-                lines.append(block["text"]["text"])
-            elif block["type"] == "image":
-                source = block.get("image_url") or block["slack_file"]["id"]
-                lines.append(f"[photo {source}]")
-            else:
-                lines.append(" ".join(f"[ {b['text']['text']} ]" for b in block["elements"]))
-        shown.append("\n".join(lines))
-    return shown
+EVENTS_PATH = "/webhooks/slack/events"
+INTERACTIVITY_PATH = "/webhooks/slack/interactivity"
+# users.info runs before Slack gets its answer, and Slack allows 3 s in all.
+PROFILE_TIMEOUT = 1.0
+# Errors worth another try; any other ``ok: false`` is the request's own fault.
+TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+UNREACHABLE = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 class SlackChannel(Channel):
@@ -169,6 +79,170 @@ class SlackChannel(Channel):
                 raise ValueError("mode 'socket' needs app_token (an xapp- token: {$env: NAME})")
             return self
 
+    def __init__(self, settings: ChannelSettings) -> None:
+        super().__init__(settings)
+        assert isinstance(settings, SlackChannel.Settings)
+        self.options = settings
+        self.bot_user_id: str | None = None
+        self._bridge: Bridge | None = None
+        self._app: AsyncApp | None = None
+        self._http: AsyncSlackRequestHandler | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._people: dict[str, Sender] = {}
+        self._dms: dict[str, str] = {}
+        # Parts of a multi-message reply already posted, so a retry does not repeat them.
+        self._posted: dict[str, list[str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- inbound --------------------------------------------------------------------------
+
+    def parse(self, payload: Mapping[str, Any]) -> Message | None:
+        """The message in an Events API body or interactivity payload (None: ignored)."""
+        return parse(payload, bot_user_id=self.bot_user_id)
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """The Events API and interactivity request URLs (none in Socket Mode)."""
+        if self.options.mode == "socket":
+            return ()
+        return [
+            Route(EVENTS_PATH, self._endpoint, methods=["POST"]),
+            Route(INTERACTIVITY_PATH, self._endpoint, methods=["POST"]),
+        ]
+
+    async def start(self, bridge: Bridge) -> None:
+        """Build the Bolt app, learn our bot's identity, and connect Socket Mode if chosen."""
+        self._bridge = bridge
+        client = AsyncWebClient(token=self.options.bot_token.get(), base_url=self.options.api_url)
+        app = AsyncApp(
+            client=client,
+            signing_secret=self.options.signing_secret.get(),
+            process_before_response=True,
+            logger=log,
+        )
+        app.event("message")(self._on_event)
+        app.event("app_mention")(self._on_event)
+        app.action(re.compile(rf"^{ACTION_PREFIX}"))(self._on_action)
+        # Subscribed events we do not use are still answered 200, or Slack counts failures.
+        app.event(re.compile(".*"))(self._ignore)
+        try:
+            identity = await client.auth_test()
+        except SlackApiError as exc:
+            raise JunbridgeError(
+                f"Slack refused the bot token ({exc.response.get('error')}): "
+                f"check channels.slack.bot_token ({self.options.bot_token.env})"
+            ) from None
+        self.bot_user_id = identity.get("user_id")
+        self._app = app
+        if self.options.mode == "socket":
+            assert self.options.app_token is not None
+            self._socket = AsyncSocketModeHandler(app, self.options.app_token.get(), logger=log)
+            # Asked here so a wrong app token fails the start; connect() would retry forever.
+            try:
+                self._socket.client.wss_uri = await self._socket.client.issue_new_wss_url()
+            except SlackApiError as exc:
+                await self._socket.close_async()  # type: ignore[no-untyped-call]
+                self._socket = None
+                raise JunbridgeError(
+                    f"Slack refused the app token ({exc.response.get('error')}): "
+                    f"check channels.slack.app_token ({self.options.app_token.env})"
+                ) from None
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        else:
+            self._http = AsyncSlackRequestHandler(app)
+
+    async def stop(self) -> None:
+        """Close Socket Mode and finish the button clean-ups in flight."""
+        self._http = None
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._app = None
+
+    async def _endpoint(self, request: Request) -> Response:
+        if self._http is None:
+            return JSONResponse({"error": "the Slack channel is not running"}, status_code=503)
+        return await self._http.handle(request)
+
+    async def _on_event(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        # Bolt answers Slack when this returns (auto-ack after the listener).
+        await self._take(body, context)
+
+    async def _ignore(self) -> None:
+        return None
+
+    async def _on_action(
+        self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        message = await self._take(body, context)
+        await ack()
+        if message is not None:
+            self._spawn(self._show_choice(body))
+
+    async def _take(self, body: Mapping[str, Any], context: AsyncBoltContext) -> Message | None:
+        """Map and store one event; malformed ones are logged and answered, never retried."""
+        try:
+            message = parse(body, bot_user_id=context.bot_user_id or self.bot_user_id)
+        except InvalidPayload as exc:
+            log.warning("ignored a Slack payload: %s", exc)
+            return None
+        if message is None:
+            return None
+        assert self._bridge is not None
+        message = dataclasses.replace(message, sender=await self.profile(message.sender))
+        await self._bridge.submit(message)
+        return message
+
+    async def profile(self, sender: Sender) -> Sender:
+        """``sender`` with name and language (``users.info`` locale), cached per user.
+
+        A failure leaves the sender as it was: the message matters more than its language.
+        """
+        known = self._people.get(sender.id)
+        if known is not None:
+            return known
+        assert self._app is not None
+        try:
+            async with asyncio.timeout(PROFILE_TIMEOUT):
+                response = await self._app.client.users_info(user=sender.id, include_locale=True)
+        except (SlackApiError, *UNREACHABLE) as exc:
+            log.info("users.info %s failed (%s); going on without it", sender.id, exc)
+            return sender
+        user = response.get("user") or {}
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+        known = dataclasses.replace(
+            sender, name=name or sender.name, language=user.get("locale") or sender.language
+        )
+        self._people[sender.id] = known
+        return known
+
+    async def _show_choice(self, body: Mapping[str, Any]) -> None:
+        """Replace the pressed message's buttons with the choice, so it is pressed once."""
+        message = body.get("message")
+        channel = (body.get("channel") or {}).get("id")
+        if not isinstance(message, Mapping) or not channel or self._app is None:
+            return
+        action = next(a for a in body["actions"] if a["action_id"].startswith(ACTION_PREFIX))
+        label = (action.get("text") or {}).get("text") or action.get("value")
+        blocks = [b for b in message.get("blocks") or () if b.get("type") != "actions"]
+        shown = {"type": "mrkdwn", "text": f"✓ {escape(str(label))}"}
+        blocks.append({"type": "context", "elements": [shown]})
+        try:
+            await self._app.client.chat_update(
+                channel=channel, ts=message["ts"], text=message.get("text") or "", blocks=blocks
+            )
+        except (SlackApiError, *UNREACHABLE) as exc:
+            log.info("could not mark the choice on %s: %s", message.get("ts"), exc)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- outbound -------------------------------------------------------------------------
+
     def render(self, reply: Reply) -> list[dict[str, Any]]:
         """``chat.postMessage`` calls for ``reply``: see :func:`render`."""
         return render(reply)
@@ -176,6 +250,99 @@ class SlackChannel(Channel):
     def preview(self, reply: Reply) -> list[str]:
         """The reply as Slack would show it, one string per message."""
         return preview(reply)
+
+    async def send(self, reply: Reply) -> list[str]:
+        """Post ``reply`` in its thread (or the resident's DM); return the messages' ``ts``.
+
+        A photo with an ``http(s)`` URL is an image block Slack fetches itself; a photo that
+        is a local file is uploaded with ``files_upload_v2`` into the same thread first.
+        """
+        if self._app is None:
+            raise DeliveryError("the Slack channel is not running")
+        upload = local_file(reply.photo)
+        if upload is not None and not upload.is_file():
+            raise DeliveryError(f"the photo {upload} is not a file here", permanent=True)
+        try:
+            messages = render(dataclasses.replace(reply, photo=None) if upload else reply)
+        except RenderError as exc:
+            if upload is None:
+                raise DeliveryError(f"cannot render for Slack: {exc}", permanent=True) from exc
+            messages = []  # a photo alone
+        key = json.dumps(reply.to_json(), sort_keys=True)
+        done = self._posted.setdefault(key, [])
+        try:
+            channel = messages[0]["channel"] if messages else reply.recipient or reply.conversation
+            if reply.private and not channel.startswith("D"):
+                channel = await self._direct(channel)
+            thread = messages[0].get("thread_ts") if messages else reply.thread
+            steps: list[Callable[[], Awaitable[str]]] = []
+            if upload is not None:
+                steps.append(lambda: self._upload(channel, upload, thread))
+            steps += [self._poster({**m, "channel": channel}) for m in messages]
+            for step in steps[len(done) :]:
+                done.append(await step())
+        except SlackApiError as exc:
+            error = delivery_error(exc)
+            if error.permanent:
+                del self._posted[key]
+            raise error from None
+        except UNREACHABLE as exc:
+            raise DeliveryError(f"Slack is unreachable: {type(exc).__name__}: {exc}") from exc
+        del self._posted[key]
+        return done
+
+    def _poster(self, kwargs: dict[str, Any]) -> Callable[[], Awaitable[str]]:
+        async def post() -> str:
+            assert self._app is not None
+            posted = await self._app.client.chat_postMessage(**kwargs)
+            return str(posted["ts"])
+
+        return post
+
+    async def _upload(self, channel: str, path: Path, thread: str | None) -> str:
+        assert self._app is not None
+        uploaded = await self._app.client.files_upload_v2(
+            channel=channel, file=str(path), filename=path.name, thread_ts=thread
+        )
+        return str(uploaded["files"][0]["id"])
+
+    async def _direct(self, user: str) -> str:
+        """The DM channel with ``user`` (``conversations.open``), cached."""
+        if user not in self._dms:
+            assert self._app is not None
+            opened = await self._app.client.conversations_open(users=user)
+            self._dms[user] = opened["channel"]["id"]
+        return self._dms[user]
+
+
+def delivery_error(exc: SlackApiError) -> DeliveryError:
+    """What a refused Web API call means for the outbox: wait, retry, or give up."""
+    response = exc.response
+    error = str(response.get("error") or "unknown_error")
+    if response.status_code == 429 or error == "ratelimited":
+        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+        try:
+            retry_after = float(headers.get("retry-after", 1))
+        except ValueError:
+            retry_after = 1.0
+        return DeliveryError(
+            f"Slack rate limit: retry after {retry_after:g} s", retry_after=retry_after
+        )
+    if response.status_code >= 500 or error in TRANSIENT_ERRORS:
+        return DeliveryError(f"Slack failed: {error} (HTTP {response.status_code})")
+    return DeliveryError(f"Slack refused the reply: {error}", permanent=True)
+
+
+def local_file(photo: Attachment | None) -> Path | None:
+    """The photo's file on this machine (a ``file:`` URL or an absolute path), if it is one."""
+    if photo is None or not photo.url:
+        return None
+    parts = urlsplit(photo.url)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    if not parts.scheme and Path(photo.url).is_absolute():
+        return Path(photo.url)
+    return None
 
 
 @hookimpl

@@ -1,0 +1,113 @@
+"""X (Twitter) replies as API v2 post and direct-message bodies, in plain text.
+
+X has no markup, so bold is dropped and a link reads ``label url``. Public replies count 280
+weighted characters (a URL is 23, an emoji 2, as the official twitter-text rules say); longer
+ones become a numbered thread. Direct messages take up to 10,000 characters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from twitter_text import parse_tweet  # type: ignore[import-untyped]
+
+from junbridge.markup import BREAK, RenderError, Text, Token, destination, parse, plain, split
+from junbridge.model import Choice, Reply
+
+POST_LIMIT = 280
+DM_LIMIT = 10_000
+CHOICE_HINT = "Responde con el número · Reply with the number"
+DM_CONVERSATION = re.compile(r"\d+-\d+")
+
+
+def weighted_length(text: str) -> int:
+    """The length X counts for ``text``: URLs 23, emoji and CJK 2, most letters 1."""
+    return int(parse_tweet(text).weightedLength)
+
+
+def is_valid_post(text: str) -> bool:
+    """Whether X accepts ``text`` as a post: not empty, not too long, no invalid characters."""
+    return bool(parse_tweet(text).valid)
+
+
+def is_dm_conversation(conversation: str) -> bool:
+    """Whether ``conversation`` is a one-to-one DM conversation id (``"smaller-larger"``).
+
+    Tweet ids are plain numbers; X names a one-to-one conversation by its two user ids.
+    """
+    return DM_CONVERSATION.fullmatch(conversation) is not None
+
+
+def text_of(tokens: Sequence[Token]) -> str:
+    """Plain text as X shows it: no bold, a link as ``label url``."""
+    return plain(tokens, link="{label} {url}")
+
+
+def with_choices(tokens: Sequence[Token], choices: Sequence[Choice], hint: str) -> list[Token]:
+    """``tokens`` followed by the choices as numbered lines, since X posts have no buttons."""
+    if not choices:
+        return list(tokens)
+    lines: list[Token] = [BREAK, BREAK] if tokens else []
+    for number, choice in enumerate(choices, start=1):
+        lines += [Text(f"{number}) {choice.label}"), BREAK]
+    return [*tokens, *lines, Text(hint)]
+
+
+def thread(tokens: Sequence[Token], limit: int = POST_LIMIT) -> list[str]:
+    """The posts of ``tokens``: one if it fits, else parts that end ``" 1/3"`` and so on."""
+    whole = text_of(tokens).strip()
+    if weighted_length(whole) <= limit:
+        return [whole] if whole else []
+    # The numbering takes room from each part, and its width depends on how many parts there
+    # are: reserve the widest label for a guess and grow the guess until the count fits it.
+    guess = 2
+    while True:
+        suffix = f" {guess}/{guess}"
+
+        def measure(part: Sequence[Token], suffix: str = suffix) -> int:
+            return weighted_length(text_of(part) + suffix)
+
+        parts = split(tokens, limit, measure)
+        if len(str(len(parts))) <= len(str(guess)):
+            break
+        guess = len(parts)
+    return [f"{text_of(part)} {n}/{len(parts)}" for n, part in enumerate(parts, start=1)]
+
+
+def render(reply: Reply, *, hint: str = CHOICE_HINT) -> list[dict[str, Any]]:
+    """API v2 bodies, one per post or direct message.
+
+    Public: ``POST /2/tweets`` bodies ``{"text", "reply": {"in_reply_to_tweet_id"}}``; every
+    part answers the conversation, and the sender chains parts 2+ to the part before once
+    its id is known. Private: ``{"participant_id", "text"}`` for
+    ``POST /2/dm_conversations/with/:participant_id/messages``; an answer in a DM
+    conversation the resident opened: ``{"dm_conversation_id", "text"}``. A photo needs an
+    upload first, so the sender adds ``media`` itself.
+    """
+    target, in_reply_to = destination(reply)
+    bodies: list[dict[str, Any]]
+    tokens = with_choices(parse(reply.text), reply.choices, hint)
+    if reply.private or is_dm_conversation(target):
+        key = "participant_id" if reply.private else "dm_conversation_id"
+        parts = [text_of(p) for p in split(tokens, DM_LIMIT, lambda p: len(text_of(p)))]
+        bodies = [{key: target, "text": text.strip()} for text in parts if text.strip()]
+    else:
+        parts = thread(tokens)
+        for text in parts:
+            if not is_valid_post(text):
+                raise RenderError(f"X would refuse this post (invalid characters?): {text!r}")
+        reply_to = {"in_reply_to_tweet_id": in_reply_to or target}
+        bodies = [{"text": text, "reply": reply_to} for text in parts]
+    if not bodies:
+        raise RenderError("an X post needs text")
+    return bodies
+
+
+def preview(reply: Reply, *, hint: str = CHOICE_HINT) -> list[str]:
+    """The text of each post or message; a photo shown as ``[photo]`` on the first."""
+    texts = [body["text"] for body in render(reply, hint=hint)]
+    if reply.photo is not None:
+        texts[0] = f"[photo {reply.photo.url or reply.photo.platform_ref}]\n{texts[0]}"
+    return texts

@@ -1,0 +1,136 @@
+"""Slack delivery: rate limits, refusals, outages, long replies, photos, private replies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from slack_town import Town
+
+from junbridge.channels.base import DeliveryError
+from junbridge.model import Attachment, Reply
+
+LAMP = "La farola de la calle Real no funciona"
+
+
+def reply(text: str = "Arreglada", **fields: object) -> Reply:
+    values: dict[str, object] = {
+        "channel": "slack",
+        "conversation": "C0PLAZA",
+        "thread": "1764061200.000100",
+        **fields,
+    }
+    return Reply(text=text, **values)  # type: ignore[arg-type]
+
+
+async def test_a_429_is_retried_when_the_clock_passes_retry_after_and_sent_once(
+    town: Town,
+) -> None:
+    await town.slack.resident_says(LAMP)
+    await town.bridge.drain()
+    town.slack.fail_next(
+        "chat.postMessage",
+        status=429,
+        body={"ok": False, "error": "ratelimited"},
+        headers={"Retry-After": "1"},
+    )
+    assert await town.bridge.outbox.flush() == 0
+    [refused] = town.slack.refused("chat.postMessage")
+    assert refused.status == 429
+    [request] = await town.bridge.requests.all()
+    [row] = await town.bridge.store.replies_for(request.reference)
+    assert row.status == "pending" and "retry after 1 s" in (row.error or "")
+    assert await town.bridge.outbox.flush() == 0  # not yet: the clock has not moved
+    town.clock.advance(1)
+    assert await town.bridge.outbox.flush() == 1
+    assert len(town.slack.sent("chat.postMessage")) == 1
+    assert await town.bridge.outbox.flush() == 0
+
+
+@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "invalid_auth"])
+async def test_a_refusal_is_permanent(town: Town, error: str) -> None:
+    await town.slack.resident_says(LAMP)
+    await town.bridge.drain()
+    town.slack.fail_next("chat.postMessage", status=200, body={"ok": False, "error": error})
+    assert await town.bridge.outbox.flush() == 0
+    [request] = await town.bridge.requests.all()
+    [row] = await town.bridge.store.replies_for(request.reference)
+    assert row.status == "failed" and error in (row.error or "")
+    town.clock.advance(3600)
+    assert await town.bridge.outbox.flush() == 0
+    assert town.slack.sent("chat.postMessage") == []
+
+
+async def test_slack_errors_map_to_delivery_errors(town: Town) -> None:
+    town.slack.fail_next(
+        "chat.postMessage", status=200, body={"ok": False, "error": "internal_error"}
+    )
+    with pytest.raises(DeliveryError) as transient:
+        await town.channel.send(reply())
+    assert not transient.value.permanent and transient.value.retry_after is None
+    with pytest.raises(DeliveryError) as oversized:
+        await town.channel.send(reply(conversation="C0NOWHERE"))
+    assert oversized.value.permanent
+    with pytest.raises(DeliveryError, match="needs text") as empty:
+        await town.channel.send(reply(""))
+    assert empty.value.permanent
+    with pytest.raises(DeliveryError, match="not a file") as gone:
+        await town.channel.send(reply(photo=Attachment(platform_ref="x", url="/no/farola.jpg")))
+    assert gone.value.permanent
+    await town.slack.stop()
+    with pytest.raises(DeliveryError, match="unreachable") as down:
+        await town.channel.send(reply())
+    assert not down.value.permanent
+
+
+async def test_a_long_reply_resumes_where_a_rate_limit_stopped_it(town: Town) -> None:
+    long = reply("palabra " * 5000)  # 40,000 characters: two messages of sections
+    town.slack.limit("chat.postMessage", calls=1, per=3600, retry_after=30)
+    with pytest.raises(DeliveryError) as limited:
+        await town.channel.send(long)
+    assert limited.value.retry_after == 30
+    assert len(town.slack.sent("chat.postMessage")) == 1
+    town.slack.rate_limits.clear()
+    first, second = await town.channel.send(long)
+    posted = town.slack.sent("chat.postMessage")
+    assert [c.response["ts"] for c in posted] == [first, second]
+    assert all(c.params["thread_ts"] == "1764061200.000100" for c in posted)
+
+
+async def test_a_photo_on_disk_is_uploaded_into_the_thread(town: Town, tmp_path: Path) -> None:
+    photo = tmp_path / "farola-arreglada.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0 the lamp shines again \xff\xd9")
+    file_id, ts = await town.channel.send(
+        reply("**JUN-0001** arreglada", photo=Attachment(platform_ref="local", url=photo.as_uri()))
+    )
+    assert [c.method for c in town.slack.calls[-4:]] == [
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+        "chat.postMessage",
+    ]
+    assert town.slack.workspace.uploads[file_id] == photo.read_bytes()
+    [complete] = town.slack.sent("files.completeUploadExternal")
+    assert complete.params["channel_id"] == "C0PLAZA"
+    assert complete.params["thread_ts"] == "1764061200.000100"
+    [post] = town.slack.sent("chat.postMessage")
+    assert post.response["ts"] == ts
+    assert [b["type"] for b in post.params["blocks"]] == ["section"]
+
+
+async def test_a_photo_with_a_public_url_is_an_image_block(town: Town) -> None:
+    url = "https://jun.es/media/JUN-0001.jpg"
+    await town.channel.send(reply(photo=Attachment(platform_ref="x", url=url, name="JUN-0001")))
+    [post] = town.slack.sent("chat.postMessage")
+    assert post.params["blocks"][-1] == {"type": "image", "alt_text": "JUN-0001", "image_url": url}
+    assert town.slack.sent("files.getUploadURLExternal") == []
+
+
+async def test_a_private_reply_opens_the_dm_once(town: Town) -> None:
+    private = reply("Tu cita: lunes 09:00", private=True, recipient="U0VECINA")
+    await town.channel.send(private)
+    await town.channel.send(private)
+    assert len(town.slack.sent("conversations.open")) == 1
+    posts = town.slack.sent("chat.postMessage")
+    assert [p.params["channel"] for p in posts] == ["D0VECINA", "D0VECINA"]
+    assert all("thread_ts" not in p.params for p in posts)
