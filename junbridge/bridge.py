@@ -22,6 +22,7 @@ from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
+from junbridge.media import MediaStore, local_path
 from junbridge.model import (
     IllegalTransition,
     Message,
@@ -74,6 +75,7 @@ class Bridge:
         self.channels: dict[str, Channel] = {}
         self.outbox = Outbox(store, self.channels, clock)
         self.inbound = InboundQueue(self.process)
+        self.media = MediaStore(config.config_dir / config.store.media_dir)
 
     @classmethod
     async def start(
@@ -173,6 +175,7 @@ class Bridge:
 
     async def process(self, inbound_id: int, message: Message) -> Handled:
         """Route, handle and persist one accepted message."""
+        message = await self.localize(message)
         now = self.clock()
         resident = await self.store.resident_for(message.channel, message.sender)
         place = staff.department_for_place(self.departments, message)
@@ -319,6 +322,24 @@ class Bridge:
             department=department.name,
             error=error,
         )
+
+    async def localize(self, message: Message) -> Message:
+        """Keep a local copy of the message's photos so any channel can send them on."""
+        channel = self.channels.get(message.channel)
+        if channel is None or not message.attachments:
+            return message
+        kept = []
+        for attachment in message.attachments:
+            if local_path(attachment) is not None:
+                # Only the media store makes file: URLs; one arriving from outside is not ours.
+                attachment = dataclasses.replace(attachment, url=None)
+            data = None
+            try:
+                data = await channel.fetch(attachment)
+            except Exception as exc:  # the message matters more than its photo
+                log.warning("could not fetch %s: %s", attachment.platform_ref, exc)
+            kept.append(self.media.keep(attachment, data) if data else attachment)
+        return dataclasses.replace(message, attachments=tuple(kept))
 
     async def staff_message(
         self, inbound_id: int, message: Message, department: Department

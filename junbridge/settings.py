@@ -104,6 +104,7 @@ class StoreSettings(Settings):
     """The ``store:`` block: SQLite by default, a PostgreSQL URL to scale out."""
 
     url: str = "sqlite:///junbridge.db"
+    media_dir: str = Field("media", description="where photos are kept, relative to channels.yaml")
 
 
 class WebSettings(Settings):

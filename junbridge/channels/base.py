@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.routing import BaseRoute
 
-from junbridge.model import JunbridgeError, Message, Reply
+from junbridge.model import Attachment, JunbridgeError, Message, Reply
 from junbridge.settings import ChannelSettings
 
 if TYPE_CHECKING:
@@ -68,6 +68,13 @@ class Channel:
 
     async def stop(self) -> None:
         """Disconnect; what was accepted is already stored, so nothing is lost."""
+
+    async def fetch(self, attachment: Attachment) -> bytes | None:
+        """The bytes of a photo a resident or staff member sent here; None if not possible.
+
+        Called after the platform has been answered, so it may take its time.
+        """
+        return None
 
     async def send(self, reply: Reply) -> list[str]:
         """Deliver one reply; return the platform ids of the messages sent.

@@ -251,6 +251,20 @@ class SlackChannel(Channel):
         """The reply as Slack would show it, one string per message."""
         return preview(reply)
 
+    async def fetch(self, attachment: Attachment) -> bytes | None:
+        """A shared file's bytes: ``url_private`` opens only with the bot token."""
+        if not attachment.url or not attachment.url.startswith(("http://", "https://")):
+            return None
+        headers = {"Authorization": f"Bearer {self.options.bot_token.get()}"}
+        async with (
+            aiohttp.ClientSession(trust_env=False) as session,
+            session.get(attachment.url, headers=headers) as response,
+        ):
+            if response.status != 200:
+                log.warning("Slack file %s answered %s", attachment.platform_ref, response.status)
+                return None
+            return await response.read()
+
     async def send(self, reply: Reply) -> list[str]:
         """Post ``reply`` in its thread (or the resident's DM); return the messages' ``ts``.
 

@@ -369,6 +369,16 @@ class TwitterChannel(Channel):
 
     # -- outbound ------------------------------------------------------------------------
 
+    async def fetch(self, attachment: Attachment) -> bytes | None:
+        """A resident's photo: X serves media at a public URL."""
+        if self._session is None or not attachment.url:
+            return None
+        async with self._session.get(attachment.url) as response:
+            if response.status != 200:
+                log.warning("X media %s answered %s", attachment.platform_ref, response.status)
+                return None
+            return await response.read()
+
     async def send(self, reply: Reply) -> list[str]:
         """Post ``reply`` as a reply thread or send it as direct messages; return their ids."""
         self._started()

@@ -19,6 +19,7 @@ import aiohttp
 from yarl import URL
 
 from junbridge.channels.base import DeliveryError
+from junbridge.media import local_path
 from junbridge.model import Attachment
 
 X_API = "https://api.twitter.com"  # tweepy's own host, hard-coded in the SDK
@@ -96,14 +97,22 @@ async def upload_photo(
     One shot, multipart, signed with ``oauth`` (an ``oauthlib.oauth1.Client``) as tweepy
     signs its own calls: a multipart body is not part of an OAuth 1.0a signature.
     """
-    if not photo.url or not photo.url.startswith(("http://", "https://")):
+    kept = local_path(photo)
+    if kept is not None:
+        # A photo the bridge already fetched from another platform (a staff photo on Slack).
+        if not kept.is_file():
+            raise DeliveryError(f"the photo {kept} is not a file here", permanent=True)
+        data = kept.read_bytes()
+        mime = photo.mime_type or "image/jpeg"
+    elif photo.url and photo.url.startswith(("http://", "https://")):
+        async with session.get(photo.url) as fetched:
+            if fetched.status >= 400:
+                status = fetched.status
+                raise DeliveryError(f"photo {photo.url} answered {status}", permanent=status < 500)
+            data = await fetched.content.read(PHOTO_LIMIT + 1)
+            mime = photo.mime_type or fetched.content_type or "image/jpeg"
+    else:
         raise DeliveryError("X needs the photo itself; this one has no URL", permanent=True)
-    async with session.get(photo.url) as fetched:
-        if fetched.status >= 400:
-            status = fetched.status
-            raise DeliveryError(f"photo {photo.url} answered {status}", permanent=status < 500)
-        data = await fetched.content.read(PHOTO_LIMIT + 1)
-        mime = photo.mime_type or fetched.content_type or "image/jpeg"
     if len(data) > PHOTO_LIMIT:
         raise DeliveryError("the photo is over X's 5 MB limit", permanent=True)
     form = aiohttp.FormData()

@@ -7,7 +7,7 @@ import logging
 import click
 from rich.logging import RichHandler
 
-from junbridge.cli import check, requests, residents, run, simulate
+from junbridge.cli import check, demo, requests, residents, run, simulate
 from junbridge.cli.common import console
 
 
@@ -26,6 +26,7 @@ cli.add_command(check.check)
 cli.add_command(check.plugins)
 cli.add_command(check.schema)
 cli.add_command(run.run)
+cli.add_command(demo.demo)
 cli.add_command(run.normalize)
 cli.add_command(simulate.simulate)
 cli.add_command(requests.requests)

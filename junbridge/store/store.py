@@ -303,6 +303,16 @@ class Store:
             )
             return [records.outbox_row(row) for row in rows]
 
+    async def delivered_since(self, after_id: int = 0) -> builtins.list[OutboxRow]:
+        """Replies delivered, in queue order, whose outbox id is above ``after_id``."""
+        async with self._read() as connection:
+            rows = await connection.execute(
+                select(outbox)
+                .where(outbox.c.id > after_id, outbox.c.status == "sent")
+                .order_by(outbox.c.id)
+            )
+            return [records.outbox_row(row) for row in rows]
+
     # outbox worker
 
     async def claim_outbox(

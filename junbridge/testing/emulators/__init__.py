@@ -5,5 +5,8 @@ bridge sent, injects residents' events, and enforces documented limits.
 """
 
 from junbridge.testing.emulators.base import Call, Emulator
+from junbridge.testing.emulators.slack import SlackEmulator
+from junbridge.testing.emulators.telegram import TelegramEmulator
+from junbridge.testing.emulators.x import XEmulator
 
-__all__ = ["Call", "Emulator"]
+__all__ = ["Call", "Emulator", "SlackEmulator", "TelegramEmulator", "XEmulator"]

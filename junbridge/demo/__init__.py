@@ -1,0 +1,100 @@
+"""``junbridge demo``: a day in Jun against local emulators of Telegram, Slack and X."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from junbridge.demo.script import PLATFORM_TITLES, Day, Transcript
+from junbridge.demo.town import DemoTown, open_town
+
+
+async def play(town: DemoTown, transcript: Transcript, console: Console) -> None:
+    """Run every scene with a progress bar."""
+    scenes = Day().scenes()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("A day in Jun", total=len(scenes))
+        for scene in scenes:
+            town.clock.set(scene.hour, scene.minute, town.tz)
+            progress.update(task, description=f"{scene.hour:02d}:{scene.minute:02d} {scene.title}")
+            await scene.act(town, transcript)
+            console.print(f"[green]✓[/] {scene.hour:02d}:{scene.minute:02d} {scene.title}")
+            progress.advance(task)
+
+
+def transcripts(town: DemoTown, transcript: Transcript) -> list[Panel]:
+    """One panel per platform: who said what, in order."""
+    panels = []
+    for platform, title in PLATFORM_TITLES.items():
+        body = Text()
+        for line in transcript.lines:
+            if line.platform != platform:
+                continue
+            when = line.at.astimezone(town.tz).strftime("%H:%M")
+            style = "cyan" if line.town else "bold"
+            body.append(f"{when} {line.who}\n", style=style)
+            body.append("    " + line.text.replace("\n", "\n    ") + "\n\n")
+        panels.append(Panel(body, title=title, title_align="left"))
+    return panels
+
+
+async def summary(town: DemoTown) -> Table:
+    """The requests of the day."""
+    table = Table(title="Requests of the day", title_justify="left")
+    for column in ("ref", "department", "state", "channel", "assignee", "expected"):
+        table.add_column(column)
+    for request in reversed(await town.bridge.requests.all()):
+        expected = request.expected_datetime
+        table.add_row(
+            request.reference,
+            request.department,
+            request.state.value,
+            request.channel or "-",
+            request.assignee or "-",
+            expected.astimezone(town.tz).strftime("%d %b %H:%M") if expected else "-",
+        )
+    return table
+
+
+async def run_demo(config_path: Path, *, keep_running: bool, console: Console) -> int:
+    """Play the day; print transcripts and the requests; 0 when every scene was answered."""
+    town = await open_town(config_path)
+    transcript = Transcript()
+    try:
+        console.print(
+            f"Emulators: Telegram {town.telegram.url} · Slack {town.slack.url} · X {town.x.url}\n"
+            f"Bridge: {town.server.url} · store {town.workdir / 'demo.db'}"
+        )
+        await play(town, transcript, console)
+        console.print(Group(*transcripts(town, transcript)))
+        console.print(await summary(town))
+        if keep_running:
+            console.print(f"Still running: {town.server.url}/healthz — Ctrl-C to stop.")
+            await town.stop.wait()
+    except TimeoutError:
+        console.print("[red]The bridge did not answer a scene in time; see the log above.[/]")
+        return 1
+    finally:
+        await town.close()
+    return 0
+
+
+def main(config_path: Path, keep_running: bool = False) -> int:
+    """Entry point for the CLI."""
+    console = Console(highlight=False)
+    try:
+        return asyncio.run(run_demo(config_path, keep_running=keep_running, console=console))
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,190 @@
+"""The demo town: three platform emulators and the real bridge wired to them.
+
+Nothing leaves the machine: Telegram, Slack and X are local emulators on 127.0.0.1, and
+the real SDKs (python-telegram-bot, slack-bolt, tweepy) talk to them over HTTP exactly as
+they would to the platforms. The town's own channels.yaml supplies the departments; the
+channels, store and web blocks are replaced by demo ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from junbridge.bridge import Bridge
+from junbridge.config import plugins_dir_of
+from junbridge.service import start_channels
+from junbridge.settings import WEEKDAYS
+from junbridge.testing.emulators.slack import SlackEmulator
+from junbridge.testing.emulators.telegram import TelegramEmulator
+from junbridge.testing.emulators.x import XEmulator
+from junbridge.web.app import create_app
+from junbridge.web.server import RunningServer, serve
+
+TELEGRAM_TOKEN = "7000000001:AAdemo-jun-telegram-token"
+
+
+@dataclass
+class DemoClock:
+    """The town's clock in the demo: a working day, moved on by each scene."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, hour: int, minute: int, tz: ZoneInfo) -> None:
+        """Move to ``hour:minute`` town time on the demo day (never backwards)."""
+        local = self.now.astimezone(tz)
+        target = datetime.combine(local.date(), time(hour, minute), tz).astimezone(UTC)
+        self.now = max(self.now, target)
+
+    def advance(self, seconds: float) -> None:
+        """Move on by ``seconds`` (so retries that wait for a delay come due)."""
+        self.now += timedelta(seconds=seconds)
+
+
+def demo_day(tz: ZoneInfo, working_days: set[str], holidays: set[Any]) -> datetime:
+    """08:00 town time on the next working day from today, as UTC."""
+    day = datetime.now(tz).date()
+    while WEEKDAYS[day.weekday()] not in working_days or day in holidays:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(8, 0), tz).astimezone(UTC)
+
+
+@dataclass
+class DemoTown:
+    """Everything the demo script talks to."""
+
+    bridge: Bridge
+    clock: DemoClock
+    telegram: TelegramEmulator
+    slack: SlackEmulator
+    x: XEmulator
+    server: RunningServer
+    workdir: Path
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox: asyncio.Task[None] | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The town's time zone."""
+        return ZoneInfo(self.bridge.config.town.timezone)
+
+    async def settle(self) -> None:
+        """Let every message taken in be handled and every reply due be sent."""
+        await self.bridge.drain()
+        await self.bridge.outbox.flush()
+
+    async def close(self) -> None:
+        """Stop as ``junbridge run`` does, then the emulators."""
+        self.stop.set()
+        if self.outbox is not None:
+            await self.outbox
+        await self.server.stop()
+        await self.bridge.stop_channels()
+        await self.bridge.close()
+        for emulator in (self.telegram, self.slack, self.x):
+            await emulator.stop()
+
+
+def demo_config(
+    town_config: Path, telegram: TelegramEmulator, slack: SlackEmulator, x: XEmulator, workdir: Path
+) -> Path:
+    """The town's channels.yaml with its channels, store and web pointed at the demo."""
+    config = yaml.safe_load(town_config.read_text())
+    plugins_dir = plugins_dir_of(town_config)
+    if plugins_dir is not None:
+        config["plugins_dir"] = str(plugins_dir)
+    for block in config.get("departments", {}).values():
+        if isinstance(block, dict) and "menu_file" in block:
+            block["menu_file"] = str((town_config.parent / block["menu_file"]).resolve())
+    config["store"] = {"url": f"sqlite:///{workdir / 'demo.db'}"}
+    config["web"] = {"host": "127.0.0.1", "port": 8080, "public_url": "http://127.0.0.1:8080"}
+    slack_pins = config.get("channels", {}).get("slack", {}).get("pins", {})
+    config["channels"] = {
+        "telegram": {
+            "token": {"$env": "JUNBRIDGE_DEMO_TELEGRAM_TOKEN"},
+            "mode": "polling",
+            "api_url": f"{telegram.url}/bot",
+        },
+        "slack": {
+            "bot_token": {"$env": "JUNBRIDGE_DEMO_SLACK_BOT_TOKEN"},
+            "signing_secret": {"$env": "JUNBRIDGE_DEMO_SLACK_SIGNING_SECRET"},
+            "mode": "events",
+            "api_url": slack.api_url,
+            "pins": slack_pins,
+        },
+        "twitter": {
+            "handle": x.handle,
+            "user_id": x.user_id,
+            "bearer_token": {"$env": "JUNBRIDGE_DEMO_X_BEARER_TOKEN"},
+            "consumer_key": {"$env": "JUNBRIDGE_DEMO_X_CONSUMER_KEY"},
+            "consumer_secret": {"$env": "JUNBRIDGE_DEMO_X_CONSUMER_SECRET"},
+            "access_token": {"$env": "JUNBRIDGE_DEMO_X_ACCESS_TOKEN"},
+            "access_token_secret": {"$env": "JUNBRIDGE_DEMO_X_ACCESS_TOKEN_SECRET"},
+            "mode": "polling",
+            "poll_seconds": 0.2,
+            "api_url": x.url,
+        },
+    }
+    path = workdir / "channels.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    return path
+
+
+async def open_town(town_config: Path) -> DemoTown:
+    """Start the emulators, then the bridge, its channels, web server and outbox."""
+    town = yaml.safe_load(town_config.read_text()).get("town", {})  # noqa: ASYNC240 - once, at start-up
+    tz = ZoneInfo(town.get("timezone", "Europe/Madrid"))
+    hours = town.get("business_hours") or {d: None for d in WEEKDAYS[:5]}
+    holidays = set(town.get("holidays") or [])
+    clock = DemoClock(demo_day(tz, set(hours), holidays))
+    workdir = Path(tempfile.mkdtemp(prefix="junbridge-demo-"))
+    telegram = TelegramEmulator(token=TELEGRAM_TOKEN)
+    slack = SlackEmulator()
+    x = XEmulator(clock=clock)
+    for emulator in (telegram, slack, x):
+        await emulator.start()
+    os.environ.update(
+        {
+            "JUNBRIDGE_DEMO_TELEGRAM_TOKEN": TELEGRAM_TOKEN,
+            "JUNBRIDGE_DEMO_SLACK_BOT_TOKEN": slack.bot_token,
+            "JUNBRIDGE_DEMO_SLACK_SIGNING_SECRET": slack.signing_secret,
+            "JUNBRIDGE_DEMO_X_BEARER_TOKEN": x.bearer_token,
+            "JUNBRIDGE_DEMO_X_CONSUMER_KEY": x.consumer_key,
+            "JUNBRIDGE_DEMO_X_CONSUMER_SECRET": x.consumer_secret,
+            "JUNBRIDGE_DEMO_X_ACCESS_TOKEN": x.access_token,
+            "JUNBRIDGE_DEMO_X_ACCESS_TOKEN_SECRET": x.access_token_secret,
+        }
+    )
+    path = demo_config(town_config, telegram, slack, x, workdir)
+    bridge = await Bridge.start(path, clock=clock)
+    for department in bridge.departments.values():
+        place = department.settings.staff_place
+        if place and place.startswith("slack:"):
+            slack.workspace.add_channel(place.removeprefix("slack:"), department.name)
+    warnings = await start_channels(bridge)
+    if warnings:
+        raise RuntimeError("demo channels did not start: " + "; ".join(warnings))
+    server = await serve(create_app(bridge))
+    slack.deliver_to(server.url)
+    demo = DemoTown(
+        bridge=bridge,
+        clock=clock,
+        telegram=telegram,
+        slack=slack,
+        x=x,
+        server=server,
+        workdir=workdir,
+    )
+    demo.outbox = asyncio.create_task(bridge.outbox.run(demo.stop, interval=0.1))
+    return demo

@@ -1,0 +1,56 @@
+"""Residents' and staff's photos, kept on this machine so any channel can send them on.
+
+A photo arrives as a platform reference that only that platform (with the bridge's token)
+can open: a Slack ``url_private``, a Telegram ``file_id``. The bridge fetches it once
+through its channel and keeps the bytes here; the request and any reply then point at the
+local copy, which every channel can upload (the staff's photo from Slack reaches the
+resident on X).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from junbridge.model import Attachment
+
+# Photos over this size are left as references: platforms refuse them anyway (X: 5 MB).
+MAX_BYTES = 20 * 1024 * 1024
+
+
+class MediaStore:
+    """A folder of fetched photos, named by content hash (the same photo is kept once)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def keep(self, attachment: Attachment, data: bytes) -> Attachment:
+        """Write ``data`` and return the attachment pointing at the local copy."""
+        if len(data) > MAX_BYTES:
+            raise ValueError(f"{len(data)} bytes is more than junbridge keeps ({MAX_BYTES})")
+        suffix = Path(attachment.name or "").suffix or (
+            mimetypes.guess_extension(attachment.mime_type or "image/jpeg") or ".jpg"
+        )
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
+        if not path.exists():
+            path.write_bytes(data)
+        return Attachment(
+            kind=attachment.kind,
+            platform_ref=attachment.platform_ref,
+            url=path.resolve().as_uri(),
+            name=attachment.name or path.name,
+            mime_type=attachment.mime_type or mimetypes.guess_type(path.name)[0],
+        )
+
+
+def local_path(attachment: Attachment) -> Path | None:
+    """The attachment's file on this machine, if it has been kept here."""
+    if not attachment.url:
+        return None
+    parts = urlsplit(attachment.url)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    return None
