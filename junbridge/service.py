@@ -45,10 +45,10 @@ async def run(config_path: Path, stop: asyncio.Event | None = None) -> None:
             log.warning(warning)
         web = bridge.config.web
         server = await serve(create_app(bridge), host=web.host, port=web.port)
-        log.warning("junbridge for %s listening on %s", bridge.config.town.name, server.url)
+        log.info("junbridge for %s listening on %s", bridge.config.town.name, server.url)
         outbox = asyncio.create_task(bridge.outbox.run(stop), name="junbridge-outbox")
         await stop.wait()
-        log.warning("stopping: no new messages; finishing the ones in hand")
+        log.info("stopping: no new messages; finishing the ones in hand")
         await server.stop()
         await bridge.drain()
         await outbox

@@ -144,3 +144,28 @@ def test_schema_describes_every_department_block_for_editors(town):
     text = json.dumps(schema)
     for key in ("town", "departments", "menu_file", "require_verified", "night_noise_minutes"):
         assert key in text
+
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def test_normalize_prints_the_message_a_real_payload_becomes():
+    code, out = run("normalize", "--channel", "slack", str(FIXTURES / "slack" / "app_mention.json"))
+    assert code == 0
+    message = json.loads(out)
+    assert message["channel"] == "slack" and message["kind"] == "text"
+    assert message["sender"]["id"] and message["conversation"]
+
+
+def test_normalize_says_why_an_outdated_payload_is_invalid():
+    code, out = run(
+        "normalize", "--channel", "telegram", str(FIXTURES / "telegram" / "text_message.json")
+    )
+    assert code == 1 and "invalid:" in out and "is_bot" in out
+
+
+def test_normalize_says_when_a_payload_is_ignored():
+    code, out = run(
+        "normalize", "--channel", "slack", str(FIXTURES / "slack" / "url_verification.json")
+    )
+    assert code == 0 and out.startswith("ignored:")

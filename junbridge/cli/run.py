@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import click
@@ -22,6 +23,8 @@ async def run(config_path: Path) -> None:
     """Run every enabled channel, the web server and the outbox until SIGTERM."""
     if not config_path.exists():  # noqa: ASYNC240 - once, before start-up
         raise fail(f"error: {config_path} not found (use --config PATH)")
+    # An operator wants to see the bridge start, skip channels and stop.
+    logging.getLogger("junbridge").setLevel(logging.INFO)
     await run_service(config_path)
 
 
