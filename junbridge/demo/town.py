@@ -23,6 +23,7 @@ from junbridge.bridge import Bridge
 from junbridge.config import plugins_dir_of
 from junbridge.service import start_channels
 from junbridge.settings import WEEKDAYS
+from junbridge.testing.clock import ManualClock
 from junbridge.testing.emulators.slack import SlackEmulator
 from junbridge.testing.emulators.telegram import TelegramEmulator
 from junbridge.testing.emulators.x import XEmulator
@@ -33,23 +34,14 @@ TELEGRAM_TOKEN = "7000000001:AAdemo-jun-telegram-token"
 
 
 @dataclass
-class DemoClock:
+class DemoClock(ManualClock):
     """The town's clock in the demo: a working day, moved on by each scene."""
-
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
     def set(self, hour: int, minute: int, tz: ZoneInfo) -> None:
         """Move to ``hour:minute`` town time on the demo day (never backwards)."""
         local = self.now.astimezone(tz)
         target = datetime.combine(local.date(), time(hour, minute), tz).astimezone(UTC)
         self.now = max(self.now, target)
-
-    def advance(self, seconds: float) -> None:
-        """Move on by ``seconds`` (so retries that wait for a delay come due)."""
-        self.now += timedelta(seconds=seconds)
 
 
 def demo_day(tz: ZoneInfo, working_days: set[str], holidays: set[Any]) -> datetime:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from junbridge.bridge import Bridge
 from junbridge.channels.slack import SlackChannel
+from junbridge.testing.clock import ManualClock as Clock
 from junbridge.testing.emulators.slack import SlackEmulator
 from junbridge.web.server import RunningServer
 
@@ -19,19 +20,6 @@ FIXTURES = ROOT / "tests" / "fixtures" / "slack"
 PLUGINS = [ROOT / "plugins" / "lighting.py", ROOT / "plugins" / "police.py"]
 # Wednesday 25 November 2026, 10:00 in Jun: the town hall is open, the electrician on duty.
 WEDNESDAY_10 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    """The bridge's clock, moved by the test: no sleeping, no timing."""
-
-    now: datetime = WEDNESDAY_10
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from junbridge.bridge import Bridge
 from junbridge.channels.telegram import TelegramChannel
+from junbridge.testing.clock import ManualClock
 from junbridge.testing.emulators.telegram import TelegramEmulator
 from junbridge.web.server import RunningServer
 
@@ -20,17 +21,7 @@ WEBHOOK_SECRET = "jun-webhook-Secret_0123"
 WEDNESDAY_10 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-class Clock:
-    """The bridge's clock, moved by the test instead of by sleeping."""
-
-    def __init__(self, now: datetime = WEDNESDAY_10) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+Clock = ManualClock
 
 
 def town(emulator: TelegramEmulator, *, mode: str, public_url: str | None = None) -> dict[str, Any]:

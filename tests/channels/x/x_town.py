@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from junbridge.bridge import Bridge
 from junbridge.channels.twitter import TwitterChannel
+from junbridge.testing.clock import ManualClock as Clock
 from junbridge.testing.emulators.x import XEmulator
 from junbridge.web.server import RunningServer
 
@@ -26,19 +27,6 @@ SECRETS = {
     "X_ACCESS_TOKEN": "access_token",
     "X_ACCESS_TOKEN_SECRET": "access_token_secret",
 }
-
-
-@dataclass
-class Clock:
-    """The bridge's (and the emulator's) clock, moved by the test: no sleeping, no timing."""
-
-    now: datetime = WEDNESDAY_10
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass
