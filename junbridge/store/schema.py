@@ -224,3 +224,31 @@ cursors = Table(
     Column("value", String, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Since 0004: residents the town hall blocked (abuse), and why.
+residents.append_column(Column("blocked_at", UTCDateTime, nullable=True))
+residents.append_column(Column("blocked_reason", String, nullable=True))
+
+# One-time codes that prove the same person owns two accounts (/link on one, the code on the
+# other): the code is tied to the resident who asked for it, and expires.
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("code", String, primary_key=True),
+    Column("resident_id", Integer, ForeignKey("residents.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Things due later for a request: "is it fixed?" questions, SLA warnings and breaches.
+# A timer fires once: ``done_at`` is set in the transaction that acts on it.
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_reference", String, nullable=False, index=True),
+    Column("kind", String, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Index(None, "done_at", "due_at"),
+)
