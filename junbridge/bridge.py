@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pluggy
 
-from junbridge import conversations, outcomes, staff
+from junbridge import abuse, commands, conversations, followup, outcomes, scheduler, staff
 from junbridge.channels.base import Channel
 from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
@@ -181,6 +181,15 @@ class Bridge:
         place = staff.department_for_place(self.departments, message)
         if place is not None:
             return await self.staff_message(inbound_id, message, place)
+        stopped = await abuse.check(self, inbound_id, message, resident)
+        if stopped is not None:
+            return stopped
+        answered = await commands.handle(self, inbound_id, message, resident)
+        if answered is not None:
+            return answered
+        answered = await followup.answer(self, inbound_id, message, resident)
+        if answered is not None:
+            return answered
         if message.kind is MessageKind.EDIT and message.edit_of:
             edited = await self.apply_edit(inbound_id, message)
             if edited is not None:
@@ -265,6 +274,7 @@ class Bridge:
         """Write the request, history, conversation and replies in one transaction."""
         now = self.clock()
         before = len(request.history) if request else 0
+        was = request.state if request is not None else None
         if outcome.change is not None:
             if request is None:
                 before = 0
@@ -283,6 +293,7 @@ class Bridge:
             is_new = request is not None and not request.reference
             if request is not None and (is_new or len(request.history) != before):
                 request = await tx.save_request(request)
+                await scheduler.plan(tx, request, department, was=None if is_new else was)
             card = staff.card(request, department) if request is not None and is_new else None
             if card is not None:
                 await tx.enqueue(card, request_reference=card.reference)
@@ -345,8 +356,9 @@ class Bridge:
         self, inbound_id: int, message: Message, department: Department
     ) -> Handled:
         """A message in a staff place: a command from staff, or chatter that stays there."""
-        command = staff.parse_command(message.text)
-        request = None
+        pressed = message.kind is MessageKind.BUTTON and message.choice
+        command = staff.parse_command(message.choice if pressed else message.text)  # type: ignore[arg-type]
+        request = original = None
         replies: list[Reply] = []
         member = staff.staff_member(department, message)
         if command is not None and member is None:
@@ -361,20 +373,26 @@ class Bridge:
             reference = command.reference or await self.store.reference_for_thread(
                 message.channel, message.conversation, message.thread
             )
-            request = await self.requests.get(reference) if reference else None
+            request = original = await self.requests.get(reference) if reference else None
             if request is None:
                 replies = [staff.to_staff(message, "¿Qué aviso? Por ejemplo: resolve JUN-0001")]
             else:
                 try:
-                    request, replies = staff.apply(command, request, member, message, department)
+                    request, replies = staff.apply(
+                        command, request, member, message, department, self.departments
+                    )
                 except (IllegalTransition, ValueError) as exc:
                     replies = [staff.to_staff(message, str(exc), request.reference)]
                     request = None
+        owner = self.departments.get(request.department, department) if request else department
+        if request is not None and original is not None and request.state is Status.REOPENED:
+            request = scheduler.restarted(request, owner)
         async with self.store.transaction() as tx:
-            if request is not None:
+            if request is not None and original is not None:
                 request = await tx.save_request(request)
-            for reply in replies:
-                await tx.enqueue(reply, request_reference=reply.reference)
+                await scheduler.plan(tx, request, owner, was=original.state)
+            for reply, not_before in scheduler.replies_with_quiet(self, replies):
+                await tx.enqueue(reply, request_reference=reply.reference, not_before=not_before)
             await tx.finish_inbound(
                 inbound_id, request_reference=request.reference if request else None
             )
@@ -413,9 +431,15 @@ class Bridge:
         request = await self.requests.get(reference)
         if request is None:
             raise LookupError(f"no request {reference.upper()}")
+        was = request.state
         request = request.transition(state, by=by, at=self.clock(), note=note, channel="cli")
+        department = self.departments.get(request.department)
+        if department is not None and state is Status.REOPENED:
+            request = scheduler.restarted(request, department)
         async with self.store.transaction() as tx:
             request = await tx.save_request(request)
+            if department is not None:
+                await scheduler.plan(tx, request, department, was=was)
         self.notify(request, state.value)
         return request
 

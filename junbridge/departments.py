@@ -161,6 +161,11 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "state_referred": "**{reference}** pasa a {department}.",
         "state_reopened": "**{reference}** vuelve a estar abierto.",
         "staff_reply": "**{reference}** · {department}: {note}",
+        "ask_fixed": "**{reference}** ({department}) figura como resuelto. ¿Está arreglado?",
+        "ask_rating": "¡Gracias por confirmarlo! **{reference}** queda cerrado. "
+        "¿Qué nota le das a {department}? (1 = mal, 5 = muy bien)",
+        "thanks_fixed": "¡Gracias por confirmarlo! **{reference}** queda cerrado.",
+        "thanks_rating": "Gracias, lo tendremos en cuenta.",
     },
     "en": {
         "state_acknowledged": "**{reference}**: we have seen it and are on it.",
@@ -172,6 +177,11 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "state_referred": "**{reference}** moves to {department}.",
         "state_reopened": "**{reference}** is open again.",
         "staff_reply": "**{reference}** · {department}: {note}",
+        "ask_fixed": "**{reference}** ({department}) is marked resolved. Is it fixed?",
+        "ask_rating": "Thanks for confirming! **{reference}** is closed. "
+        "How would you rate {department}? (1 = poor, 5 = very good)",
+        "thanks_fixed": "Thanks for confirming! **{reference}** is closed.",
+        "thanks_rating": "Thank you, we will take it into account.",
     },
 }
 
@@ -257,12 +267,27 @@ class Department:
             raise KeyError(f"department {self.name!r} has no reply template {key!r}")
         return template.format_map(params)
 
-    def render(self, say: Say, *, request: ServiceRequest | None, language: str) -> str:
-        """The text of one reply, with the request's reference, title and expected time."""
+    def render(
+        self,
+        say: Say,
+        *,
+        request: ServiceRequest | None,
+        language: str,
+        channel: str | None = None,
+    ) -> str:
+        """The text of one reply, with the request's reference, title and expected time.
+
+        With ``tag_staff_publicly``, ``{assignee}`` is the assignee's handle on ``channel``
+        (``@ElectricistaJun`` on X), the way Jun tagged its electrician.
+        """
         params: dict[str, Any] = {"department": self.title(language), "town": self.town.name}
         if request is not None:
             params["reference"] = request.reference
             params["assignee"] = request.assignee or ""
+            staff = self.staff_member(request.assignee) if request.assignee else None
+            handle = staff.handles.get(channel) if staff and channel else None
+            if handle and self.settings.tag_staff_publicly:
+                params["assignee"] = f"@{handle.lstrip('@')}"
             if request.expected_datetime is not None:
                 params["expected"] = self.format_time(request.expected_datetime, language)
         params.update(say.params)

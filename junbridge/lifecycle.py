@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from junbridge.model import ServiceRequest, Status
+from junbridge.privacy import redact
 from junbridge.settings import WEEKDAYS, TownSettings
 
 # A calendar with opening hours has an opening within a week plus its holidays; this bounds
@@ -135,6 +136,33 @@ OPEN311_FIELDS: tuple[str, ...] = (
 )
 
 
+def warning_time(
+    start: datetime, expected: datetime, town: TownSettings, *, business_hours: bool
+) -> datetime:
+    """When 75% of the time promised between ``start`` and ``expected`` has gone."""
+    if not business_hours:
+        return start + (expected - start) * 0.75
+    return add_business_hours(start, 0.75 * business_hours_between(start, expected, town), town)
+
+
+def quiet_until(at: datetime, town: TownSettings) -> datetime | None:
+    """The end of the town's quiet hours if ``at`` falls inside them, else None."""
+    quiet = town.quiet_hours
+    if quiet is None:
+        return None
+    tz = ZoneInfo(town.timezone)
+    local = at.astimezone(tz)
+    now = local.time()
+    wraps = quiet.start > quiet.end  # e.g. 22:00-08:00 crosses midnight
+    inside = (now >= quiet.start or now < quiet.end) if wraps else quiet.start <= now < quiet.end
+    if not inside:
+        return None
+    day = local.date()
+    if wraps and now >= quiet.start:
+        day += timedelta(days=1)
+    return _local(day, quiet.end, tz).astimezone(UTC)
+
+
 def _w3c(value: datetime | None, tz: tzinfo) -> str | None:
     return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
 
@@ -162,20 +190,22 @@ def open311(request: ServiceRequest, *, public_url: str, tz: tzinfo = UTC) -> di
 
     Private requests never reach Open311: they raise :class:`ValueError`. Datetimes are
     ISO 8601 with an offset, in ``tz``; a relative ``media_url`` is resolved against
-    ``public_url``. junbridge's own fields (assignee, resident, history) are left out.
+    ``public_url``. junbridge's own fields (assignee, resident, history) are left out, and
+    personal data in the description and notes is redacted (:func:`junbridge.privacy.redact`).
     """
     if request.privacy == "private":
         raise ValueError(f"{request.reference} is private; private requests are not published")
     media_url = request.media_url
     if media_url is not None:
         media_url = urljoin(public_url.rstrip("/") + "/", media_url)
+    language = request.language or "es"
     return {
         "service_request_id": request.service_request_id,
         "status": request.status,
-        "status_notes": request.status_notes or state_notes(request),
+        "status_notes": redact(request.status_notes or state_notes(request), language=language),
         "service_name": request.service_name,
         "service_code": request.service_code,
-        "description": request.description,
+        "description": redact(request.description, language=language),
         "agency_responsible": request.agency_responsible,
         "service_notice": request.service_notice,
         "requested_datetime": _w3c(request.requested_datetime, tz),

@@ -133,11 +133,18 @@ class Resident:
     verified_at: datetime | None = None
     verified_by: str | None = None
     preferred_channel: str | None = None
+    blocked_at: datetime | None = None
+    blocked_reason: str | None = None
 
     @property
     def verified(self) -> bool:
         """True once town hall staff have checked this person's identity."""
         return self.verified_at is not None
+
+    @property
+    def blocked(self) -> bool:
+        """True while the town hall blocks this person's messages (abuse)."""
+        return self.blocked_at is not None
 
 
 class Status(StrEnum):

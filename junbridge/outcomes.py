@@ -9,6 +9,7 @@ from datetime import datetime
 from junbridge.departments import Change, Department, Say
 from junbridge.lifecycle import expected_datetime
 from junbridge.model import Message, Reply, Resident, ServiceRequest, Status
+from junbridge.privacy import public_reply
 
 
 def opened(
@@ -41,6 +42,8 @@ def opened(
         recipient=message.sender.id,
         language=language,
         attachments=message.attachments,
+        # Where the resident wrote decides whether later notices there must be redacted.
+        details={"public": True} if not message.is_private else {},
     )
     return request.noted(
         Status.RECEIVED.value,
@@ -171,19 +174,23 @@ def replies(
     out: list[Reply] = []
     for say in says:
         to_private = say.private or private_matter
-        out.append(
-            Reply(
-                text=department.render(say, request=request, language=language),
-                channel=message.channel,
-                conversation=message.conversation,
-                recipient=message.sender.id,
-                private=to_private and not message.is_private,
-                thread=message.thread,
-                choices=say.choices,
-                photo=say.photo,
-                reference=request.reference if request else None,
-            )
+        reply = Reply(
+            text=department.render(
+                say, request=request, language=language, channel=message.channel
+            ),
+            channel=message.channel,
+            conversation=message.conversation,
+            recipient=message.sender.id,
+            private=to_private and not message.is_private,
+            thread=message.thread,
+            choices=say.choices,
+            photo=say.photo,
+            reference=request.reference if request else None,
         )
+        if not reply.private and not message.is_private:
+            # Posted where anyone reads it (a mention on X, a public channel): no personal data.
+            reply = public_reply(reply, language=language)
+        out.append(reply)
     if private_matter and out:
         notice = Say(key="moved_private", params={"emergency": department.town.emergency_number})
         out.insert(

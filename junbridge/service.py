@@ -7,6 +7,7 @@ import logging
 import signal
 from pathlib import Path
 
+from junbridge import scheduler
 from junbridge.bridge import Bridge
 from junbridge.config import missing_secrets
 from junbridge.web.app import create_app
@@ -47,11 +48,13 @@ async def run(config_path: Path, stop: asyncio.Event | None = None) -> None:
         server = await serve(create_app(bridge), host=web.host, port=web.port)
         log.info("junbridge for %s listening on %s", bridge.config.town.name, server.url)
         outbox = asyncio.create_task(bridge.outbox.run(stop), name="junbridge-outbox")
+        timers = asyncio.create_task(scheduler.run(bridge, stop), name="junbridge-timers")
         await stop.wait()
         log.info("stopping: no new messages; finishing the ones in hand")
         await server.stop()
         await bridge.drain()
         await outbox
+        await timers
         await bridge.outbox.flush()  # the answers to what was just handled
         await bridge.stop_channels()
         await bridge.drain()  # anything a poller took in while stopping; else kept for restart

@@ -68,6 +68,14 @@ class Hours(Settings):
     end: time
 
 
+class LimitsSettings(Settings):
+    """The ``town.limits`` block: how much one resident may write before being slowed down."""
+
+    messages_per_minute: int = Field(10, ge=1, description="for verified residents")
+    unverified_messages_per_minute: int = Field(5, ge=1)
+    messages_per_day: int = Field(200, ge=1)
+
+
 class TownSettings(Settings):
     """The ``town:`` block: who we are and when the town hall works."""
 
@@ -82,6 +90,10 @@ class TownSettings(Settings):
     )
     holidays: list[date] = Field(default_factory=list)
     emergency_number: str = "112"
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    quiet_hours: Annotated[Hours, BeforeValidator(_parse_hours)] | None = Field(
+        None, description="e.g. '22:00-08:00': non-urgent notices wait until it ends"
+    )
 
     @property
     def language(self) -> str:
@@ -142,6 +154,15 @@ class ChannelSettings(Settings):
     )
 
 
+class RetentionSettings(Settings):
+    """How long a department keeps closed requests before ``junbridge maintenance`` acts."""
+
+    after_days: int = Field(gt=0, description="days after a request was closed (last changed)")
+    action: Literal["anonymize", "delete"] = Field(
+        "anonymize", description="anonymize: keep the case without personal data; delete: remove"
+    )
+
+
 class DepartmentSettings(Settings):
     """Options every department block has; each department plugin subclasses it."""
 
@@ -154,11 +175,24 @@ class DepartmentSettings(Settings):
     replies: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="language -> template key -> text, overriding defaults"
     )
+    followup_hours: float | None = Field(
+        24, gt=0, description="after resolved, ask the resident 'is it fixed?'; null: never"
+    )
+    followup_deadline_hours: float = Field(
+        72, gt=0, description="no answer this long after asking: the request is closed"
+    )
+    ask_rating: bool = Field(True, description="after 'yes, fixed', ask for a 1-5 rating")
+    tag_staff_publicly: bool = Field(
+        False, description="public replies tag the assignee's handle, the Jun way"
+    )
     staff_place: str | None = Field(
         None,
         pattern=r"^[a-z_]+:\S+$",
         description="channel:conversation where staff get request cards and give commands, "
         "e.g. slack:C0LIGHTING",
+    )
+    retention: RetentionSettings | None = Field(
+        None, description="what happens to closed requests after some days; none: kept"
     )
 
 

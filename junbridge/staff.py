@@ -13,10 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from junbridge.departments import Department, Say
-from junbridge.model import Attachment, Message, Reply, ServiceRequest, Status
+from junbridge.departments import Department, Say, fold
+from junbridge.model import Attachment, Choice, Message, Reply, ServiceRequest, Status
+from junbridge.privacy import redact
 from junbridge.settings import Staff
+
+if TYPE_CHECKING:
+    from junbridge.bridge import Bridge
 
 VERBS: Mapping[str, Status | None] = {
     "ack": Status.ACKNOWLEDGED,
@@ -26,6 +31,7 @@ VERBS: Mapping[str, Status | None] = {
     "reject": Status.REJECTED,
     "duplicate": Status.DUPLICATE,
     "reopen": Status.REOPENED,
+    "refer": Status.REFERRED,
     "close": Status.CLOSED,
     "note": None,
     "reply": None,
@@ -34,6 +40,17 @@ _COMMAND = re.compile(
     r"^\s*(?:<@\w+>\s*|@\w+\s+)?/?(?P<verb>" + "|".join(VERBS) + r")\b[:\s]*"
     r"(?P<ref>[A-Z]{2,8}-\d+)?\s*(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL,
+)
+
+
+# The buttons on a request card; those that need more (a reason, a department) explain how.
+CARD_BUTTONS = (
+    ("ack", "Visto"),
+    ("start", "En marcha"),
+    ("resolve", "Resuelto"),
+    ("reject", "Rechazar"),
+    ("refer", "Derivar"),
+    ("duplicate", "Duplicado"),
 )
 
 
@@ -48,6 +65,9 @@ class Command:
 
 def parse_command(text: str) -> Command | None:
     """``"resolve JUN-0001 bombilla nueva"`` -> Command; None for ordinary chatter."""
+    if text.startswith("staff:"):  # a card button
+        _, verb, pressed = text.split(":", 2)
+        return Command(verb=verb, reference=pressed, rest="") if verb in VERBS else None
     found = _COMMAND.match(text)
     if found is None:
         return None
@@ -116,13 +136,20 @@ def card(request: ServiceRequest, department: Department) -> Reply | None:
         staff = department.staff_member(request.assignee)
         handle = staff.handles.get(place[0]) if staff else None
         lines.append(f"Asignada a {request.assignee}" + (f" (@{handle})" if handle else ""))
-    lines.append("ack · assign @quien · start · resolve (con foto) · reject MOTIVO · note · reply")
+    lines.append(
+        "En el hilo: resolve (con foto) · reject MOTIVO · refer DEPARTAMENTO · "
+        "duplicate REF · assign @quien · note · reply"
+    )
     photo = request.attachments[0] if request.attachments else None
     return Reply(
         text="\n".join(lines),
         channel=place[0],
         conversation=place[1],
         photo=photo,
+        choices=tuple(
+            Choice(label=label, value=f"staff:{verb}:{request.reference}")
+            for verb, label in CARD_BUTTONS
+        ),
         reference=request.reference,
     )
 
@@ -145,14 +172,22 @@ def to_resident(
     *,
     note: str = "",
     photo: Attachment | None = None,
+    choices: tuple[Choice, ...] = (),
 ) -> Reply | None:
     """A notice to the resident, in the thread where they first wrote, in their language."""
     if request.channel is None or request.conversation is None:
         return None
     language = request.language or department.town.language
     text = department.render(
-        Say(key=key, params={"note": note}), request=request, language=language
+        Say(key=key, params={"note": note}),
+        request=request,
+        language=language,
+        channel=request.channel,
     ).strip()
+    public = request.details.get("public") and request.privacy == "public"
+    if public:
+        # The resident wrote in public (a mention on X): a staff note must not leak a phone.
+        text = redact(text, language=language)
     return Reply(
         text=text,
         channel=request.channel,
@@ -161,6 +196,101 @@ def to_resident(
         recipient=request.recipient,
         private=request.privacy == "private",
         photo=photo,
+        choices=choices,
+        reference=request.reference,
+    )
+
+
+def refer(
+    command: Command,
+    request: ServiceRequest,
+    member: Staff,
+    message: Message,
+    departments: Mapping[str, Department],
+) -> tuple[ServiceRequest, list[Reply]]:
+    """Move a request to another department: its history goes with it, its staff get a card."""
+    wanted = fold(command.rest)
+    target = next(
+        (
+            d
+            for name, d in departments.items()
+            if wanted and wanted in {fold(name), *(fold(t) for t in d.titles.values())}
+        ),
+        None,
+    )
+    if target is None:
+        names = ", ".join(sorted(n for n in departments if n != "triage"))
+        raise ValueError(f"refer necesita el departamento: refer {request.reference} ({names})")
+    now = target.now()
+    request = request.transition(
+        Status.REFERRED, by=member.name, at=now, note=target.name, channel=message.channel
+    )
+    request = request.noted(
+        "department",
+        by=member.name,
+        at=now,
+        note=target.name,
+        department=target.name,
+        privacy=target.privacy,
+        assignee=None,
+    )
+    replies = [to_staff(message, f"{request.reference} → {target.name}", request.reference)]
+    for reply in (card(request, target), to_resident(request, target, "state_referred")):
+        if reply is not None:
+            replies.append(reply)
+    return request, replies
+
+
+async def card_thread(
+    bridge: Bridge, request: ServiceRequest, department: Department
+) -> str | None:
+    """The platform id of the request's card in the staff place (its thread), once sent."""
+    place = place_of(department)
+    if place is None:
+        return None
+    for row in await bridge.store.replies_for(request.reference):
+        if (row.reply.channel, row.reply.conversation) == place and row.platform_ids:
+            return row.platform_ids[0].rpartition(":")[2] or None
+    return None
+
+
+async def alert(
+    bridge: Bridge,
+    request: ServiceRequest,
+    department: Department,
+    *,
+    breach: bool = False,
+    reopened: bool = False,
+) -> Reply | None:
+    """A message in the staff place, in the card's thread, tagging who must act."""
+    place = place_of(department)
+    if place is None:
+        return None
+    when = (
+        department.format_time(request.expected_datetime, department.town.language)
+        if request.expected_datetime
+        else "-"
+    )
+    lead = next((s for s in department.settings.staff if s.role == "lead"), None)
+    assignee = department.staff_member(request.assignee) if request.assignee else None
+    who = lead if breach else assignee
+    tag = f" @{who.handles[place[0]]}" if who and place[0] in who.handles else ""
+    if reopened:
+        text = (
+            f"**{request.reference}** reabierta: el vecino dice que no está arreglado. "
+            f"Nuevo plazo: {when}.{tag}"
+        )
+    elif breach:
+        text = (
+            f"**{request.reference}** ha superado el plazo ({when}). Aviso a la responsable.{tag}"
+        )
+    else:
+        text = f"**{request.reference}**: queda un 25% del plazo, vence {when}.{tag}"
+    return Reply(
+        text=text,
+        channel=place[0],
+        conversation=place[1],
+        thread=await card_thread(bridge, request, department),
         reference=request.reference,
     )
 
@@ -176,6 +306,7 @@ def apply(
     member: Staff,
     message: Message,
     department: Department,
+    departments: Mapping[str, Department],
 ) -> tuple[ServiceRequest, list[Reply]]:
     """Carry out ``command`` on ``request``; the changed request and the replies to send.
 
@@ -201,7 +332,15 @@ def apply(
     target = VERBS[command.verb]
     assert target is not None
     if command.verb in ("reject", "duplicate") and not command.rest:
-        raise ValueError(f"{command.verb} necesita un motivo: {command.verb} {ref} MOTIVO")
+        what = "la referencia del original" if command.verb == "duplicate" else "un motivo"
+        raise ValueError(f"{command.verb} necesita {what}: {command.verb} {ref} ...")
+    if command.verb == "refer":
+        return refer(command, request, member, message, departments)
+    if command.verb == "ack" and request.state in (Status.ASSIGNED, Status.IN_PROGRESS):
+        # Already further along: "seen" is worth recording and telling, not a step back.
+        request = request.noted("acknowledged", by=member.name, at=now, via=message.channel)
+        notice = to_resident(request, department, "state_acknowledged")
+        return request, [r for r in (notice, to_staff(message, f"{ref}: visto", ref)) if r]
     photo = next((a for a in message.attachments if a.kind == "photo"), None)
     if command.verb == "assign":
         who = named_staff(department, command.rest) if command.rest else member

@@ -7,6 +7,9 @@ Triage is private: what nobody has read yet is never published.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from junbridge import abuse, commands
 from junbridge.departments import (
     Change,
     Conversation,
@@ -19,6 +22,15 @@ from junbridge.hookspecs import hookimpl
 from junbridge.model import Choice, Message, MessageKind
 
 
+def merged(*texts: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """Template tables joined per language; later tables add keys to earlier ones."""
+    out: dict[str, dict[str, str]] = {}
+    for table in texts:
+        for language, keys in table.items():
+            out.setdefault(language, {}).update(keys)
+    return out
+
+
 class Triage(Department):
     """The desk for unclaimed and ambiguous messages, and for plugin failures."""
 
@@ -26,22 +38,28 @@ class Triage(Department):
     titles = {"es": "Atención ciudadana", "en": "Town hall desk"}
     privacy = "private"
     service_code = "general"
-    texts = {
-        "es": {
-            "received": "Hemos recibido tu mensaje: **{reference}**. Una persona del "
-            "ayuntamiento lo revisará y te contestará aquí.",
-            "choose": "¿De qué se trata? Elige una opción:",
-            "moved_private": "Te hemos enviado un mensaje privado. "
-            "Si es una emergencia, llama al {emergency}.",
+    # The desk also answers resident commands and rate-limit notices: their texts are here
+    # so that departments.triage.replies overrides them like any other.
+    texts = merged(
+        {
+            "es": {
+                "received": "Hemos recibido tu mensaje: **{reference}**. Una persona del "
+                "ayuntamiento lo revisará y te contestará aquí.",
+                "choose": "¿De qué se trata? Elige una opción:",
+                "moved_private": "Te hemos enviado un mensaje privado. "
+                "Si es una emergencia, llama al {emergency}.",
+            },
+            "en": {
+                "received": "We have received your message: **{reference}**. Someone at the "
+                "town hall will read it and answer you here.",
+                "choose": "What is it about? Pick one:",
+                "moved_private": "We have sent you a private message. "
+                "In an emergency, call {emergency}.",
+            },
         },
-        "en": {
-            "received": "We have received your message: **{reference}**. Someone at the "
-            "town hall will read it and answer you here.",
-            "choose": "What is it about? Pick one:",
-            "moved_private": "We have sent you a private message. "
-            "In an emergency, call {emergency}.",
-        },
-    }
+        commands.COMMANDS_TEXTS,
+        abuse.ABUSE_TEXTS,
+    )
 
     def match(self, message: Message) -> float:
         """Triage is never chosen by keywords; it takes what others leave."""

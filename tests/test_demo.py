@@ -23,8 +23,12 @@ async def test_the_day_in_jun_plays_on_every_platform_and_keeps_police_matters_p
         requests = {r.department: r for r in await town.bridge.requests.all()}
         # The lamp: reported on X with a photo, resolved from Slack with a photo.
         lamp = requests["lighting"]
-        assert lamp.state is Status.RESOLVED and lamp.assignee == "electricista"
+        assert lamp.state is Status.CLOSED and lamp.assignee == "electricista"
         assert len(lamp.attachments) == 2  # the resident's photo and the electrician's
+        # "Is it fixed?" - no (reopened), fixed again, yes (closed), rated 5.
+        actions = [h.action for h in lamp.history]
+        assert actions.count("resolved") == 2 and "reopened" in actions
+        assert lamp.details["rating"] == 5
         public = [
             t["text"] for t in town.x.world.tweets.values() if t.get("author_id") == town.x.user_id
         ]
@@ -43,13 +47,11 @@ async def test_the_day_in_jun_plays_on_every_platform_and_keeps_police_matters_p
 
 async def test_run_demo_prints_a_transcript_per_platform_and_exits_0():
     out = io.StringIO()
-    assert (
-        await run_demo(
-            ROOT / "channels.yaml", keep_running=False, console=Console(file=out, width=120)
-        )
-        == 0
+    code = await run_demo(
+        ROOT / "channels.yaml", keep_running=False, console=Console(file=out, width=120)
     )
     text = out.getvalue()
+    assert code == 0, text
     for heading in ("Telegram", "Slack", "X", "Requests of the day"):
         assert heading in text
     # "Menú del comedor, ..." on a school day, "no hay comedor" in the holidays.

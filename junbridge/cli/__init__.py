@@ -7,7 +7,7 @@ import logging
 import click
 from rich.logging import RichHandler
 
-from junbridge.cli import check, demo, requests, residents, run, simulate
+from junbridge.cli import check, demo, maintenance, requests, residents, run, simulate
 from junbridge.cli.common import console
 
 
@@ -31,6 +31,7 @@ cli.add_command(run.normalize)
 cli.add_command(simulate.simulate)
 cli.add_command(requests.requests)
 cli.add_command(residents.residents)
+cli.add_command(maintenance.maintenance)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from junbridge.demo.script import PLATFORM_TITLES, Day, Transcript
+from junbridge.demo.script import PLATFORM_TITLES, Day, SceneTimeout, Transcript
 from junbridge.demo.town import DemoTown, open_town
 
 
@@ -27,10 +27,11 @@ async def play(town: DemoTown, transcript: Transcript, console: Console) -> None
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("A day in Jun", total=len(scenes))
         for scene in scenes:
-            town.clock.set(scene.hour, scene.minute, town.tz)
-            progress.update(task, description=f"{scene.hour:02d}:{scene.minute:02d} {scene.title}")
+            town.clock.set(scene.day, scene.hour, scene.minute, town.tz)
+            when = f"day {scene.day + 1} {scene.hour:02d}:{scene.minute:02d}"
+            progress.update(task, description=f"{when} {scene.title}")
             await scene.act(town, transcript)
-            console.print(f"[green]✓[/] {scene.hour:02d}:{scene.minute:02d} {scene.title}")
+            console.print(f"[green]✓[/] {when} {scene.title}")
             progress.advance(task)
 
 
@@ -42,7 +43,7 @@ def transcripts(town: DemoTown, transcript: Transcript) -> list[Panel]:
         for line in transcript.lines:
             if line.platform != platform:
                 continue
-            when = line.at.astimezone(town.tz).strftime("%H:%M")
+            when = line.at.astimezone(town.tz).strftime("%a %H:%M")
             style = "cyan" if line.town else "bold"
             body.append(f"{when} {line.who}\n", style=style)
             body.append("    " + line.text.replace("\n", "\n    ") + "\n\n")
@@ -83,8 +84,9 @@ async def run_demo(config_path: Path, *, keep_running: bool, console: Console) -
         if keep_running:
             console.print(f"Still running: {town.server.url}/healthz — Ctrl-C to stop.")
             await town.stop.wait()
-    except TimeoutError:
-        console.print("[red]The bridge did not answer a scene in time; see the log above.[/]")
+    except SceneTimeout as exc:
+        console.print("[red]The bridge did not answer a scene in time.[/]")
+        console.print(str(exc), markup=False)
         return 1
     finally:
         await town.close()

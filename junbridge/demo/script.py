@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from junbridge import scheduler
 from junbridge.demo.town import DemoTown
 from junbridge.model import Sender
 from junbridge.store import OutboxRow
@@ -38,7 +39,8 @@ class Transcript:
     """Both sides of every conversation of the day."""
 
     lines: list[Line] = field(default_factory=list)
-    seen: int = 0
+    # Channels deliver at their own pace: a later reply may go out before an earlier one.
+    seen: set[int] = field(default_factory=set)
 
     def said(self, town: DemoTown, platform: str, who: str, text: str) -> None:
         """A resident or staff member wrote ``text``."""
@@ -46,13 +48,18 @@ class Transcript:
 
     async def collect(self, town: DemoTown) -> list[OutboxRow]:
         """Add what the bridge delivered since the last call; return those rows."""
-        rows = await town.bridge.store.delivered_since(self.seen)
+        first_unseen = min(set(range(1, max(self.seen, default=0) + 2)) - self.seen)
+        rows = [
+            r
+            for r in await town.bridge.store.delivered_since(first_unseen - 1)
+            if r.id not in self.seen
+        ]
         for row in rows:
             reply = row.reply
             shown = "\n".join(town.bridge.channel(reply.channel).preview(reply))
             to = f"private message to {reply.recipient}" if reply.private else reply.conversation
             self.lines.append(Line(town.clock(), reply.channel, f"town → {to}", shown, town=True))
-            self.seen = max(self.seen, row.id)
+            self.seen.add(row.id)
         return rows
 
 
@@ -61,8 +68,9 @@ Action = Callable[[DemoTown, Transcript], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Scene:
-    """One moment of the day."""
+    """One moment of the story: ``day`` 0 is the demo day, 1 the day after."""
 
+    day: int
     hour: int
     minute: int
     title: str
@@ -83,7 +91,20 @@ async def until_delivered(
                 return delivered
             await asyncio.sleep(0.05)
 
-    return await asyncio.wait_for(wait(), WAIT_SECONDS)
+    try:
+        return await asyncio.wait_for(wait(), WAIT_SECONDS)
+    except TimeoutError:
+        stuck = await town.bridge.store.undelivered()
+        pending = await town.bridge.store.pending_inbound()
+        raise SceneTimeout(
+            f"delivered so far: {[(r.reply.channel, r.reply.text[:40]) for r in delivered]}; "
+            f"undelivered: {[(r.reply.channel, r.status, r.error) for r in stuck]}; "
+            f"messages not handled: {[(m.channel, m.text[:40]) for _, m in pending]}"
+        ) from None
+
+
+class SceneTimeout(RuntimeError):
+    """The bridge did not answer a scene: what it did deliver, and what is stuck."""
 
 
 def to(channel: str, count: int = 1) -> Callable[[list[OutboxRow]], bool]:
@@ -106,12 +127,17 @@ class Day:
     def scenes(self) -> list[Scene]:
         """The day, in order."""
         return [
-            Scene(8, 5, "A dead street lamp reported on X, with a photo", self.lamp_on_x),
-            Scene(10, 40, "The electrician resolves it from Slack with a photo", self.lamp_fixed),
-            Scene(11, 0, "María books the doctor on Telegram with buttons", self.doctor),
-            Scene(12, 30, "A parent asks for the canteen menu in Slack", self.menu),
-            Scene(14, 10, "A message nobody claims goes to triage", self.triage),
-            Scene(23, 40, "A noise complaint at night", self.noise),
+            Scene(0, 8, 5, "A dead street lamp reported on X, with a photo", self.lamp_on_x),
+            Scene(
+                0, 10, 40, "The electrician resolves it from Slack with a photo", self.lamp_fixed
+            ),
+            Scene(0, 11, 0, "María books the doctor on Telegram with buttons", self.doctor),
+            Scene(0, 12, 30, "A parent asks for the canteen menu in Slack", self.menu),
+            Scene(0, 14, 10, "A message nobody claims goes to triage", self.triage),
+            Scene(0, 23, 40, "A noise complaint at night", self.noise),
+            Scene(1, 10, 45, "«Is it fixed?» on X: no, it is dark again", self.not_fixed),
+            Scene(1, 12, 15, "The electrician fixes it for good", self.fixed_again),
+            Scene(2, 12, 30, "«Is it fixed?»: yes, and a rating", self.confirmed),
         ]
 
     async def lamp_on_x(self, town: DemoTown, transcript: Transcript) -> None:
@@ -178,3 +204,27 @@ class Day:
         transcript.said(town, "twitter", "@vecino_insomne", f"@{town.x.handle} {text}")
         del post
         await until_delivered(town, transcript, both(to("twitter", 2), to("slack")))
+
+    async def not_fixed(self, town: DemoTown, transcript: Transcript) -> None:
+        await scheduler.tick(town.bridge)  # a day after "resolved": the question goes out
+        await until_delivered(town, transcript, to("twitter"))
+        text = "no, anoche volvió a apagarse"
+        town.x.resident_mentions(text, user="vecina_jun", reply_to=self.lamp_tweet)
+        transcript.said(town, "twitter", "@vecina_jun", f"@{town.x.handle} {text}")
+        await until_delivered(town, transcript, both(to("twitter"), to("slack")))
+
+    async def fixed_again(self, town: DemoTown, transcript: Transcript) -> None:
+        text = "resolve Cambiado también el cable de la farola"
+        await town.slack.resident_says(
+            text, user="U0ELECTRIC", channel="C0LIGHTING", thread_ts=self.card_ts
+        )
+        transcript.said(town, "slack", "electricista (U0ELECTRIC) in the card's thread", text)
+        await until_delivered(town, transcript, both(to("twitter"), to("slack")))
+
+    async def confirmed(self, town: DemoTown, transcript: Transcript) -> None:
+        await scheduler.tick(town.bridge)
+        await until_delivered(town, transcript, to("twitter"))
+        for text in ("sí", "5"):
+            town.x.resident_mentions(text, user="vecina_jun", reply_to=self.lamp_tweet)
+            transcript.said(town, "twitter", "@vecina_jun", f"@{town.x.handle} {text}")
+            await until_delivered(town, transcript, to("twitter"))

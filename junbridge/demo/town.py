@@ -37,10 +37,14 @@ TELEGRAM_TOKEN = "7000000001:AAdemo-jun-telegram-token"
 class DemoClock(ManualClock):
     """The town's clock in the demo: a working day, moved on by each scene."""
 
-    def set(self, hour: int, minute: int, tz: ZoneInfo) -> None:
-        """Move to ``hour:minute`` town time on the demo day (never backwards)."""
-        local = self.now.astimezone(tz)
-        target = datetime.combine(local.date(), time(hour, minute), tz).astimezone(UTC)
+    start: datetime | None = None
+
+    def set(self, day: int, hour: int, minute: int, tz: ZoneInfo) -> None:
+        """Move to ``hour:minute`` town time, ``day`` days after the first (never backwards)."""
+        first = (self.start or self.now).astimezone(tz).date() + timedelta(days=day)
+        target = datetime.combine(first, time(hour, minute), tz).astimezone(UTC)
+        if self.start is None:
+            self.start = self.now
         self.now = max(self.now, target)
 
 

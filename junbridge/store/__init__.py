@@ -4,7 +4,7 @@ Open with ``await Store.open(url)``; the schema is created or migrated (Alembic)
 """
 
 from junbridge.store.engine import to_async_url, to_sync_url
-from junbridge.store.records import Accepted, ConversationState, OutboxRow
+from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer
 from junbridge.store.store import Store
 from junbridge.store.transaction import Transaction
 
@@ -13,6 +13,7 @@ __all__ = [
     "ConversationState",
     "OutboxRow",
     "Store",
+    "Timer",
     "Transaction",
     "to_async_url",
     "to_sync_url",

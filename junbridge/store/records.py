@@ -130,6 +130,8 @@ def resident(row: Row[Any], identities: Iterable[str]) -> Resident:
         verified_at=row.verified_at,
         verified_by=row.verified_by,
         preferred_channel=row.preferred_channel,
+        blocked_at=row.blocked_at,
+        blocked_reason=row.blocked_reason,
     )
 
 
@@ -173,3 +175,13 @@ def outbox_row(row: Row[Any]) -> OutboxRow:
         platform_ids=tuple(row.platform_ids),
         error=row.error,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timer:
+    """Something due for a request at a moment: a follow-up question, an SLA alert."""
+
+    id: int
+    request_reference: str
+    kind: str
+    due_at: datetime

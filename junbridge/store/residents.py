@@ -6,12 +6,12 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, insert, select, update
+from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from junbridge.model import Resident, Sender
 from junbridge.store import records
-from junbridge.store.schema import identities, residents
+from junbridge.store.schema import conversations, identities, link_codes, requests, residents
 
 
 def split_identity(identity: str) -> tuple[str, str]:
@@ -92,4 +92,107 @@ async def get_or_create(
                 .values(name=sender.name)
             )
     [person] = await load(connection, residents.c.id == resident_id)
+    return person
+
+
+async def set_blocked(
+    connection: AsyncConnection, identity: str, *, at: datetime | None, reason: str | None
+) -> Resident:
+    """Block (``at`` set) or unblock (``at`` None) the person behind ``identity``.
+
+    The block is the person's, so it holds on every identity linked to them. Raises
+    LookupError if nobody has written as ``identity``.
+    """
+    result = await connection.execute(
+        update(residents)
+        .where(has_identity(identity))
+        .values(blocked_at=at, blocked_reason=reason if at is not None else None)
+    )
+    if result.rowcount == 0:
+        raise LookupError(f"no resident has written as {identity}")
+    [person] = await load(connection, has_identity(identity))
+    return person
+
+
+async def add_link_code(
+    connection: AsyncConnection, resident_id: int, code: str, *, now: datetime, expires_at: datetime
+) -> None:
+    """Store ``code`` for ``resident_id``, replacing their earlier one; expired codes go.
+
+    Raises IntegrityError if another resident holds the same code (the caller draws again).
+    """
+    await connection.execute(
+        delete(link_codes).where(
+            or_(link_codes.c.resident_id == resident_id, link_codes.c.expires_at <= now)
+        )
+    )
+    await connection.execute(
+        insert(link_codes).values(
+            code=code, resident_id=resident_id, created_at=now, expires_at=expires_at
+        )
+    )
+
+
+async def take_link_code(connection: AsyncConnection, code: str, *, now: datetime) -> int | None:
+    """The resident who asked for ``code`` if it is still valid; the code is used up."""
+    owner = (
+        await connection.execute(
+            select(link_codes.c.resident_id)
+            .where(link_codes.c.code == code, link_codes.c.expires_at > now)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if owner is None:
+        return None
+    taken = await connection.execute(delete(link_codes).where(link_codes.c.code == code))
+    # Two workers redeeming the same code: only the one whose delete took the row wins.
+    return int(owner) if taken.rowcount == 1 else None
+
+
+async def merge(connection: AsyncConnection, keep: int, drop: int) -> Resident:
+    """Make resident ``drop`` part of ``keep``: identities, requests and conversations move.
+
+    Verification, language, name and a block carry over when ``keep`` lacks them; then
+    ``drop`` is deleted. Of two open conversations in the same chat, ``keep``'s stays.
+    """
+    rows = {
+        row.id: row
+        for row in await connection.execute(
+            select(residents).where(residents.c.id.in_([keep, drop]))
+        )
+    }
+    if len(rows) != 2:
+        raise LookupError(f"cannot merge residents {keep} and {drop}: not both stored")
+    kept, dropped = rows[keep], rows[drop]
+    values: dict[str, Any] = {}
+    if kept.verified_at is None and dropped.verified_at is not None:
+        values |= {"verified_at": dropped.verified_at, "verified_by": dropped.verified_by}
+    if kept.blocked_at is None and dropped.blocked_at is not None:
+        values |= {"blocked_at": dropped.blocked_at, "blocked_reason": dropped.blocked_reason}
+    for column in ("language", "name", "preferred_channel"):
+        if getattr(kept, column) is None and getattr(dropped, column) is not None:
+            values[column] = getattr(dropped, column)
+    if values:
+        await connection.execute(update(residents).where(residents.c.id == keep).values(values))
+    await connection.execute(
+        update(identities).where(identities.c.resident_id == drop).values(resident_id=keep)
+    )
+    await connection.execute(
+        update(requests).where(requests.c.resident_id == drop).values(resident_id=keep)
+    )
+    kept_chats = select(conversations.c.channel, conversations.c.conversation).where(
+        conversations.c.resident_id == keep
+    )
+    await connection.execute(
+        delete(conversations).where(
+            conversations.c.resident_id == drop,
+            tuple_(conversations.c.channel, conversations.c.conversation).in_(kept_chats),
+        )
+    )
+    await connection.execute(
+        update(conversations).where(conversations.c.resident_id == drop).values(resident_id=keep)
+    )
+    await connection.execute(delete(link_codes).where(link_codes.c.resident_id == drop))
+    await connection.execute(delete(residents).where(residents.c.id == drop))
+    [person] = await load(connection, residents.c.id == keep)
     return person

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
 from junbridge.store import engine as engines
-from junbridge.store import records
+from junbridge.store import links, records
 from junbridge.store import residents as people
-from junbridge.store.records import Accepted, ConversationState, OutboxRow
+from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer
 from junbridge.store.schema import (
     conversations,
     cursors,
@@ -27,6 +27,7 @@ from junbridge.store.schema import (
     outbox,
     requests,
     residents,
+    timers,
 )
 from junbridge.store.transaction import Transaction
 
@@ -313,6 +314,41 @@ class Store:
             )
             return [records.outbox_row(row) for row in rows]
 
+    async def due_timers(self, now: datetime, limit: int = 100) -> builtins.list[Timer]:
+        """Timers due at ``now`` and not yet done, oldest first."""
+        async with self._read() as connection:
+            rows = await connection.execute(
+                select(timers)
+                .where(timers.c.done_at.is_(None), timers.c.due_at <= now)
+                .order_by(timers.c.due_at, timers.c.id)
+                .limit(limit)
+            )
+            return [
+                Timer(id=r.id, request_reference=r.request_reference, kind=r.kind, due_at=r.due_at)
+                for r in rows
+            ]
+
+    async def pending_timers(self, reference: str) -> builtins.list[Timer]:
+        """The timers still to come for request ``reference``."""
+        async with self._read() as connection:
+            rows = await connection.execute(
+                select(timers)
+                .where(timers.c.request_reference == reference, timers.c.done_at.is_(None))
+                .order_by(timers.c.due_at)
+            )
+            return [
+                Timer(id=r.id, request_reference=r.request_reference, kind=r.kind, due_at=r.due_at)
+                for r in rows
+            ]
+
+    async def undelivered(self) -> builtins.list[OutboxRow]:
+        """Replies not delivered (yet): pending, being sent, or failed, oldest first."""
+        async with self._read() as connection:
+            rows = await connection.execute(
+                select(outbox).where(outbox.c.status != "sent").order_by(outbox.c.id)
+            )
+            return [records.outbox_row(row) for row in rows]
+
     # outbox worker
 
     async def claim_outbox(
@@ -391,3 +427,35 @@ class Store:
         if state is not None:
             query = query.where(requests.c.state == state.value)
         return await self._requests(query)
+
+    # residents across accounts, and blocks (queries in residents.py and links.py)
+
+    async def block_resident(self, identity: str, *, reason: str, at: datetime) -> Resident:
+        """Block the person behind ``identity``: their messages are kept, never handled."""
+        async with self._write() as connection:
+            return await people.set_blocked(connection, identity, at=at, reason=reason)
+
+    async def unblock_resident(self, identity: str) -> Resident:
+        """Lift the block on the person behind ``identity``; LookupError if unknown."""
+        async with self._write() as connection:
+            return await people.set_blocked(connection, identity, at=None, reason=None)
+
+    async def issue_link_code(self, resident_id: int, *, now: datetime) -> str:
+        """A one-time code the resident sends from another account to link the two."""
+        return await links.issue_code(self, resident_id, now=now)
+
+    async def redeem_link_code(
+        self, code: str, resident_id: int, *, now: datetime
+    ) -> links.Linked | None:
+        """Merge ``resident_id`` with the code's owner; None if the code is wrong or expired."""
+        return await links.redeem_code(self, code, resident_id, now=now)
+
+    async def requests_of(
+        self, resident_id: int, *, open_only: bool = False
+    ) -> builtins.list[ServiceRequest]:
+        """One resident's requests from all their linked accounts, newest first."""
+        return await links.requests_of(self, resident_id, open_only=open_only)
+
+    async def conversations_about(self, reference: str) -> builtins.list[ConversationState]:
+        """The open exchanges about request ``reference``."""
+        return await links.conversations_about(self, reference)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from junbridge.model import Reply, ServiceRequest
 from junbridge.store import records
 from junbridge.store.records import ConversationState
-from junbridge.store.schema import conversations, history, inbound, outbox, requests
+from junbridge.store.schema import conversations, history, inbound, outbox, requests, timers
 
 _CONVERSATION_KEY = ("resident_id", "channel", "conversation")
 
@@ -128,8 +128,10 @@ class Transaction:
             )
         )
 
-    async def enqueue(self, reply: Reply, *, request_reference: str | None) -> int:
-        """Queue ``reply`` for the outbox worker; return the outbox row id."""
+    async def enqueue(
+        self, reply: Reply, *, request_reference: str | None, not_before: datetime | None = None
+    ) -> int:
+        """Queue ``reply`` for the outbox worker (not before ``not_before``); return its id."""
         now = self._clock()
         values: dict[str, Any] = {
             "created_at": now,
@@ -138,9 +140,36 @@ class Transaction:
             "reply": reply.to_json(),
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": max(now, not_before) if not_before else now,
             "platform_ids": [],
         }
         result = await self._connection.execute(insert(outbox).values(values))
         outbox_id: int = result.inserted_primary_key[0]  # type: ignore[index]
         return outbox_id
+
+    # -- timers ----------------------------------------------------------------------------
+
+    async def add_timer(self, reference: str, kind: str, due_at: datetime) -> None:
+        """Something to do for request ``reference`` at ``due_at`` (see junbridge.scheduler)."""
+        await self._connection.execute(
+            insert(timers).values(request_reference=reference, kind=kind, due_at=due_at)
+        )
+
+    async def cancel_timers(self, reference: str, kinds: Sequence[str]) -> None:
+        """Forget the pending timers of those kinds for ``reference``."""
+        await self._connection.execute(
+            delete(timers).where(
+                timers.c.request_reference == reference,
+                timers.c.kind.in_(list(kinds)),
+                timers.c.done_at.is_(None),
+            )
+        )
+
+    async def finish_timer(self, timer_id: int) -> bool:
+        """Mark a timer done; False if another worker already did (it must not act twice)."""
+        result = await self._connection.execute(
+            update(timers)
+            .where(timers.c.id == timer_id, timers.c.done_at.is_(None))
+            .values(done_at=self._clock())
+        )
+        return bool(result.rowcount)

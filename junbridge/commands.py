@@ -1,0 +1,519 @@
+"""Resident commands: what a resident can ask the town hall desk about themselves.
+
+``/status [REF]`` (``/estado``), ``/mine`` (``/mis``), ``/cancel REF`` (``/cancelar``),
+``/lang es|en`` (``/idioma``), ``/help`` (``/ayuda``), ``/link [CODE]`` (``/vincular``) and
+``/verify`` (``/verificar``). Only these words are commands: ``/police`` still routes to the
+police. Without the slash a command counts only when it cannot be anything else
+(``estado JUN-0142``, ``vincular 123456``), or when the whole message is the command word
+and no department is waiting for an answer in that chat, so "cancelar" while the doctor
+asks about an appointment still goes to the doctor.
+
+Answers are private (a direct message when the resident wrote in public), come from the
+templates in :data:`COMMANDS_TEXTS` that admins may override under
+``departments.triage.replies``, and never list anyone's requests but the resident's own.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from babel import Locale
+from babel.dates import format_date
+
+from junbridge import abuse, staff
+from junbridge.departments import Department, fold
+from junbridge.handled import Handled
+from junbridge.model import (
+    IllegalTransition,
+    Message,
+    MessageKind,
+    Reply,
+    Resident,
+    ServiceRequest,
+    Status,
+)
+from junbridge.outcomes import DONE, resident_label
+from junbridge.store import ConversationState
+from junbridge.store.links import LINK_CODE_TTL
+
+if TYPE_CHECKING:
+    from junbridge.bridge import Bridge
+
+CANCELLED_NOTE = "cancelled by the resident"
+# A reply lists at most this many requests.
+MAX_LISTED = 10
+
+# Every word a resident may use for each command, folded (lower case, no accents).
+WORDS: Mapping[str, str] = {
+    "status": "status",
+    "estado": "status",
+    "mine": "mine",
+    "mis": "mine",
+    "misavisos": "mine",
+    "avisos": "mine",
+    "cancel": "cancel",
+    "cancelar": "cancel",
+    "anular": "cancel",
+    "lang": "lang",
+    "language": "lang",
+    "idioma": "lang",
+    "help": "help",
+    "ayuda": "help",
+    "start": "help",
+    "link": "link",
+    "vincular": "link",
+    "verify": "verify",
+    "verificar": "verify",
+}
+# Whole messages that are commands without a slash, when no department awaits an answer.
+PHRASES: Mapping[str, str] = {
+    "ayuda": "help",
+    "help": "help",
+    "mis avisos": "mine",
+    "my requests": "mine",
+    "estado": "status",
+    "status": "status",
+    "vincular": "link",
+    "link": "link",
+    "verificar": "verify",
+    "verify": "verify",
+}
+_SLASHED = re.compile(r"/(?P<word>\w+)(?:@\w+)?(?:\s+(?P<arg>.*?))?", re.DOTALL)
+_PLAIN = re.compile(r"(?P<word>\w+)\s+(?P<arg>\S+)")
+_REFERENCE = re.compile(r"[a-z]{2,8}-\d+")
+_CODE = re.compile(r"\d{6}")
+
+COMMANDS_TEXTS: Mapping[str, Mapping[str, str]] = {
+    "es": {
+        "status": "**{reference}** · {department}\nEstado: {state} ({open311}).",
+        "status_assignee": "Lo lleva {assignee}.",
+        "status_expected": "Previsto: {expected}.",
+        "status_not_found": "No encuentro **{reference}** entre tus avisos.",
+        "status_none": "Todavía no tienes ningún aviso. Escríbenos lo que necesites.",
+        "mine": "Tus avisos abiertos:\n{lines}\nEscribe /estado y la referencia para ver "
+        "cómo va uno.",
+        "mine_line": "**{reference}** · {department} · {state}: {summary}",
+        "mine_more": "… y {count} más.",
+        "mine_none": "No tienes avisos abiertos.",
+        "cancelled": "**{reference}** anulado, como nos pediste. Gracias por avisar.",
+        "cancel_which": "¿Qué aviso quieres anular? Escribe /cancelar y su referencia, por "
+        "ejemplo: /cancelar {example}",
+        "cancel_not_open": "**{reference}** ya está {state}: no hay nada que anular.",
+        "cancel_refused": "**{reference}** no se puede anular ahora (está {state}).",
+        "staff_cancelled": "**{reference}**: el vecino lo ha anulado.",
+        "lang_set": "Hecho: a partir de ahora te contesto en español.",
+        "lang_which": "Te contesto en {current}. Idiomas disponibles: {languages}. Para "
+        "cambiar, escribe por ejemplo: /idioma {example}",
+        "lang_unknown": "No sé contestar en «{asked}». Idiomas disponibles: {languages}. "
+        "Por ejemplo: /idioma {example}",
+        "help": "Escríbenos lo que necesites y lo pasamos a quien corresponda: "
+        "{departments}.\nAdemás puedes usar:\n"
+        "/estado REF: cómo va un aviso\n"
+        "/mis: tus avisos abiertos\n"
+        "/cancelar REF: retirar un aviso tuyo\n"
+        "/idioma es|en: el idioma en que te contestamos\n"
+        "/vincular: unir tus cuentas de Telegram, Slack o X\n"
+        "/verificar: cómo verificarte en el ayuntamiento\n"
+        "Si es una emergencia, llama al {emergency}.",
+        "link_code": "Tu código para vincular cuentas es **{code}** (vale {minutes} minutos). "
+        "Envíalo desde tu otra cuenta así: /vincular {code}",
+        "link_done": "Cuentas vinculadas: tus avisos de {channels} son ahora uno solo. "
+        "Escribe /mis para verlos todos.",
+        "link_verified": "Tu verificación vale para todas tus cuentas.",
+        "link_same": "Esta cuenta ya estaba vinculada.",
+        "link_wrong": "Ese código no es válido o ha caducado. Pide uno nuevo escribiendo "
+        "/vincular desde tu otra cuenta.",
+        "link_throttled": "Demasiados códigos equivocados. Espera una hora y pide uno nuevo.",
+        "verify_done": "Tu cuenta está verificada desde el {date}, y vale para todas tus "
+        "cuentas vinculadas: puedes pedir cita con el médico desde cualquiera.",
+        "verify_how": "Para verificarte, pásate por el mostrador del ayuntamiento con tu DNI "
+        "o NIE y enseña este identificador: **{identity}**. Se hace en un minuto, y vale "
+        "para todas tus cuentas si antes las unes con /vincular.",
+        "label_received": "recibido",
+        "label_acknowledged": "visto",
+        "label_assigned": "asignado",
+        "label_in_progress": "en curso",
+        "label_resolved": "resuelto",
+        "label_closed": "cerrado",
+        "label_reopened": "reabierto",
+        "label_rejected": "rechazado",
+        "label_duplicate": "duplicado",
+        "label_referred": "derivado",
+        "label_open": "abierto",
+        "label_and": "y",
+    },
+    "en": {
+        "status": "**{reference}** · {department}\nState: {state} ({open311}).",
+        "status_assignee": "{assignee} has it.",
+        "status_expected": "Expected by {expected}.",
+        "status_not_found": "I can't find **{reference}** among your requests.",
+        "status_none": "You have no requests yet. Write to us with whatever you need.",
+        "mine": "Your open requests:\n{lines}\nWrite /status and the reference to see how "
+        "one is going.",
+        "mine_line": "**{reference}** · {department} · {state}: {summary}",
+        "mine_more": "… and {count} more.",
+        "mine_none": "You have no open requests.",
+        "cancelled": "**{reference}** is cancelled, as you asked. Thanks for letting us know.",
+        "cancel_which": "Which request do you want to cancel? Write /cancel and its "
+        "reference, for example: /cancel {example}",
+        "cancel_not_open": "**{reference}** is already {state}: there is nothing to cancel.",
+        "cancel_refused": "**{reference}** cannot be cancelled now (it is {state}).",
+        "staff_cancelled": "**{reference}**: the resident cancelled it.",
+        "lang_set": "Done: from now on I will answer you in English.",
+        "lang_which": "I answer you in {current}. Languages: {languages}. To change, write "
+        "for example: /lang {example}",
+        "lang_unknown": 'I can\'t answer in "{asked}". Languages: {languages}. For example: '
+        "/lang {example}",
+        "help": "Write to us with whatever you need and we pass it to the right people: "
+        "{departments}.\nYou can also use:\n"
+        "/status REF: how a request is going\n"
+        "/mine: your open requests\n"
+        "/cancel REF: withdraw a request of yours\n"
+        "/lang es|en: the language we answer you in\n"
+        "/link: join your Telegram, Slack or X accounts\n"
+        "/verify: how to get verified at the town hall\n"
+        "In an emergency, call {emergency}.",
+        "link_code": "Your code to link accounts is **{code}** (valid for {minutes} "
+        "minutes). Send it from your other account like this: /link {code}",
+        "link_done": "Linked: your requests on {channels} are now one. Write /mine to see "
+        "them all.",
+        "link_verified": "Your verification holds for all your accounts.",
+        "link_same": "This account was already linked.",
+        "link_wrong": "That code is wrong or has expired. Ask for a new one by writing /link "
+        "from your other account.",
+        "link_throttled": "Too many wrong codes. Wait an hour and ask for a new one.",
+        "verify_done": "Your account is verified since {date}, for all your linked "
+        "accounts: you can book with the doctor from any of them.",
+        "verify_how": "To get verified, come to the town hall desk with your ID (DNI or NIE) "
+        "and show this identifier: **{identity}**. It takes a minute, and it holds for all "
+        "your accounts if you first join them with /link.",
+        "label_received": "received",
+        "label_acknowledged": "seen",
+        "label_assigned": "assigned",
+        "label_in_progress": "in progress",
+        "label_resolved": "resolved",
+        "label_closed": "closed",
+        "label_reopened": "reopened",
+        "label_rejected": "rejected",
+        "label_duplicate": "a duplicate",
+        "label_referred": "referred",
+        "label_open": "open",
+        "label_and": "and",
+    },
+}
+CHANNEL_NAMES: Mapping[str, str] = {"telegram": "Telegram", "slack": "Slack", "twitter": "X"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """A resident command: which one, its argument, and whether it came without a slash."""
+
+    name: str
+    argument: str = ""
+    bare: bool = False
+
+
+def parse(text: str, languages: Sequence[str] = ("es", "en")) -> Command | None:
+    """``"/estado JUN-0001"`` -> Command("status", "jun-0001"); None if not ours."""
+    folded = fold(text).strip().rstrip(".!?¡¿ ")
+    slashed = _SLASHED.fullmatch(folded)
+    if slashed is not None:
+        name = WORDS.get(slashed["word"])
+        return None if name is None else Command(name=name, argument=slashed["arg"] or "")
+    if folded in PHRASES:
+        return Command(name=PHRASES[folded], bare=True)
+    plain = _PLAIN.fullmatch(folded)
+    if plain is None:
+        return None
+    name, argument = WORDS.get(plain["word"]), plain["arg"]
+    strict = {
+        "status": _REFERENCE.fullmatch(argument),
+        "cancel": _REFERENCE.fullmatch(argument),
+        "link": _CODE.fullmatch(argument),
+        "lang": argument in languages,
+    }
+    return Command(name=name, argument=argument) if name and strict.get(name) else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """What a command does: replies, and a request to save (with conversations to end)."""
+
+    replies: tuple[Reply, ...] = ()
+    request: ServiceRequest | None = None
+    save: bool = False
+    ended: tuple[ConversationState, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Asked:
+    """One command being answered: the bridge, the message, the resident and the language."""
+
+    bridge: Bridge
+    message: Message
+    resident: Resident
+    language: str
+    argument: str
+
+    @property
+    def desk(self) -> Department:
+        """The town hall desk (triage), whose templates admins may override."""
+        return self.bridge.departments["triage"]
+
+    def text(self, key: str, **params: Any) -> str:
+        """Template ``key`` in the resident's language."""
+        return self.desk.text(key, self.language, **params)
+
+    def answer(self, *texts: str, request: ServiceRequest | None = None) -> Answer:
+        """A private answer to the resident, one message."""
+        reference = request.reference if request else None
+        reply = abuse.to_sender(self.message, "\n".join(texts), reference)
+        return Answer(replies=(reply,), request=request)
+
+    def title(self, request: ServiceRequest) -> str:
+        """The request's department in the resident's language."""
+        department = self.bridge.departments.get(request.department)
+        return department.title(self.language) if department else request.service_name
+
+    def state(self, state: Status | str) -> str:
+        """A state (or ``open``/``closed``) in the resident's words."""
+        return self.text(f"label_{state}")
+
+    async def own_request(self, reference: str) -> ServiceRequest | None:
+        """The request ``reference`` if it is this resident's (any linked account)."""
+        request = await self.bridge.store.get_request(reference.upper())
+        if request is None or request.resident_id != self.resident.id:
+            return None
+        return request
+
+
+async def handle(
+    bridge: Bridge, inbound_id: int, message: Message, resident: Resident
+) -> Handled | None:
+    """Answer a resident command; None when ``message`` is not one (the pipeline goes on)."""
+    if message.kind in (MessageKind.BUTTON, MessageKind.EDIT):
+        return None
+    command = parse(message.text, bridge.config.town.languages)
+    if command is None:
+        return None
+    if command.bare and await bridge.store.conversation(
+        resident.id, message.channel, message.conversation, now=bridge.clock()
+    ):
+        return None  # a department asked something: the word is the resident's answer
+    asked = Asked(
+        bridge=bridge,
+        message=message,
+        resident=resident,
+        language=bridge.language_for(message, resident, None),
+        argument=command.argument,
+    )
+    answer = await HANDLERS[command.name](asked)
+    request = answer.request
+    async with bridge.store.transaction() as tx:
+        if request is not None and answer.save:
+            request = await tx.save_request(request)
+        for state in answer.ended:
+            await tx.end_conversation(state.resident_id, state.channel, state.conversation)
+        for reply in answer.replies:
+            await tx.enqueue(reply, request_reference=reply.reference)
+        # Never tied to the request: editing "/cancel JUN-1" must not rewrite JUN-1.
+        await tx.finish_inbound(inbound_id, request_reference=None)
+    if request is not None and answer.save:
+        bridge.notify(request, request.history[-1].action)
+    return Handled(message=message, request=request, replies=answer.replies)
+
+
+async def status(asked: Asked) -> Answer:
+    """The state of one of the resident's requests (their latest without a reference)."""
+    if asked.argument:
+        reference = asked.argument.split()[0].upper()
+        request = await asked.own_request(reference)
+        if request is None:
+            return asked.answer(asked.text("status_not_found", reference=reference))
+    else:
+        latest = await asked.bridge.store.requests_of(asked.resident.id)
+        if not latest:
+            return asked.answer(asked.text("status_none"))
+        request = latest[0]
+    lines = [
+        asked.text(
+            "status",
+            reference=request.reference,
+            department=asked.title(request),
+            state=asked.state(request.state),
+            open311=asked.state(request.status),
+        )
+    ]
+    if request.state not in DONE:
+        if request.assignee:
+            lines.append(asked.text("status_assignee", assignee=request.assignee))
+        if request.expected_datetime is not None:
+            expected = asked.desk.format_time(request.expected_datetime, asked.language)
+            lines.append(asked.text("status_expected", expected=expected))
+    return asked.answer(*lines, request=request)
+
+
+async def mine(asked: Asked) -> Answer:
+    """The resident's open requests, from every linked account, one line each."""
+    found = await asked.bridge.store.requests_of(asked.resident.id, open_only=True)
+    if not found:
+        return asked.answer(asked.text("mine_none"))
+    lines = [
+        asked.text(
+            "mine_line",
+            reference=r.reference,
+            department=asked.title(r),
+            state=asked.state(r.state),
+            summary=textwrap.shorten(r.description, 50, placeholder="…"),
+        )
+        for r in found[:MAX_LISTED]
+    ]
+    if len(found) > MAX_LISTED:
+        lines.append(asked.text("mine_more", count=len(found) - MAX_LISTED))
+    return asked.answer(asked.text("mine", lines="\n".join(lines)))
+
+
+async def cancel(asked: Asked) -> Answer:
+    """The resident withdraws their own open request: it is closed, its staff told."""
+    bridge = asked.bridge
+    if not asked.argument:
+        open_ones = await bridge.store.requests_of(asked.resident.id, open_only=True)
+        example = (
+            open_ones[0].reference if open_ones else f"{bridge.config.town.reference_prefix}-0001"
+        )
+        return asked.answer(asked.text("cancel_which", example=example))
+    reference = asked.argument.split()[0].upper()
+    request = await asked.own_request(reference)
+    if request is None:
+        return asked.answer(asked.text("status_not_found", reference=reference))
+    if request.state in DONE:
+        return asked.answer(
+            asked.text("cancel_not_open", reference=reference, state=asked.state(request.state))
+        )
+    try:
+        request = request.transition(
+            Status.CLOSED,
+            by=resident_label(asked.message),
+            at=bridge.clock(),
+            note=CANCELLED_NOTE,
+            channel=asked.message.channel,
+        )
+    except IllegalTransition:
+        return asked.answer(
+            asked.text("cancel_refused", reference=reference, state=asked.state(request.state))
+        )
+    replies = list(
+        asked.answer(asked.text("cancelled", reference=reference), request=request).replies
+    )
+    department = bridge.departments.get(request.department)
+    place = staff.place_of(department) if department else None
+    if place is not None:
+        text = asked.desk.text("staff_cancelled", asked.desk.town.language, reference=reference)
+        replies.append(
+            Reply(text=text, channel=place[0], conversation=place[1], reference=reference)
+        )
+    ended = tuple(await bridge.store.conversations_about(reference))
+    return Answer(replies=tuple(replies), request=request, save=True, ended=ended)
+
+
+async def lang(asked: Asked) -> Answer:
+    """Remember the language the resident wants, and confirm in it."""
+    languages = asked.bridge.config.town.languages
+    listed = ", ".join(f"{language_name(code, code)} ({code})" for code in languages)
+    example = next((c for c in languages if c != asked.language), asked.language)
+    if not asked.argument:
+        current = language_name(asked.language, asked.language)
+        return asked.answer(
+            asked.text("lang_which", current=current, languages=listed, example=example)
+        )
+    wanted = language_code(asked.argument, languages)
+    if wanted is None:
+        return asked.answer(
+            asked.text("lang_unknown", asked=asked.argument, languages=listed, example=example)
+        )
+    await asked.bridge.store.set_resident_language(asked.resident.id, wanted)
+    return asked.answer(asked.desk.text("lang_set", wanted))
+
+
+async def help_(asked: Asked) -> Answer:
+    """What a resident can write: the departments, and these commands."""
+    titles = [d.title(asked.language) for n, d in asked.bridge.departments.items() if n != "triage"]
+    return asked.answer(
+        asked.text(
+            "help",
+            departments=", ".join(titles),
+            emergency=asked.bridge.config.town.emergency_number,
+        )
+    )
+
+
+async def link(asked: Asked) -> Answer:
+    """``/link``: a one-time code; ``/link CODE`` from another account: the two become one."""
+    bridge, now = asked.bridge, asked.bridge.clock()
+    if not asked.argument:
+        code = await bridge.store.issue_link_code(asked.resident.id, now=now)
+        minutes = int(LINK_CODE_TTL.total_seconds() // 60)
+        return asked.answer(asked.text("link_code", code=code, minutes=minutes))
+    limiter = abuse.limiter_for(bridge)
+    if not limiter.may_try_link_code(asked.resident.id, now):
+        return asked.answer(asked.text("link_throttled"))
+    code = asked.argument.split()[0]
+    linked = await bridge.store.redeem_link_code(code, asked.resident.id, now=now)
+    if linked is None:
+        limiter.link_code_failed(asked.resident.id, now)
+        return asked.answer(asked.text("link_wrong"))
+    if not linked.merged:
+        return asked.answer(asked.text("link_same"))
+    channels = sorted({i.partition(":")[0] for i in linked.resident.identities})
+    names = [CHANNEL_NAMES.get(c, c.title()) for c in channels]
+    joined = f" {asked.text('label_and')} ".join(
+        [", ".join(names[:-1]), names[-1]] if len(names) > 1 else names
+    )
+    lines = [asked.text("link_done", channels=joined)]
+    if linked.resident.verified:
+        lines.append(asked.text("link_verified"))
+    return asked.answer(*lines)
+
+
+async def verify(asked: Asked) -> Answer:
+    """Whether the resident is verified, and how to be: the desk, with an ID."""
+    resident = asked.resident
+    if resident.verified_at is not None:
+        day = format_date(
+            resident.verified_at.astimezone(asked.desk.tz), "long", locale=asked.language
+        )
+        return asked.answer(asked.text("verify_done", date=day))
+    return asked.answer(asked.text("verify_how", identity=asked.message.resident_key))
+
+
+HANDLERS: Mapping[str, Callable[[Asked], Awaitable[Answer]]] = {
+    "status": status,
+    "mine": mine,
+    "cancel": cancel,
+    "lang": lang,
+    "help": help_,
+    "link": link,
+    "verify": verify,
+}
+
+
+def language_name(code: str, in_language: str) -> str:
+    """``("en", "es")`` -> ``"inglés"``; the code itself if babel does not know it."""
+    try:
+        return Locale.parse(code).get_display_name(in_language) or code
+    except (ValueError, LookupError):
+        return code
+
+
+def language_code(asked: str, languages: Sequence[str]) -> str | None:
+    """The town language a resident means by ``"en"``, ``"English"`` or ``"inglés"``."""
+    wanted = fold(asked.strip())
+    for code in languages:
+        names = {code, *(fold(language_name(code, other)) for other in (*languages, "en"))}
+        if wanted in names:
+            return code
+    return None

@@ -1,0 +1,167 @@
+"""\"Is it fixed?\": the resident confirms a resolved request, or reopens it, then rates it.
+
+A while after staff resolve a request (``followup_hours``) the resident gets Yes/No buttons
+in the thread where they wrote. Yes closes it and asks for a 1-5 rating; No reopens it,
+tells the department and restarts its clock; silence past ``followup_deadline_hours``
+closes it. On X, where there are no buttons, "sí"/"no" and "1".."5" answer too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from junbridge import staff
+from junbridge.departments import Department, fold
+from junbridge.handled import Handled
+from junbridge.model import Choice, Message, MessageKind, Reply, Resident, ServiceRequest, Status
+
+if TYPE_CHECKING:
+    from junbridge.bridge import Bridge
+
+YES = {"si", "sí", "yes", "1", "vale", "arreglado", "fixed", "ok"}
+NO = {"no", "2", "sigue", "todavia no", "not yet", "still broken"}
+_BUTTON = re.compile(r"^(fixed):(yes|no):(\S+)$|^(rating):([1-5]):(\S+)$")
+
+
+def ask_fixed(request: ServiceRequest, department: Department) -> Reply | None:
+    """The Yes/No question to the resident, in their thread and language."""
+    ref = request.reference
+    language = request.language or department.town.language
+    yes, no = ("Sí", "No") if language == "es" else ("Yes", "No")
+    return staff.to_resident(
+        request,
+        department,
+        "ask_fixed",
+        choices=(
+            Choice(label=yes, value=f"fixed:yes:{ref}"),
+            Choice(label=no, value=f"fixed:no:{ref}"),
+        ),
+    )
+
+
+def closed_unanswered(request: ServiceRequest, now: datetime) -> ServiceRequest:
+    """No answer in time: closed (which never means fixed: the history says why)."""
+    request = dataclasses.replace(request, details=_without(request.details, "awaiting"))
+    return request.transition(
+        Status.CLOSED, by="junbridge", at=now, note="sin respuesta a «¿está arreglado?»"
+    )
+
+
+def _without(details: object, key: str) -> dict[str, object]:
+    return {k: v for k, v in dict(details).items() if k != key}  # type: ignore[call-overload]
+
+
+async def awaiting(bridge: Bridge, message: Message, resident: Resident) -> ServiceRequest | None:
+    """The resident's request waiting for an answer in this chat, if any."""
+    for request in await bridge.requests.open():
+        if (
+            request.resident_id == resident.id
+            and request.details.get("awaiting") in ("fixed", "rating")
+            and request.channel == message.channel
+            and (message.kind is MessageKind.BUTTON or request.conversation == message.conversation)
+        ):
+            return request
+    for request in await bridge.requests.all(state=Status.CLOSED):
+        if request.resident_id == resident.id and request.details.get("awaiting") == "rating":
+            return request
+    return None
+
+
+def understood(message: Message, request: ServiceRequest) -> tuple[str, str] | None:
+    """("fixed", "yes"|"no") or ("rating", "1".."5") from a button or a short answer."""
+    if message.kind is MessageKind.BUTTON and message.choice:
+        found = _BUTTON.match(message.choice)
+        if found is None or request.reference not in message.choice:
+            return None
+        return ("fixed", found[2]) if found[1] else ("rating", found[5])
+    answer = fold(message.text).strip(" .!¡?¿")
+    first = re.split(r"[\s,.;:!?¡¿]+", answer)[0]
+    if request.details.get("awaiting") == "rating":
+        return ("rating", first) if first in {"1", "2", "3", "4", "5"} else None
+    for words, value in ((YES, "yes"), (NO, "no")):
+        folded = {fold(w) for w in words}
+        if answer in folded or first in folded:
+            return ("fixed", value)
+    return None
+
+
+async def answer(
+    bridge: Bridge, inbound_id: int, message: Message, resident: Resident
+) -> Handled | None:
+    """Handle a resident's answer to "is it fixed?" or to the rating; None if it is not one."""
+    from junbridge import scheduler
+
+    if message.kind is MessageKind.BUTTON:
+        if not (message.choice or "").startswith(("fixed:", "rating:")):
+            return None
+    elif len(message.text) > 80:
+        return None  # an answer is short: "no, se ha vuelto a apagar"; longer is a new message
+    request = await awaiting(bridge, message, resident)
+    if request is None:
+        return None
+    what = understood(message, request)
+    department = bridge.departments.get(request.department)
+    if what is None or department is None:
+        return None
+    now = bridge.clock()
+    by = f"{message.channel}:{message.sender.handle or message.sender.id}"
+    kind, value = what
+    replies: list[Reply] = []
+    details = _without(request.details, "awaiting")
+    if kind == "rating":
+        changed = request.noted(
+            "rated", by=by, at=now, note=value, details={**details, "rating": int(value)}
+        )
+        replies.append(_say(changed, department, "thanks_rating"))
+    elif value == "yes":
+        if department.settings.ask_rating:
+            details["awaiting"] = "rating"
+        changed = dataclasses.replace(request, details=details).transition(
+            Status.CLOSED,
+            by=by,
+            at=now,
+            note="el vecino confirma que está arreglado",
+            channel=message.channel,
+        )
+        key = "ask_rating" if department.settings.ask_rating else "thanks_fixed"
+        replies.append(_say(changed, department, key, rating=department.settings.ask_rating))
+    else:
+        changed = dataclasses.replace(request, details=details).transition(
+            Status.REOPENED,
+            by=by,
+            at=now,
+            note="el vecino dice que no está arreglado",
+            channel=message.channel,
+        )
+        changed = scheduler.restarted(changed, department)
+        replies.append(_say(changed, department, "state_reopened"))
+        alert = await staff.alert(bridge, changed, department, reopened=True)
+        if alert is not None:
+            replies.append(alert)
+    action = scheduler.Action(
+        request=changed, replies=tuple(replies), cancel=(scheduler.FIXED_DEADLINE,)
+    )
+    async with bridge.store.transaction() as tx:
+        saved = await scheduler.apply(tx, bridge, action, request, department)
+        await tx.finish_inbound(inbound_id, request_reference=request.reference)
+    if saved is not None:
+        bridge.notify(saved, saved.history[-1].action)
+    return Handled(
+        message=message, request=saved, replies=tuple(replies), department=department.name
+    )
+
+
+def _say(
+    request: ServiceRequest, department: Department, key: str, *, rating: bool = False
+) -> Reply:
+    choices = (
+        tuple(Choice(label=str(n), value=f"rating:{n}:{request.reference}") for n in range(1, 6))
+        if rating
+        else ()
+    )
+    reply = staff.to_resident(request, department, key, choices=choices)
+    assert reply is not None  # the request came from a resident's message
+    return reply

@@ -1,0 +1,197 @@
+"""Promises kept on time: SLA warnings and escalations, and "is it fixed?" follow-ups.
+
+Timers live in the store, so they survive restarts and several workers share them (a timer
+is acted on by whoever marks it done first). ``plan`` sets or clears a request's timers
+whenever it changes; ``tick`` acts on the ones that are due; ``run`` ticks until stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from junbridge import followup, staff
+from junbridge.departments import Department
+from junbridge.lifecycle import expected_datetime, quiet_until, warning_time
+from junbridge.model import Reply, ServiceRequest, Status
+from junbridge.store import Timer, Transaction
+
+if TYPE_CHECKING:
+    from junbridge.bridge import Bridge
+
+log = logging.getLogger(__name__)
+
+SLA_WARNING = "sla_warning"
+SLA_BREACH = "sla_breach"
+SLA_TIMERS = (SLA_WARNING, SLA_BREACH)
+FIXED_CHECK = "fixed_check"
+FIXED_DEADLINE = "fixed_deadline"
+FOLLOWUP_TIMERS = (FIXED_CHECK, FIXED_DEADLINE)
+CLOSED = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    """What acting on a timer (or a resident's answer) changes, sends and sets for later."""
+
+    request: ServiceRequest | None = None
+    replies: tuple[Reply, ...] = ()
+    timers: tuple[tuple[str, datetime], ...] = ()
+    cancel: tuple[str, ...] = ()
+
+
+async def plan(
+    tx: Transaction,
+    request: ServiceRequest,
+    department: Department,
+    *,
+    was: Status | None,
+) -> None:
+    """Set or clear ``request``'s timers after it went from ``was`` (None: new) to now."""
+    ref, state = request.reference, request.state
+    now = department.now()
+    if state in CLOSED:
+        await tx.cancel_timers(ref, SLA_TIMERS + FOLLOWUP_TIMERS)
+    elif state is Status.RESOLVED and was is not Status.RESOLVED:
+        await tx.cancel_timers(ref, SLA_TIMERS)
+        hours = department.settings.followup_hours
+        if hours is not None and request.channel is not None:
+            await tx.add_timer(ref, FIXED_CHECK, now + timedelta(hours=hours))
+    elif was is None or (state is Status.REOPENED and was is not Status.REOPENED):
+        await tx.cancel_timers(ref, SLA_TIMERS + FOLLOWUP_TIMERS)
+        expected = request.expected_datetime
+        if expected is not None and expected > now:
+            # The clock starts now: at opening, or again at reopening.
+            warn = warning_time(
+                now, expected, department.town, business_hours=department.settings.business_hours
+            )
+            await tx.add_timer(ref, SLA_WARNING, max(warn, now))
+            await tx.add_timer(ref, SLA_BREACH, expected)
+
+
+def restarted(request: ServiceRequest, department: Department) -> ServiceRequest:
+    """A reopened request with a fresh promise: the clock starts again now."""
+    settings = department.settings
+    expected = expected_datetime(
+        department.now(),
+        settings.sla_hours,
+        department.town,
+        business_hours=settings.business_hours,
+    )
+    return dataclasses.replace(request, expected_datetime=expected)
+
+
+async def tick(bridge: Bridge) -> int:
+    """Act on every timer that is due; return how many were acted on."""
+    done = 0
+    for timer in await bridge.store.due_timers(bridge.clock()):
+        try:
+            done += await fire(bridge, timer)
+        except Exception:
+            log.exception(
+                "timer %s for %s failed; it will be tried again",
+                timer.kind,
+                timer.request_reference,
+            )
+    return done
+
+
+async def fire(bridge: Bridge, timer: Timer) -> int:
+    """Act on one due timer, exactly once; 1 if it did something."""
+    request = await bridge.requests.get(timer.request_reference)
+    department = bridge.departments.get(request.department) if request else None
+    if request is None or department is None:
+        async with bridge.store.transaction() as tx:
+            await tx.finish_timer(timer.id)
+        return 0
+    action = await act(bridge, timer, request, department)
+    async with bridge.store.transaction() as tx:
+        if not await tx.finish_timer(timer.id):
+            return 0  # another worker got there first
+        changed = await apply(tx, bridge, action, request, department)
+    if changed is not None:
+        bridge.notify(changed, changed.history[-1].action)
+    return 1
+
+
+async def apply(
+    tx: Transaction,
+    bridge: Bridge,
+    action: Action,
+    request: ServiceRequest,
+    department: Department,
+) -> ServiceRequest | None:
+    """Write an action in ``tx``: the request, its timers, its messages (quiet hours kept)."""
+    changed = action.request
+    if changed is not None:
+        changed = await tx.save_request(changed)
+        await plan(tx, changed, department, was=request.state)
+    if action.cancel:
+        await tx.cancel_timers(request.reference, action.cancel)
+    for kind, due in action.timers:
+        await tx.add_timer(request.reference, kind, due)
+    for reply, not_before in replies_with_quiet(bridge, list(action.replies)):
+        await tx.enqueue(reply, request_reference=reply.reference, not_before=not_before)
+    return changed
+
+
+def replies_with_quiet(bridge: Bridge, replies: list[Reply]) -> list[tuple[Reply, datetime | None]]:
+    """Each reply with when it may go: residents' notices wait for the end of quiet hours."""
+    held = quiet_until(bridge.clock(), bridge.config.town)
+    out = []
+    for reply in replies:
+        to_staff = any(
+            staff.place_of(d) == (reply.channel, reply.conversation)
+            for d in bridge.departments.values()
+        )
+        out.append((reply, None if to_staff else held))
+    return out
+
+
+async def act(
+    bridge: Bridge, timer: Timer, request: ServiceRequest, department: Department
+) -> Action:
+    """What a due timer does, if the request still needs it."""
+    now = bridge.clock()
+    if timer.kind in SLA_TIMERS:
+        if request.state in CLOSED or request.state is Status.RESOLVED:
+            return Action()
+        breach = timer.kind == SLA_BREACH
+        notice = await staff.alert(bridge, request, department, breach=breach)
+        note = "plazo superado" if breach else "75% del plazo"
+        return Action(
+            request=request.noted(timer.kind, by="junbridge", at=now, note=note),
+            replies=(notice,) if notice else (),
+        )
+    if timer.kind == FIXED_CHECK and request.state is Status.RESOLVED:
+        question = followup.ask_fixed(request, department)
+        deadline = now + timedelta(hours=department.settings.followup_deadline_hours)
+        return Action(
+            request=request.noted(
+                "asked_fixed",
+                by="junbridge",
+                at=now,
+                details={**request.details, "awaiting": "fixed"},
+            ),
+            replies=(question,) if question else (),
+            timers=((FIXED_DEADLINE, deadline),),
+        )
+    if timer.kind == FIXED_DEADLINE and request.state is Status.RESOLVED:
+        return Action(request=followup.closed_unanswered(request, now))
+    return Action()
+
+
+async def run(bridge: Bridge, stop: asyncio.Event, *, interval: float = 30.0) -> None:
+    """Tick until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            await tick(bridge)
+        except Exception:
+            log.exception("scheduler tick failed; trying again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
