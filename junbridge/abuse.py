@@ -200,7 +200,6 @@ async def check(
         async with bridge.store.transaction() as tx:
             await tx.finish_inbound(inbound_id, request_reference=None, error=BLOCKED)
         return Handled(message=message, error=BLOCKED)
-    return None
     verdict = limiter_for(bridge).admit(resident, sent_at(bridge, message))
     if verdict is Verdict.ADMIT:
         return None

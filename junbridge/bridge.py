@@ -175,15 +175,16 @@ class Bridge:
 
     async def process(self, inbound_id: int, message: Message) -> Handled:
         """Route, handle and persist one accepted message."""
-        message = await self.localize(message)
         now = self.clock()
         resident = await self.store.resident_for(message.channel, message.sender)
         place = staff.department_for_place(self.departments, message)
+        if place is None:
+            stopped = await abuse.check(self, inbound_id, message, resident)
+            if stopped is not None:
+                return stopped  # a blocked or flooding sender: kept, not handled, not fetched
+        message = await self.localize(message)
         if place is not None:
             return await self.staff_message(inbound_id, message, place)
-        stopped = await abuse.check(self, inbound_id, message, resident)
-        if stopped is not None:
-            return stopped
         answered = await commands.handle(self, inbound_id, message, resident)
         if answered is not None:
             return answered

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from babel import Locale
 from babel.dates import format_date
 
-from junbridge import abuse, staff
+from junbridge import abuse, scheduler, staff
 from junbridge.departments import Department, fold
 from junbridge.handled import Handled
 from junbridge.model import (
@@ -246,6 +246,7 @@ class Answer:
     replies: tuple[Reply, ...] = ()
     request: ServiceRequest | None = None
     save: bool = False
+    was: Status | None = None
     ended: tuple[ConversationState, ...] = ()
 
 
@@ -316,6 +317,10 @@ async def handle(
     async with bridge.store.transaction() as tx:
         if request is not None and answer.save:
             request = await tx.save_request(request)
+            department = bridge.departments.get(request.department)
+            if department is not None:
+                # A withdrawn request needs no more SLA alerts or "is it fixed?" questions.
+                await scheduler.plan(tx, request, department, was=answer.was)
         for state in answer.ended:
             await tx.end_conversation(state.resident_id, state.channel, state.conversation)
         for reply in answer.replies:
@@ -394,6 +399,7 @@ async def cancel(asked: Asked) -> Answer:
         return asked.answer(
             asked.text("cancel_not_open", reference=reference, state=asked.state(request.state))
         )
+    was = request.state
     try:
         request = request.transition(
             Status.CLOSED,
@@ -417,7 +423,7 @@ async def cancel(asked: Asked) -> Answer:
             Reply(text=text, channel=place[0], conversation=place[1], reference=reference)
         )
     ended = tuple(await bridge.store.conversations_about(reference))
-    return Answer(replies=tuple(replies), request=request, save=True, ended=ended)
+    return Answer(replies=tuple(replies), request=request, save=True, was=was, ended=ended)
 
 
 async def lang(asked: Asked) -> Answer:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_skeleton
 from babel.dates import format_time as babel_time
 
+from junbridge import rota
 from junbridge.model import (
     Attachment,
     Choice,
@@ -29,7 +30,7 @@ from junbridge.model import (
     ServiceRequest,
     Status,
 )
-from junbridge.settings import WEEKDAYS, DepartmentSettings, Staff, TownSettings
+from junbridge.settings import DepartmentSettings, Staff, TownSettings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -303,13 +304,33 @@ class Department:
         return next((s for s in self.settings.staff if s.name == name), None)
 
     def on_duty(self, at: datetime | None = None) -> Staff | None:
-        """Who is on duty at ``at`` (default now) by the rota; None when nobody is."""
-        local = (at or self.now()).astimezone(self.tz)
-        day = WEEKDAYS[local.weekday()]
-        for shift in self.settings.on_duty:
-            if day in shift.days and shift.start <= local.time() <= shift.end:
-                return self.staff_member(shift.staff)
-        return None
+        """The first on duty at ``at`` (default now) by the rota; None when nobody is."""
+        found = rota.on_duty(
+            self.settings.on_duty, self.settings.staff, at or self.now(), self.town
+        )
+        return found[0] if found else None
+
+    async def assignee(self, at: datetime | None = None) -> Staff | None:
+        """Whom to give a new request: of those on duty, the one with fewest open requests.
+
+        Ties go by rota order, so equals take turns. None when nobody is on duty.
+        """
+        found = rota.on_duty(
+            self.settings.on_duty, self.settings.staff, at or self.now(), self.town
+        )
+        if len(found) <= 1:
+            return found[0] if found else None
+        load = dict.fromkeys((s.name for s in found), 0)
+        for request in await self.context.requests.list(department=self.name, open_only=True):
+            if request.assignee in load:
+                load[request.assignee] += 1
+        return min(found, key=lambda s: load[s.name])
+
+    def next_shift(self, at: datetime | None = None) -> tuple[Staff, datetime] | None:
+        """Who comes on duty next after ``at``, and when; None if the rota has nobody."""
+        return rota.next_shift(
+            self.settings.on_duty, self.settings.staff, at or self.now(), self.town
+        )
 
     def say(
         self, key: str, *, private: bool = False, choices: Sequence[Choice] = (), **params: Any

@@ -32,6 +32,7 @@ SLA_TIMERS = (SLA_WARNING, SLA_BREACH)
 FIXED_CHECK = "fixed_check"
 FIXED_DEADLINE = "fixed_deadline"
 FOLLOWUP_TIMERS = (FIXED_CHECK, FIXED_DEADLINE)
+ASSIGN = "assign"  # nobody was on duty: give it to whoever starts the next shift
 CLOSED = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
 
 
@@ -55,8 +56,12 @@ async def plan(
     """Set or clear ``request``'s timers after it went from ``was`` (None: new) to now."""
     ref, state = request.reference, request.state
     now = department.now()
+    if was is None and request.assignee is None and state not in CLOSED:
+        upcoming = department.next_shift() if department.settings.on_duty else None
+        if upcoming is not None:
+            await tx.add_timer(ref, ASSIGN, upcoming[1])
     if state in CLOSED:
-        await tx.cancel_timers(ref, SLA_TIMERS + FOLLOWUP_TIMERS)
+        await tx.cancel_timers(ref, (*SLA_TIMERS, *FOLLOWUP_TIMERS, ASSIGN))
     elif state is Status.RESOLVED and was is not Status.RESOLVED:
         await tx.cancel_timers(ref, SLA_TIMERS)
         hours = department.settings.followup_hours
@@ -168,6 +173,19 @@ async def act(
             request=request.noted(timer.kind, by="junbridge", at=now, note=note),
             replies=(notice,) if notice else (),
         )
+    if timer.kind == ASSIGN:
+        waiting = request.assignee is None and request.can_become(Status.ASSIGNED)
+        member = await department.assignee(at=now) if waiting else None
+        if member is None:
+            return Action()
+        changed = request.noted(
+            "assignee", by="junbridge", at=now, note=member.name, assignee=member.name
+        ).transition(Status.ASSIGNED, by="junbridge", at=now, note=f"{member.name} (turno)")
+        notices = (
+            staff.to_resident(changed, department, "state_assigned"),
+            await staff.alert(bridge, changed, department, assigned=True),
+        )
+        return Action(request=changed, replies=tuple(n for n in notices if n))
     if timer.kind == FIXED_CHECK and request.state is Status.RESOLVED:
         question = followup.ask_fixed(request, department)
         deadline = now + timedelta(hours=department.settings.followup_deadline_hours)

@@ -142,6 +142,7 @@ class Shift(Settings):
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))
     start: time = Field(time(0), alias="from")
     end: time = Field(time(23, 59, 59), alias="to")
+    holidays: bool = Field(False, description="also on the town's holidays")
 
 
 class ChannelSettings(Settings):

@@ -261,6 +261,7 @@ async def alert(
     *,
     breach: bool = False,
     reopened: bool = False,
+    assigned: bool = False,
 ) -> Reply | None:
     """A message in the staff place, in the card's thread, tagging who must act."""
     place = place_of(department)
@@ -275,7 +276,9 @@ async def alert(
     assignee = department.staff_member(request.assignee) if request.assignee else None
     who = lead if breach else assignee
     tag = f" @{who.handles[place[0]]}" if who and place[0] in who.handles else ""
-    if reopened:
+    if assigned:
+        text = f"**{request.reference}**: empieza el turno, es para {request.assignee}.{tag}"
+    elif reopened:
         text = (
             f"**{request.reference}** reabierta: el vecino dice que no está arreglado. "
             f"Nuevo plazo: {when}.{tag}"

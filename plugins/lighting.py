@@ -76,6 +76,8 @@ class Lighting(junbridge.Department):
             "{assignee}. Previsto: {expected}.",
             "acknowledged": "Gracias. **{reference}** ({department}) queda registrada. "
             "Previsto: {expected}.",
+            "off_hours": "Gracias. **{reference}** ({department}) queda registrada. Ahora no "
+            "hay nadie de guardia: {who} lo verá a partir del {when}. Previsto: {expected}.",
             "notice": "Las averías de alumbrado se reparan en {hours} horas hábiles.",
         },
         "en": {
@@ -88,6 +90,8 @@ class Lighting(junbridge.Department):
             "Expected by {expected}.",
             "acknowledged": "Thanks. **{reference}** ({department}) is registered. "
             "Expected by {expected}.",
+            "off_hours": "Thanks. **{reference}** ({department}) is registered. Nobody is on "
+            "duty right now: {who} will see it from {when}. Expected by {expected}.",
             "notice": "Street lighting faults are repaired within {hours} business hours.",
         },
     }
@@ -101,7 +105,7 @@ class Lighting(junbridge.Department):
             return conversation.ask(
                 "location", self.say("where"), change=Change(open=True, description=message.text)
             )
-        staff = self.on_duty() or (self.settings.staff[0] if self.settings.staff else None)
+        staff = await self.assignee()
         notice = self.text("notice", conversation.language, hours=f"{self.settings.sla_hours:g}")
         change = Change(
             open=conversation.request is None,
@@ -112,7 +116,17 @@ class Lighting(junbridge.Department):
             note="on duty" if staff else "nobody on duty",
             **place,
         )
-        return Outcome(change=change, says=(self.say("assigned" if staff else "acknowledged"),))
+        if staff is not None:
+            return Outcome(change=change, says=(self.say("assigned"),))
+        # Nobody on duty now: it waits for the next shift, and the resident knows until when.
+        upcoming = self.next_shift()
+        if upcoming is None:
+            return Outcome(change=change, says=(self.say("acknowledged"),))
+        who, when = upcoming
+        said = self.say(
+            "off_hours", who=who.name, when=self.format_time(when, conversation.language)
+        )
+        return Outcome(change=change, says=(said,))
 
     @staticmethod
     def place(message: Message) -> dict[str, object] | None:

@@ -172,7 +172,8 @@ class Police(junbridge.Department):
         category = self.category(message.text)
         urgent = bool(keyword_hits(message.text, self.settings.urgent))
         expected, why = self.expected(category, urgent)
-        officer = self.on_duty() or (self.settings.staff[0] if self.settings.staff else None)
+        # The police always answer: off the rota, the first officer listed takes it.
+        officer = await self.assignee() or (self.settings.staff[0] if self.settings.staff else None)
         change = Change(
             open=conversation.request is None,
             description=message.text,

@@ -169,3 +169,10 @@ def test_normalize_says_when_a_payload_is_ignored():
         "normalize", "--channel", "slack", str(FIXTURES / "slack" / "url_verification.json")
     )
     assert code == 0 and out.startswith("ignored:")
+
+
+def test_requests_stats_shows_promises_and_ratings_per_department(town):
+    run("simulate", "--config", str(town), "--json", "farola 4 apagada")
+    run("requests", "set", "--config", str(town), "JUN-0001", "resolved", "--by", "electricista")
+    code, out = run("requests", "stats", "--config", str(town))
+    assert code == 0 and "lighting" in out and "median to resolve" in out

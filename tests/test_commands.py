@@ -89,6 +89,7 @@ async def test_mine_lists_only_the_residents_open_requests(bridge):
 
 async def test_cancel_closes_the_residents_own_request_and_tells_the_staff(bridge):
     request = await lamp(bridge, channel="telegram")
+    assert await bridge.store.pending_timers(request.reference)
     refused = await command(bridge, f"/cancelar {request.reference}", user="curioso")
     assert "No encuentro" in says(refused)
     handled = await command(bridge, f"/cancelar {request.reference}")
@@ -96,6 +97,8 @@ async def test_cancel_closes_the_residents_own_request_and_tells_the_staff(bridg
     assert closed.state is Status.CLOSED and closed.status == "closed"
     assert closed.history[-1].note == "cancelled by the resident"
     assert closed.history[-1].by == "telegram:@vecina"
+    # No SLA alert or "is it fixed?" question will follow a withdrawn request.
+    assert await bridge.store.pending_timers(request.reference) == []
     [to_resident, to_staff] = handled.replies
     assert "anulado" in to_resident.text and to_resident.conversation == "vecina"
     assert to_staff.conversation == "C0LIGHTSTAFF" and request.reference in to_staff.text

@@ -134,3 +134,24 @@ async def test_verification_on_telegram_lets_the_doctor_book_from_x(bridge):
         make_message(choices[0].label, choice=choices[0].value, private=True, **ON_X)
     )
     assert booked.request.department == "doctor" and booked.request.details["slot"]
+
+
+async def test_merging_keeps_one_conversation_per_chat(bridge, clock):
+    """Two accounts mid-conversation in the same group: the older resident's one stays."""
+    group = dict(channel="telegram", conversation="-100123", private=False)
+    first = await bridge.receive(make_message("Hay una farola que parpadea", user="ana", **group))
+    second = await bridge.receive(make_message("Hay una farola que parpadea", user="eva", **group))
+    ana = await bridge.store.find_resident("telegram:ana")
+    eva = await bridge.store.find_resident("telegram:eva")
+    for person in (ana, eva):
+        assert await bridge.store.conversation(person.id, "telegram", "-100123", now=clock.now)
+    code = await bridge.store.issue_link_code(eva.id, now=clock.now)
+    linked = await bridge.store.redeem_link_code(code, ana.id, now=clock.now)
+    assert linked.merged and linked.resident.id == ana.id
+    state = await bridge.store.conversation(ana.id, "telegram", "-100123", now=clock.now)
+    assert state.request_reference == first.request.reference
+    assert {r.reference for r in await bridge.store.requests_of(ana.id)} == {
+        first.request.reference,
+        second.request.reference,
+    }
+    assert await bridge.store.get_resident(eva.id) is None

@@ -57,7 +57,7 @@ class Waste(junbridge.Department):
                 ),
                 says=(self.say("bulky", day=self.settings.bulky_day),),
             )
-        crew = self.on_duty()
+        crew = await self.assignee()
         return Outcome(
             change=Change(
                 open=True,

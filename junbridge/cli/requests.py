@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -21,8 +23,6 @@ def requests() -> None:
 
 def when(bridge: Bridge, request: ServiceRequest, value: object) -> str:
     """A datetime in the town's time zone, short."""
-    from datetime import datetime
-
     if not isinstance(value, datetime):
         return "-"
     return value.astimezone(bridge.departments[request.department].tz).strftime("%d %b %H:%M")
@@ -49,8 +49,12 @@ async def list_requests(
     finally:
         await bridge.close()
     table = Table(title=f"{len(found)} requests", title_justify="left")
-    for column in ("ref", "department", "state", "assignee", "received", "expected", "summary"):
+    for column in ("ref", "department", "state"):
+        table.add_column(column, no_wrap=True)
+    for column in ("assignee", "received", "expected", "SLA"):
         table.add_column(column, overflow="fold")
+    table.add_column("summary", overflow="fold")
+    now = bridge.clock()
     for r in found:
         summary = r.description if r.privacy == "public" else "(private)"
         table.add_row(
@@ -60,6 +64,7 @@ async def list_requests(
             r.assignee or "-",
             when(bridge, r, r.requested_datetime),
             when(bridge, r, r.expected_datetime),
+            sla_status(r, now),
             summary[:60],
         )
     console().print(table)
@@ -128,3 +133,59 @@ async def set_state(
     finally:
         await bridge.close()
     console().print(f"{request.reference} is now [bold]{request.state.value}[/].")
+
+
+def sla_status(request: ServiceRequest, now: datetime) -> str:
+    """How the request stands against its promise, as a table cell."""
+    actions = {h.action for h in request.history}
+    if "sla_breach" in actions or (
+        request.expected_datetime
+        and request.state.is_open
+        and request.state is not Status.RESOLVED
+        and now > request.expected_datetime
+    ):
+        return "[red]breached[/]"
+    if "sla_warning" in actions and request.state.is_open and request.state is not Status.RESOLVED:
+        return "[yellow]75%[/]"
+    return "on time" if request.expected_datetime else "-"
+
+
+@requests.command("stats")
+@config_option
+@run_async
+async def stats(config_path: Path) -> None:
+    """Per department: requests, how many broke their promise, time to resolve, ratings."""
+    bridge = await open_bridge(config_path)
+    try:
+        found = await bridge.requests.all()
+    finally:
+        await bridge.close()
+    now = bridge.clock()
+    table = Table(title="Promises kept, per department", title_justify="left")
+    for column in ("department", "requests", "open", "breached", "median to resolve", "rating"):
+        table.add_column(column, justify="right" if column != "department" else "left")
+    for department in sorted({r.department for r in found}):
+        mine = [r for r in found if r.department == department]
+        hours = [
+            (first_resolved - r.requested_datetime).total_seconds() / 3600
+            for r in mine
+            if (first_resolved := next((h.at for h in r.history if h.action == "resolved"), None))
+            is not None
+        ]
+        ratings = [int(r.details["rating"]) for r in mine if "rating" in r.details]
+        breached = sum("breached" in sla_status(r, now) for r in mine)
+        average = sum(ratings) / len(ratings) if ratings else None
+        stars = (
+            f"{'★' * round(average)}{'☆' * (5 - round(average))} {average:.1f} ({len(ratings)})"
+            if average
+            else "-"
+        )
+        table.add_row(
+            department,
+            str(len(mine)),
+            str(sum(r.state.is_open for r in mine)),
+            str(breached),
+            f"{statistics.median(hours):.1f} h" if hours else "-",
+            stars,
+        )
+    console().print(table)
