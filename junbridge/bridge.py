@@ -24,10 +24,8 @@ from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
 from junbridge.media import MediaStore, local_path
 from junbridge.model import (
-    IllegalTransition,
     Message,
     MessageKind,
-    Reply,
     Resident,
     ServiceRequest,
     Status,
@@ -184,7 +182,7 @@ class Bridge:
                 return stopped  # a blocked or flooding sender: kept, not handled, not fetched
         message = await self.localize(message)
         if place is not None:
-            return await self.staff_message(inbound_id, message, place)
+            return await staff.handle(self, inbound_id, message, place)
         answered = await commands.handle(self, inbound_id, message, resident)
         if answered is not None:
             return answered
@@ -352,56 +350,6 @@ class Bridge:
                 log.warning("could not fetch %s: %s", attachment.platform_ref, exc)
             kept.append(self.media.keep(attachment, data) if data else attachment)
         return dataclasses.replace(message, attachments=tuple(kept))
-
-    async def staff_message(
-        self, inbound_id: int, message: Message, department: Department
-    ) -> Handled:
-        """A message in a staff place: a command from staff, or chatter that stays there."""
-        pressed = message.kind is MessageKind.BUTTON and message.choice
-        command = staff.parse_command(message.choice if pressed else message.text)  # type: ignore[arg-type]
-        request = original = None
-        replies: list[Reply] = []
-        member = staff.staff_member(department, message)
-        if command is not None and member is None:
-            log.warning(
-                "%s is not staff of %s and tried %r",
-                outcomes.resident_label(message),
-                department.name,
-                message.text,
-            )
-            replies = [staff.to_staff(message, staff.refusal(department))]
-        elif command is not None and member is not None:
-            reference = command.reference or await self.store.reference_for_thread(
-                message.channel, message.conversation, message.thread
-            )
-            request = original = await self.requests.get(reference) if reference else None
-            if request is None:
-                replies = [staff.to_staff(message, "¿Qué aviso? Por ejemplo: resolve JUN-0001")]
-            else:
-                try:
-                    request, replies = staff.apply(
-                        command, request, member, message, department, self.departments
-                    )
-                except (IllegalTransition, ValueError) as exc:
-                    replies = [staff.to_staff(message, str(exc), request.reference)]
-                    request = None
-        owner = self.departments.get(request.department, department) if request else department
-        if request is not None and original is not None and request.state is Status.REOPENED:
-            request = scheduler.restarted(request, owner)
-        async with self.store.transaction() as tx:
-            if request is not None and original is not None:
-                request = await tx.save_request(request)
-                await scheduler.plan(tx, request, owner, was=original.state)
-            for reply, not_before in scheduler.replies_with_quiet(self, replies):
-                await tx.enqueue(reply, request_reference=reply.reference, not_before=not_before)
-            await tx.finish_inbound(
-                inbound_id, request_reference=request.reference if request else None
-            )
-        if request is not None:
-            self.notify(request, request.history[-1].action)
-        return Handled(
-            message=message, request=request, replies=tuple(replies), department=department.name
-        )
 
     async def apply_edit(self, inbound_id: int, message: Message) -> Handled | None:
         """An edited message updates the request it opened; None if it opened none."""

@@ -10,18 +10,32 @@ someone who is not staff is refused and logged.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from junbridge.departments import Department, Say, fold
-from junbridge.model import Attachment, Choice, Message, Reply, ServiceRequest, Status
+from junbridge.handled import Handled
+from junbridge.model import (
+    Attachment,
+    Choice,
+    IllegalTransition,
+    Message,
+    MessageKind,
+    Reply,
+    ServiceRequest,
+    Status,
+)
+from junbridge.outcomes import resident_label
 from junbridge.privacy import redact
 from junbridge.settings import Staff
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
+
+log = logging.getLogger(__name__)
 
 VERBS: Mapping[str, Status | None] = {
     "ack": Status.ACKNOWLEDGED,
@@ -370,3 +384,56 @@ def apply(
     if notice is not None:
         replies.insert(0, notice)
     return request, replies
+
+
+async def handle(
+    bridge: Bridge, inbound_id: int, message: Message, department: Department
+) -> Handled:
+    """A message in a staff place: a command from staff, or chatter that stays there."""
+    from junbridge import scheduler  # scheduler uses this module too
+
+    pressed = message.kind is MessageKind.BUTTON and message.choice
+    command = parse_command(message.choice if pressed else message.text)  # type: ignore[arg-type]
+    request = original = None
+    replies: list[Reply] = []
+    member = staff_member(department, message)
+    if command is not None and member is None:
+        log.warning(
+            "%s is not staff of %s and tried %r",
+            resident_label(message),
+            department.name,
+            message.text,
+        )
+        replies = [to_staff(message, refusal(department))]
+    elif command is not None and member is not None:
+        reference = command.reference or await bridge.store.reference_for_thread(
+            message.channel, message.conversation, message.thread
+        )
+        request = original = await bridge.requests.get(reference) if reference else None
+        if request is None:
+            replies = [to_staff(message, "¿Qué aviso? Por ejemplo: resolve JUN-0001")]
+        else:
+            try:
+                request, replies = apply(
+                    command, request, member, message, department, bridge.departments
+                )
+            except (IllegalTransition, ValueError) as exc:
+                replies = [to_staff(message, str(exc), request.reference)]
+                request = None
+    owner = bridge.departments.get(request.department, department) if request else department
+    if request is not None and original is not None and request.state is Status.REOPENED:
+        request = scheduler.restarted(request, owner)
+    async with bridge.store.transaction() as tx:
+        if request is not None and original is not None:
+            request = await tx.save_request(request)
+            await scheduler.plan(tx, request, owner, was=original.state)
+        for reply, not_before in scheduler.replies_with_quiet(bridge, replies):
+            await tx.enqueue(reply, request_reference=reply.reference, not_before=not_before)
+        await tx.finish_inbound(
+            inbound_id, request_reference=request.reference if request else None
+        )
+    if request is not None:
+        bridge.notify(request, request.history[-1].action)
+    return Handled(
+        message=message, request=request, replies=tuple(replies), department=department.name
+    )
