@@ -33,6 +33,11 @@ FIXED_CHECK = "fixed_check"
 FIXED_DEADLINE = "fixed_deadline"
 FOLLOWUP_TIMERS = (FIXED_CHECK, FIXED_DEADLINE)
 ASSIGN = "assign"  # nobody was on duty: give it to whoever starts the next shift
+FIRST_RESPONSE = "first_response"  # staff should have answered by now
+# What counts as a person having answered.
+STAFF_ACTIONS = frozenset(
+    {"acknowledged", "in_progress", "resolved", "rejected", "duplicate", "reply", "referred"}
+)
 CLOSED = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
 
 
@@ -56,12 +61,18 @@ async def plan(
     """Set or clear ``request``'s timers after it went from ``was`` (None: new) to now."""
     ref, state = request.reference, request.state
     now = department.now()
+    first = department.settings.first_response_hours
+    if was is None and first is not None and state not in CLOSED and state is not Status.RESOLVED:
+        due = expected_datetime(
+            now, first, department.town, business_hours=department.settings.business_hours
+        )
+        await tx.add_timer(ref, FIRST_RESPONSE, due)
     if was is None and request.assignee is None and state not in CLOSED:
         upcoming = department.next_shift() if department.settings.on_duty else None
         if upcoming is not None:
             await tx.add_timer(ref, ASSIGN, upcoming[1])
     if state in CLOSED:
-        await tx.cancel_timers(ref, (*SLA_TIMERS, *FOLLOWUP_TIMERS, ASSIGN))
+        await tx.cancel_timers(ref, (*SLA_TIMERS, *FOLLOWUP_TIMERS, ASSIGN, FIRST_RESPONSE))
     elif state is Status.RESOLVED and was is not Status.RESOLVED:
         await tx.cancel_timers(ref, SLA_TIMERS)
         hours = department.settings.followup_hours
@@ -171,6 +182,15 @@ async def act(
         note = "plazo superado" if breach else "75% del plazo"
         return Action(
             request=request.noted(timer.kind, by="junbridge", at=now, note=note),
+            replies=(notice,) if notice else (),
+        )
+    if timer.kind == FIRST_RESPONSE:
+        answered = any(h.action in STAFF_ACTIONS for h in request.history)
+        if answered or request.state in CLOSED:
+            return Action()
+        notice = await staff.alert(bridge, request, department, unanswered=True)
+        return Action(
+            request=request.noted(FIRST_RESPONSE, by="junbridge", at=now, note="sin respuesta"),
             replies=(notice,) if notice else (),
         )
     if timer.kind == ASSIGN:

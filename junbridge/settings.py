@@ -172,6 +172,9 @@ class DepartmentSettings(Settings):
     staff: list[Staff] = Field(default_factory=list)
     on_duty: list[Shift] = Field(default_factory=list)
     sla_hours: float = Field(48, gt=0, description="resolution target")
+    first_response_hours: float | None = Field(
+        None, gt=0, description="staff should have acknowledged by then; null: no target"
+    )
     business_hours: bool = Field(True, description="count the SLA in town business hours only")
     replies: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="language -> template key -> text, overriding defaults"

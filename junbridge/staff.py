@@ -276,6 +276,7 @@ async def alert(
     breach: bool = False,
     reopened: bool = False,
     assigned: bool = False,
+    unanswered: bool = False,
 ) -> Reply | None:
     """A message in the staff place, in the card's thread, tagging who must act."""
     place = place_of(department)
@@ -288,9 +289,11 @@ async def alert(
     )
     lead = next((s for s in department.settings.staff if s.role == "lead"), None)
     assignee = department.staff_member(request.assignee) if request.assignee else None
-    who = lead if breach else assignee
+    who = lead if breach or (unanswered and assignee is None) else assignee
     tag = f" @{who.handles[place[0]]}" if who and place[0] in who.handles else ""
-    if assigned:
+    if unanswered:
+        text = f"**{request.reference}**: nadie ha respondido todavía al vecino.{tag}"
+    elif assigned:
         text = f"**{request.reference}**: empieza el turno, es para {request.assignee}.{tag}"
     elif reopened:
         text = (

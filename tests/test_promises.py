@@ -218,3 +218,24 @@ async def test_staff_ack_on_an_assigned_request_is_recorded_not_refused(bridge):
     assert acked.request.state is Status.ASSIGNED
     assert acked.request.history[-1].action == "acknowledged"
     assert any(r.channel == "twitter" for r in acked.replies)
+
+
+async def test_a_first_response_target_alerts_staff_when_nobody_answered(tmp_path, clock):
+    path = town_config(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    config["departments"]["lighting"]["first_response_hours"] = 2
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    bridge = await make_bridge(config=path, clock=clock, workdir=tmp_path)
+    try:
+        quiet = await lamp(bridge)
+        answered = await bridge.receive(
+            make_message("La farola 13 de la calle Real parpadea", channel="twitter", user="otra")
+        )
+        await bridge.receive(staff_says(f"ack {answered.request.reference}"))
+        clock.now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)  # Monday 09:00: 2 business hours on
+        await scheduler.tick(bridge)
+        for request, alerted in ((quiet, True), (answered.request, False)):
+            texts = [r.reply.text for r in await bridge.store.replies_for(request.reference)]
+            assert any("nadie ha respondido" in t for t in texts) is alerted
+    finally:
+        await bridge.close()
