@@ -196,6 +196,9 @@ class Department:
     service_code: ClassVar[str | None] = None
     texts: ClassVar[Mapping[str, Mapping[str, str]]] = {}
     Settings: ClassVar[type[DepartmentSettings]] = DepartmentSettings
+    # Whether staff are warned at 75% of the expected time and the lead at the deadline. A
+    # department whose expected time is an appointment, not a promise, turns this off.
+    sla_alerts: ClassVar[bool] = True
 
     def __init__(self, settings: DepartmentSettings, context: DepartmentContext) -> None:
         self.settings = settings

@@ -81,7 +81,7 @@ async def plan(
     elif was is None or (state is Status.REOPENED and was is not Status.REOPENED):
         await tx.cancel_timers(ref, SLA_TIMERS + FOLLOWUP_TIMERS)
         expected = request.expected_datetime
-        if expected is not None and expected > now:
+        if expected is not None and expected > now and department.sla_alerts:
             # The clock starts now: at opening, or again at reopening.
             warn = warning_time(
                 now, expected, department.town, business_hours=department.settings.business_hours

@@ -65,6 +65,8 @@ class Doctor(junbridge.Department):
 
     name = "doctor"
     titles = {"es": "Consultorio médico", "en": "Doctor's surgery"}
+    # The expected time is the appointment itself, not a promise that can be broken.
+    sla_alerts = False
     privacy = "private"
     service_code = "doctor"
 

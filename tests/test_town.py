@@ -154,3 +154,12 @@ async def test_lighting_in_both_languages(bridge, text, lang, expect):
     handled = await bridge.receive(make_message(text, lang=lang))
     assert handled.request.address_id == "lamp-14"
     assert expect in texts(handled)[0]
+
+
+async def test_an_appointment_is_not_a_promise_staff_are_warned_about(bridge):
+    resident = await bridge.store.resident_for("telegram", make_message().sender)
+    await bridge.store.verify_resident(resident.identities[0], by="desk", at=WEDNESDAY_10)
+    offer = (await bridge.receive(make_message("Quiero cita con el médico"))).replies[0]
+    booked = await bridge.receive(make_message(choice=offer.choices[0].value))
+    kinds = {t.kind for t in await bridge.store.pending_timers(booked.request.reference)}
+    assert not kinds & {"sla_warning", "sla_breach"}
