@@ -22,7 +22,7 @@ from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
-from junbridge.media import MediaStore, local_path
+from junbridge.media import MediaStore
 from junbridge.model import (
     Message,
     MessageKind,
@@ -180,7 +180,7 @@ class Bridge:
             stopped = await abuse.check(self, inbound_id, message, resident)
             if stopped is not None:
                 return stopped  # a blocked or flooding sender: kept, not handled, not fetched
-        message = await self.localize(message)
+        message = await self.media.localize(message, self.channels.get(message.channel))
         if place is not None:
             return await staff.handle(self, inbound_id, message, place)
         answered = await commands.handle(self, inbound_id, message, resident)
@@ -332,24 +332,6 @@ class Bridge:
             department=department.name,
             error=error,
         )
-
-    async def localize(self, message: Message) -> Message:
-        """Keep a local copy of the message's photos so any channel can send them on."""
-        channel = self.channels.get(message.channel)
-        if channel is None or not message.attachments:
-            return message
-        kept = []
-        for attachment in message.attachments:
-            if local_path(attachment) is not None:
-                # Only the media store makes file: URLs; one arriving from outside is not ours.
-                attachment = dataclasses.replace(attachment, url=None)
-            data = None
-            try:
-                data = await channel.fetch(attachment)
-            except Exception as exc:  # the message matters more than its photo
-                log.warning("could not fetch %s: %s", attachment.platform_ref, exc)
-            kept.append(self.media.keep(attachment, data) if data else attachment)
-        return dataclasses.replace(message, attachments=tuple(kept))
 
     async def apply_edit(self, inbound_id: int, message: Message) -> Handled | None:
         """An edited message updates the request it opened; None if it opened none."""

@@ -9,12 +9,20 @@ resident on X).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 import mimetypes
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from junbridge.model import Attachment
+from junbridge.model import Attachment, Message
+
+if TYPE_CHECKING:
+    from junbridge.channels.base import Channel
+
+log = logging.getLogger(__name__)
 
 # Photos over this size are left as references: platforms refuse them anyway (X: 5 MB).
 MAX_BYTES = 20 * 1024 * 1024
@@ -44,6 +52,23 @@ class MediaStore:
             name=attachment.name or path.name,
             mime_type=attachment.mime_type or mimetypes.guess_type(path.name)[0],
         )
+
+    async def localize(self, message: Message, channel: Channel | None) -> Message:
+        """The message with a local copy of each photo, fetched through its ``channel``."""
+        if channel is None or not message.attachments:
+            return message
+        kept = []
+        for attachment in message.attachments:
+            if local_path(attachment) is not None:
+                # Only this store makes file: URLs; one arriving from outside is not ours.
+                attachment = dataclasses.replace(attachment, url=None)
+            data = None
+            try:
+                data = await channel.fetch(attachment)
+            except Exception as exc:  # the message matters more than its photo
+                log.warning("could not fetch %s: %s", attachment.platform_ref, exc)
+            kept.append(self.keep(attachment, data) if data else attachment)
+        return dataclasses.replace(message, attachments=tuple(kept))
 
 
 def local_path(attachment: Attachment) -> Path | None:

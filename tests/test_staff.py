@@ -123,3 +123,19 @@ async def test_note_stays_internal_and_reply_reaches_the_resident(bridge):
     )
     to_resident = [r for r in replied.replies if r.channel == "twitter"]
     assert len(to_resident) == 1 and "mañana por la mañana" in to_resident[0].text
+
+
+async def test_a_staff_reply_to_a_public_thread_is_redacted_of_personal_data(bridge):
+    request = await lamp(bridge)
+    replied = await bridge.receive(
+        make_message(
+            f"reply {request.reference} Llame a Paco al 600 123 456 si vuelve a fallar",
+            user="U0ELECTRIC",
+            **STAFF_PLACE,
+        )
+    )
+    [public] = [r for r in replied.replies if r.channel == "twitter"]
+    assert not public.private and "600 123 456" not in public.text
+    assert "[teléfono]" in public.text
+    # The history keeps what staff wrote; only what is published is redacted.
+    assert "600 123 456" in replied.request.history[-1].note
