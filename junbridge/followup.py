@@ -56,16 +56,12 @@ def _without(details: object, key: str) -> dict[str, object]:
 
 async def awaiting(bridge: Bridge, message: Message, resident: Resident) -> ServiceRequest | None:
     """The resident's request waiting for an answer in this chat, if any."""
-    for request in await bridge.requests.open():
-        if (
-            request.resident_id == resident.id
-            and request.details.get("awaiting") in ("fixed", "rating")
-            and request.channel == message.channel
-            and (message.kind is MessageKind.BUTTON or request.conversation == message.conversation)
-        ):
-            return request
-    for request in await bridge.requests.all(state=Status.CLOSED):
-        if request.resident_id == resident.id and request.details.get("awaiting") == "rating":
+    # Only this resident's requests: this runs for every short message, so no full scan.
+    for request in await bridge.store.requests_of(resident.id):
+        waiting = request.details.get("awaiting")
+        if waiting not in ("fixed", "rating") or request.channel != message.channel:
+            continue
+        if message.kind is MessageKind.BUTTON or request.conversation == message.conversation:
             return request
     return None
 
