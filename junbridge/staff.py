@@ -399,31 +399,33 @@ async def handle(
     command = parse_command(message.choice if pressed else message.text)  # type: ignore[arg-type]
     request = original = None
     replies: list[Reply] = []
-    member = staff_member(department, message)
-    if command is not None and member is None:
-        log.warning(
-            "%s is not staff of %s and tried %r",
-            resident_label(message),
-            department.name,
-            message.text,
-        )
-        replies = [to_staff(message, refusal(department))]
-    elif command is not None and member is not None:
+    if command is not None:
         reference = command.reference or await bridge.store.reference_for_thread(
             message.channel, message.conversation, message.thread
         )
-        request = original = await bridge.requests.get(reference) if reference else None
-        if request is None:
+        original = await bridge.requests.get(reference) if reference else None
+    # Staff act on their own department's requests from any staff place.
+    owner = bridge.departments.get(original.department, department) if original else department
+    member = staff_member(owner, message) if command is not None else None
+    if command is not None and member is None:
+        log.warning(
+            "%s is not staff of %s and tried %r", resident_label(message), owner.name, message.text
+        )
+        original = None
+        replies = [to_staff(message, refusal(owner))]
+    elif command is not None and member is not None:
+        if original is None:
             replies = [to_staff(message, "¿Qué aviso? Por ejemplo: resolve JUN-0001")]
         else:
             try:
                 request, replies = apply(
-                    command, request, member, message, department, bridge.departments
+                    command, original, member, message, owner, bridge.departments
                 )
             except (IllegalTransition, ValueError) as exc:
-                replies = [to_staff(message, str(exc), request.reference)]
-                request = None
-    owner = bridge.departments.get(request.department, department) if request else department
+                replies = [to_staff(message, str(exc), original.reference)]
+                original = None
+    if request is not None:
+        owner = bridge.departments.get(request.department, owner)  # a referral moves it
     if request is not None and original is not None and request.state is Status.REOPENED:
         request = scheduler.restarted(request, owner)
     async with bridge.store.transaction() as tx:

@@ -239,3 +239,24 @@ async def test_a_first_response_target_alerts_staff_when_nobody_answered(tmp_pat
             assert any("nadie ha respondido" in t for t in texts) is alerted
     finally:
         await bridge.close()
+
+
+async def test_staff_act_on_their_requests_from_any_staff_place_and_only_on_theirs(tmp_path, clock):
+    path = town_config(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    police = config["departments"]["police"]
+    police["staff_place"] = "slack:C0POLICESTAFF"
+    police["staff"][0]["handles"] = {"slack": "U0AGENTE"}
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    bridge = await make_bridge(config=path, clock=clock, workdir=tmp_path)
+    try:
+        request = await lamp(bridge)
+        ref = request.reference
+        # The police officer may not resolve the lamp, even from the lighting channel.
+        refused = await bridge.receive(staff_says(f"resolve {ref}", user="U0AGENTE"))
+        assert "Solo el personal de Alumbrado" in refused.replies[0].text
+        # The electrician may, even from the police channel.
+        done = await bridge.receive(staff_says(f"resolve {ref}", conversation="C0POLICESTAFF"))
+        assert done.request.state is Status.RESOLVED
+    finally:
+        await bridge.close()
