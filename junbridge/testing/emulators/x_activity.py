@@ -144,10 +144,15 @@ def v1_dm(world: XWorld, event: Json, recipient: str) -> Json:
     return {
         "type": "message_create",
         "id": event["id"],
-        "created_timestamp": str(int(v1_time(event["created_at"]).timestamp() * 1000)),
+        "created_timestamp": str(_epoch_ms(v1_time(event["created_at"]))),
         "message_create": {
             "target": {"recipient_id": recipient},
             "sender_id": event["sender_id"],
             "message_data": data,
         },
     }
+
+
+def _epoch_ms(when: datetime) -> int:
+    """Milliseconds since the epoch, exactly (``timestamp() * 1000`` can lose one to rounding)."""
+    return int(when.replace(microsecond=0).timestamp()) * 1000 + when.microsecond // 1000
