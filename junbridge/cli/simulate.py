@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 from rich.panel import Panel
+from rich.text import Text
 
 from junbridge.bridge import Bridge
 from junbridge.cli.common import config_option, console, open_bridge, run_async
+from junbridge.display import displayed
 from junbridge.handled import Handled
 from junbridge.model import Reply, ServiceRequest
 from junbridge.testing.harness import make_message
@@ -108,7 +110,10 @@ def show(bridge: Bridge, handled: Handled) -> None:
     for reply in handled.replies:
         out.print(
             Panel(
-                "\n\n".join(bridge.channel(reply.channel).preview(reply)),
+                Text("\n\n").join(
+                    displayed(reply.channel, part)
+                    for part in bridge.channel(reply.channel).preview(reply)
+                ),
                 title=destination(reply),
                 title_align="left",
                 expand=False,

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from junbridge.demo.script import PLATFORM_TITLES, Day, SceneTimeout, Transcript
 from junbridge.demo.town import DemoTown, open_town
+from junbridge.display import displayed
 
 
 async def play(town: DemoTown, transcript: Transcript, console: Console) -> None:
@@ -46,7 +47,9 @@ def transcripts(town: DemoTown, transcript: Transcript) -> list[Panel]:
             when = line.at.astimezone(town.tz).strftime("%a %H:%M")
             style = "cyan" if line.town else "bold"
             body.append(f"{when} {line.who}\n", style=style)
-            body.append("    " + line.text.replace("\n", "\n    ") + "\n\n")
+            shown = displayed(platform, line.text) if line.town else Text(line.text)
+            body.append_text(Text("    ") + Text("\n    ").join(shown.split("\n")))
+            body.append("\n\n")
         panels.append(Panel(body, title=title, title_align="left"))
     return panels
 
