@@ -87,6 +87,8 @@ class RequestReader(Protocol):
         self, *, department: str | None = None, open_only: bool = False
     ) -> Sequence[ServiceRequest]: ...
 
+    async def open_load(self, department: str) -> Mapping[str, int]: ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Conversation:
@@ -323,11 +325,8 @@ class Department:
         )
         if len(found) <= 1:
             return found[0] if found else None
-        load = dict.fromkeys((s.name for s in found), 0)
-        for request in await self.context.requests.list(department=self.name, open_only=True):
-            if request.assignee in load:
-                load[request.assignee] += 1
-        return min(found, key=lambda s: load[s.name])
+        load = await self.context.requests.open_load(self.name)
+        return min(found, key=lambda s: load.get(s.name, 0))
 
     def next_shift(self, at: datetime | None = None) -> tuple[Staff, datetime] | None:
         """Who comes on duty next after ``at``, and when; None if the rota has nobody."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import click
@@ -31,6 +31,9 @@ class _NoStore:
     async def list(
         self, *, department: str | None = None, open_only: bool = False
     ) -> Sequence[ServiceRequest]:
+        raise RuntimeError("junbridge check does not open the store")
+
+    async def open_load(self, department: str) -> Mapping[str, int]:
         raise RuntimeError("junbridge check does not open the store")
 
 

@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, make_url, select, update
+from sqlalchemy import Select, func, insert, make_url, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -427,6 +427,20 @@ class Store:
         if state is not None:
             query = query.where(requests.c.state == state.value)
         return await self._requests(query)
+
+    async def open_load(self, department: str) -> dict[str, int]:
+        """How many open requests each assignee of ``department`` holds (one query)."""
+        query = (
+            select(requests.c.assignee, func.count())
+            .where(
+                requests.c.department == department,
+                requests.c.state.not_in(_CLOSED),
+                requests.c.assignee.is_not(None),
+            )
+            .group_by(requests.c.assignee)
+        )
+        async with self._read() as connection:
+            return {row[0]: int(row[1]) for row in await connection.execute(query)}
 
     # residents across accounts, and blocks (queries in residents.py and links.py)
 
