@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from junbridge import abuse, commands
+from junbridge import abuse
+from junbridge.commands_texts import COMMANDS_TEXTS
 from junbridge.departments import (
     Change,
     Conversation,
@@ -57,7 +58,7 @@ class Triage(Department):
                 "In an emergency, call {emergency}.",
             },
         },
-        commands.COMMANDS_TEXTS,
+        COMMANDS_TEXTS,
         abuse.ABUSE_TEXTS,
     )
 
