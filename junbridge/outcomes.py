@@ -31,7 +31,8 @@ def opened(
         service_name=change.service_name or title,
         description=change.description if change.description is not None else message.text,
         agency_responsible=f"{department.town.name} — {title}",
-        requested_datetime=message.sent_at,
+        # When the resident wrote; never later than our own clock (platform clocks drift).
+        requested_datetime=min(message.sent_at, now),
         updated_datetime=now,
         department=department.name,
         privacy=department.privacy,

@@ -64,7 +64,7 @@ async def list_requests(
             r.assignee or "-",
             when(bridge, r, r.requested_datetime),
             when(bridge, r, r.expected_datetime),
-            sla_status(r, now),
+            sla_status(r, now, promised=promised(bridge, r)),
             summary[:60],
         )
     console().print(table)
@@ -135,8 +135,13 @@ async def set_state(
     console().print(f"{request.reference} is now [bold]{request.state.value}[/].")
 
 
-def sla_status(request: ServiceRequest, now: datetime) -> str:
-    """How the request stands against its promise, as a table cell."""
+def sla_status(request: ServiceRequest, now: datetime, *, promised: bool = True) -> str:
+    """How the request stands against its promise, as a table cell.
+
+    ``promised`` is False for departments whose expected time is an appointment.
+    """
+    if not promised:
+        return "-"
     actions = {h.action for h in request.history}
     if "sla_breach" in actions or (
         request.expected_datetime
@@ -173,7 +178,7 @@ async def stats(config_path: Path) -> None:
             is not None
         ]
         ratings = [int(r.details["rating"]) for r in mine if "rating" in r.details]
-        breached = sum("breached" in sla_status(r, now) for r in mine)
+        breached = sum("breached" in sla_status(r, now, promised=promised(bridge, r)) for r in mine)
         average = sum(ratings) / len(ratings) if ratings else None
         stars = (
             f"{'★' * round(average)}{'☆' * (5 - round(average))} {average:.1f} ({len(ratings)})"
@@ -189,3 +194,9 @@ async def stats(config_path: Path) -> None:
             stars,
         )
     console().print(table)
+
+
+def promised(bridge: Bridge, request: ServiceRequest) -> bool:
+    """Whether the request's department makes promises staff are held to (not appointments)."""
+    department = bridge.departments.get(request.department)
+    return department.sla_alerts if department is not None else True

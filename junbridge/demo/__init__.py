@@ -85,7 +85,15 @@ async def run_demo(config_path: Path, *, keep_running: bool, console: Console) -
         console.print(Group(*transcripts(town, transcript)))
         console.print(await summary(town))
         if keep_running:
-            console.print(f"Still running: {town.server.url}/healthz — Ctrl-C to stop.")
+            config = town.workdir / "channels.yaml"
+            console.print(
+                f"Still running: {town.server.url}/healthz — Ctrl-C to stop.\n"
+                f"Explore the day's store from another terminal:\n"
+                f"  junbridge requests list --config {config}\n"
+                f"  junbridge requests show JUN-0001 --config {config}\n"
+                f"  junbridge requests stats --config {config}",
+                soft_wrap=True,
+            )
             await town.stop.wait()
     except SceneTimeout as exc:
         console.print("[red]The bridge did not answer a scene in time.[/]")
