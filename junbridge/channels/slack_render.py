@@ -30,6 +30,10 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack member ids: U or W, then capitals and digits. Anything else stays plain text.
+_USER_ID = re.compile(r"(?<![\w<])@([UW][A-Z0-9]{6,})\b")
+
+
 def render_mrkdwn(tokens: Sequence[Token]) -> str:
     """Slack mrkdwn for ``tokens``: ``*bold*``, ``<url|label>``, text escaped."""
     out: list[str] = []
@@ -37,7 +41,8 @@ def render_mrkdwn(tokens: Sequence[Token]) -> str:
         if isinstance(token, Break):
             out.append("\n")
         elif isinstance(token, Text):
-            text = escape(token.text)
+            # "@U0ELECTRIC" (a staff handle from channels.yaml) becomes a mention that notifies.
+            text = _USER_ID.sub(r"<@\1>", escape(token.text))
             if token.bold and text.strip():
                 # Slack only sees bold when the asterisks touch the words, so spaces go outside.
                 lead, core, trail = _EDGES.fullmatch(text).groups()  # type: ignore[union-attr]

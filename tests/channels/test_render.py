@@ -295,3 +295,11 @@ def test_settings_refuse_incomplete_set_ups() -> None:
         twitter.TwitterChannel.Settings.model_validate(
             {"handle": "AytoJun", "consumer_key": {"$env": "K"}, "consumer_secret": {"$env": "S"}}
         )
+
+
+def test_slack_staff_handles_become_mentions_that_notify():
+    [message] = slack.render(reply("**JUN-0001**: queda un 25% del plazo. @U0ELECTRIC"))
+    assert "<@U0ELECTRIC>" in message["text"]
+    # An ordinary @word, or an e-mail, is not a Slack member id.
+    [plain] = slack.render(reply("escribe a @ayuntamiento o a info@jun.es"))
+    assert "<@" not in plain["text"]
