@@ -20,6 +20,7 @@ from babel.dates import format_skeleton
 from babel.dates import format_time as babel_time
 
 from junbridge import rota
+from junbridge.lifecycle import expected_datetime
 from junbridge.model import (
     Attachment,
     Choice,
@@ -231,6 +232,19 @@ class Department:
     def now(self) -> datetime:
         """The current time (UTC), from the bridge's clock so tests can freeze it."""
         return self.context.clock()
+
+    def promise(self, hours: float | None = None, *, at: datetime | None = None) -> datetime:
+        """When ``hours`` (default ``sla_hours``) from ``at`` (default now) runs out.
+
+        Counted in town business hours unless the department says ``business_hours: false``.
+        """
+        settings = self.settings
+        return expected_datetime(
+            at or self.now(),
+            settings.sla_hours if hours is None else hours,
+            self.town,
+            business_hours=settings.business_hours,
+        )
 
     def keyword_score(self, text: str) -> float:
         """A score from this department's keywords: 0 for none, rising towards 1 with hits."""

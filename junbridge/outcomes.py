@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from junbridge.departments import Change, Department, Say
-from junbridge.lifecycle import expected_datetime
 from junbridge.model import Message, Reply, Resident, ServiceRequest, Status
 from junbridge.privacy import public_reply
 
@@ -96,11 +95,7 @@ def changed(
     request = applied(request, change, by=by, channel=message.channel, now=now)
     # A promise only for work still to do: a menu answered on the spot needs none.
     if request.expected_datetime is None and request.state not in DONE:
-        settings = department.settings
-        expected = expected_datetime(
-            now, settings.sla_hours, department.town, business_hours=settings.business_hours
-        )
-        request = dataclasses.replace(request, expected_datetime=expected)
+        request = dataclasses.replace(request, expected_datetime=department.promise(at=now))
     return request
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from junbridge import followup, staff
 from junbridge.departments import Department
-from junbridge.lifecycle import expected_datetime, quiet_until, warning_time
+from junbridge.lifecycle import quiet_until, warning_time
 from junbridge.model import Reply, ServiceRequest, Status
 from junbridge.store import Timer, Transaction
 
@@ -63,10 +63,7 @@ async def plan(
     now = department.now()
     first = department.settings.first_response_hours
     if was is None and first is not None and state not in CLOSED and state is not Status.RESOLVED:
-        due = expected_datetime(
-            now, first, department.town, business_hours=department.settings.business_hours
-        )
-        await tx.add_timer(ref, FIRST_RESPONSE, due)
+        await tx.add_timer(ref, FIRST_RESPONSE, department.promise(first, at=now))
     if was is None and request.assignee is None and state not in CLOSED:
         upcoming = department.next_shift() if department.settings.on_duty else None
         if upcoming is not None:
@@ -92,14 +89,7 @@ async def plan(
 
 def restarted(request: ServiceRequest, department: Department) -> ServiceRequest:
     """A reopened request with a fresh promise: the clock starts again now."""
-    settings = department.settings
-    expected = expected_datetime(
-        department.now(),
-        settings.sla_hours,
-        department.town,
-        business_hours=settings.business_hours,
-    )
-    return dataclasses.replace(request, expected_datetime=expected)
+    return dataclasses.replace(request, expected_datetime=department.promise())
 
 
 async def tick(bridge: Bridge) -> int:

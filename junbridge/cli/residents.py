@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from junbridge.bridge import Bridge
 from junbridge.cli.common import config_option, console, fail, open_bridge, run_async
 from junbridge.model import Sender
 
@@ -37,12 +38,7 @@ async def verify(config_path: Path, identity: str, by: str) -> None:
     channel, platform_id = split_identity(identity)
     bridge = await open_bridge(config_path)
     try:
-        if channel not in bridge.channel_classes:
-            raise fail(
-                f"error: unknown channel {channel!r} "
-                f"(one of {', '.join(sorted(bridge.channel_classes))})"
-            )
-        await bridge.store.resident_for(channel, Sender(id=platform_id))
+        await known_identity(bridge, channel, platform_id)
         resident = await bridge.store.verify_resident(identity, by=by, at=bridge.clock())
     finally:
         await bridge.close()
@@ -64,12 +60,7 @@ async def block(config_path: Path, identity: str, reason: str, by: str) -> None:
     channel, platform_id = split_identity(identity)
     bridge = await open_bridge(config_path)
     try:
-        if channel not in bridge.channel_classes:
-            raise fail(
-                f"error: unknown channel {channel!r} "
-                f"(one of {', '.join(sorted(bridge.channel_classes))})"
-            )
-        await bridge.store.resident_for(channel, Sender(id=platform_id))
+        await known_identity(bridge, channel, platform_id)
         # The residents table keeps no "blocked by" column: who decided goes with the reason.
         resident = await bridge.store.block_resident(
             identity, reason=f"{reason} (by {by})", at=bridge.clock()
@@ -117,3 +108,16 @@ async def show(config_path: Path) -> None:
             str(r.id), r.name or "-", ", ".join(r.identities), r.language or "-", verified, blocked
         )
     console().print(table)
+
+
+async def known_identity(bridge: Bridge, channel: str, platform_id: str) -> None:
+    """Make sure ``channel:platform_id`` is a resident (one who has not written yet is added).
+
+    An unknown channel is a clear error, not a new identity nobody can ever write from.
+    """
+    if channel not in bridge.channel_classes:
+        raise fail(
+            f"error: unknown channel {channel!r} "
+            f"(one of {', '.join(sorted(bridge.channel_classes))})"
+        )
+    await bridge.store.resident_for(channel, Sender(id=platform_id))
