@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale
-from babel.dates import format_date
 
-from junbridge import abuse, scheduler, staff
+from junbridge import abuse, dates, scheduler, staff
 from junbridge.departments import Department, fold
 from junbridge.handled import Handled
 from junbridge.model import (
@@ -371,9 +370,8 @@ async def verify(asked: Asked) -> Answer:
     """Whether the resident is verified, and how to be: the desk, with an ID."""
     resident = asked.resident
     if resident.verified_at is not None:
-        day = format_date(
-            resident.verified_at.astimezone(asked.desk.tz), "long", locale=asked.language
-        )
+        local = resident.verified_at.astimezone(asked.desk.tz).date()
+        day = dates.format_day(local, dates.DATE, asked.language)
         return asked.answer(asked.text("verify_done", date=day))
     return asked.answer(asked.text("verify_how", identity=asked.message.resident_key))
 

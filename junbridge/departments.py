@@ -16,10 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
-from babel.dates import format_time as babel_time
-
-from junbridge import rota
+from junbridge import dates, rota
 from junbridge.lifecycle import expected_datetime
 from junbridge.model import (
     Attachment,
@@ -315,8 +312,7 @@ class Department:
 
     def format_time(self, when: datetime, language: str) -> str:
         """A date and time as residents read it, in the town's time zone."""
-        day = format_skeleton("MMMMEEEEd", when, tzinfo=self.tz, locale=language)
-        return f"{day}, {babel_time(when, 'short', tzinfo=self.tz, locale=language)}"
+        return dates.format_moment(when, dates.DAY_TIME, language, self.tz)
 
     def staff_member(self, name: str) -> Staff | None:
         """The staff entry called ``name``, if any."""

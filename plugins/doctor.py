@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from babel.dates import format_skeleton, format_time
 from pydantic import Field
 
 import junbridge
 from junbridge import Change, Choice, Conversation, Message, MessageKind, Outcome, Status
+from junbridge.dates import SLOT, format_moment
 from junbridge.departments import fold, keyword_hits
 from junbridge.settings import WEEKDAYS, Weekday
 
@@ -292,8 +292,7 @@ class Doctor(junbridge.Department):
 
     def label(self, at: datetime, language: str) -> str:
         """A slot as a short button label: ``lun, 30 nov 09:00``."""
-        day = format_skeleton("MMMEd", at, tzinfo=self.tz, locale=language)
-        return f"{day} {format_time(at, 'HH:mm', tzinfo=self.tz, locale=language)}"
+        return format_moment(at, SLOT, language, self.tz)
 
     def picked(self, message: Message, offered: list[datetime]) -> datetime | None:
         """The offered slot the resident chose: a button, the option's number or its time."""

@@ -12,11 +12,12 @@ import datetime as dt
 from pathlib import Path
 
 import yaml
-from babel.dates import format_skeleton, get_day_names
+from babel.dates import get_day_names
 from pydantic import Field, ValidationError
 
 import junbridge
 from junbridge import Change, Conversation, Message, Outcome, Say, Status
+from junbridge.dates import DAY, WEEKDAY_DAY, format_day
 from junbridge.departments import keyword_hits
 from junbridge.model import JunbridgeError
 from junbridge.settings import WEEKDAYS, Weekday, resolve_path
@@ -158,7 +159,7 @@ class School(junbridge.Department):
                 day = monday + dt.timedelta(days=offset)
                 dish = self.dish(menu, day, language) or self.text("closed", language)
                 lines.append(f"**{self.weekday_name(day, language).capitalize()}**: {dish}")
-            start = format_skeleton("MMMMd", monday, locale=language)
+            start = format_day(monday, DAY, language)
             return self.say("week", monday=start, lines="\n".join(lines))
         day = asked_day(text, today)
         dish = self.dish(menu, day, language)
@@ -192,8 +193,7 @@ class School(junbridge.Department):
         if not current:
             return self.say("no_notices")
         lines = "\n".join(
-            f"• **{format_skeleton('MMMMd', n.date, locale=language)}**: {n.text(language)}"
-            for n in current
+            f"• **{format_day(n.date, DAY, language)}**: {n.text(language)}" for n in current
         )
         return self.say("notices", lines=lines)
 
@@ -203,9 +203,7 @@ class School(junbridge.Department):
 
     def day_label(self, day: dt.date, language: str) -> str:
         """``lunes, 30 de noviembre`` / ``Monday, November 30``."""
-        return (
-            f"{self.weekday_name(day, language)}, {format_skeleton('MMMMd', day, locale=language)}"
-        )
+        return format_day(day, WEEKDAY_DAY, language)
 
 
 def asked_week(text: str, today: dt.date) -> dt.date | None:

@@ -3,18 +3,56 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+import time_machine
 from psycopg import sql
 from sqlalchemy import make_url
 
 from junbridge.store import Store
 
 PG_URL = os.environ.get("JUNBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--today",
+        metavar="ISO",
+        help="run the suite as if the clock read this moment (ISO 8601 with offset, "
+        "e.g. 2028-02-29T23:30+00:00); the wall clock ticks on from there. Tests must "
+        "pass whatever the date and TZ: .ci/run checks New Year's Eve and a leap day.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    today = config.getoption("--today")
+    if today:
+        moment = datetime.fromisoformat(today)
+        if moment.tzinfo is None:
+            raise pytest.UsageError("--today needs an offset, e.g. 2028-02-29T23:30+00:00")
+        traveller = time_machine.travel(moment, tick=True)
+        traveller.start()
+        config.stash[_TRAVELLER] = traveller
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    traveller = config.stash.get(_TRAVELLER, None)
+    if traveller is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    today = config.getoption("--today") or "today"
+    return f"clock: {today}; TZ={os.environ.get('TZ', '(unset)')} ({time.tzname[0]})"
+
+
+_TRAVELLER = pytest.StashKey[time_machine.travel]()
 
 
 def _pg_admin() -> psycopg.Connection[tuple[object, ...]]:

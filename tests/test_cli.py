@@ -73,6 +73,9 @@ def test_simulate_a_lamp_on_x_then_list_show_and_resolve_it(town):
         "vecina",
         "--location",
         "37.2218,-3.5930",
+        # A Wednesday morning: the electrician is on duty whatever day the suite runs.
+        "--at",
+        "2026-11-25 10:00",
         "--json",
         "La farola de la calle Real no funciona",
     )
@@ -103,6 +106,24 @@ def test_simulate_a_lamp_on_x_then_list_show_and_resolve_it(town):
     assert code == 0 and "is now resolved" in out
     code, out = run("requests", "set", "--config", str(town), request["reference"], "in_progress")
     assert code == 1 and "cannot become in_progress" in out
+
+
+def test_simulate_at_a_saturday_night_says_who_will_see_it_and_when(town):
+    code, out = run(
+        "simulate",
+        "--config",
+        str(town),
+        "--at",
+        "2026-11-28 23:00",
+        "--json",
+        "La farola de la calle Real no funciona",
+    )
+    assert code == 0
+    [reply] = json.loads(out)["replies"]
+    assert (
+        "Ahora no hay nadie de guardia: electricista lo verá a partir del lun, 30 de noviembre, "
+        "7:00." in reply["text"]
+    )
 
 
 def test_simulate_shows_buttons_and_a_press_books_the_doctor(town):

@@ -11,8 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from twitter_text import parse_tweet  # type: ignore[import-untyped]
-
+from junbridge.channels.twitter_length import parse_tweet
 from junbridge.markup import BREAK, RenderError, Text, Token, destination, parse, plain, split
 from junbridge.model import Choice, Reply
 

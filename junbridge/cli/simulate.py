@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from rich.panel import Panel
@@ -14,6 +17,7 @@ from junbridge.cli.common import config_option, console, open_bridge, run_async
 from junbridge.display import displayed
 from junbridge.handled import Handled
 from junbridge.model import Reply, ServiceRequest
+from junbridge.testing.clock import ManualClock
 from junbridge.testing.harness import make_message
 
 CHANNELS = ("telegram", "slack", "twitter", "console")
@@ -45,6 +49,14 @@ def parse_location(value: str | None) -> tuple[float, float] | None:
     default=None,
     help="A public post or a private chat (default: public on twitter only).",
 )
+@click.option(
+    "--at",
+    "at",
+    type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
+    default=None,
+    help="Send it at this moment in town time (e.g. '2026-11-25 10:00'), to try the rota, "
+    "off hours or holidays; default now.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the request(s) and replies as JSON.")
 @click.argument("text", required=False, default="")
 @run_async
@@ -56,6 +68,7 @@ async def simulate(
     location: str | None,
     choice: str | None,
     public: bool | None,
+    at: datetime | None,
     as_json: bool,
     text: str,
 ) -> None:
@@ -71,7 +84,12 @@ async def simulate(
         choice=choice,
         private=None if public is None else not public,
     )
-    bridge = await open_bridge(config_path)
+    clock = ManualClock(now=at.replace(tzinfo=UTC)) if at else None
+    bridge = await open_bridge(config_path, **({"clock": clock} if clock else {}))
+    if clock is not None and at is not None:
+        # --at is in town time, known only once channels.yaml is read.
+        clock.now = at.replace(tzinfo=ZoneInfo(bridge.config.town.timezone)).astimezone(UTC)
+        message = replace(message, sent_at=clock.now)
     try:
         handled = await bridge.receive(message)
         await mark_simulated(bridge, handled)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from twitter_text import parse_tweet  # type: ignore[import-untyped]
 
 from junbridge.channels import console, slack, telegram, twitter
 from junbridge.channels.base import Channel
+from junbridge.channels.twitter_length import parse_tweet
 from junbridge.markup import BREAK, Link, RenderError, Text, parse, split
 from junbridge.model import Attachment, Choice, Reply
 

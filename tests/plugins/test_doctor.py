@@ -239,9 +239,7 @@ async def test_answering_with_the_time_books_it_in_english() -> None:
     outcome = await dept.handle(message("11:15 please"), waiting)
 
     assert outcome.change is not None and outcome.change.expected == utc(27, 10, 15)
-    assert text(dept, outcome, "en").startswith(
-        "Appointment confirmed: **Fri, Nov 27, 11:15\u202fAM**"
-    )
+    assert text(dept, outcome, "en").startswith("Appointment confirmed: **Fri, Nov 27, 11:15 AM**")
 
 
 async def test_an_answer_that_is_no_slot_offers_them_again() -> None:
@@ -319,9 +317,7 @@ async def test_the_cancel_button_works_in_english() -> None:
     outcome = await dept.handle(message(choice="cancel"), booked_conversation(slot, "en"))
 
     assert outcome.change is not None and outcome.change.states == (Status.CLOSED,)
-    assert text(dept, outcome, "en").startswith(
-        "Appointment on **Mon, Nov 30, 9:15\u202fAM** cancelled"
-    )
+    assert text(dept, outcome, "en").startswith("Appointment on **Mon, Nov 30, 9:15 AM** cancelled")
 
 
 async def test_change_offers_other_slots_and_moves_the_same_request() -> None:

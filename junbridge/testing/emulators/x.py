@@ -29,8 +29,8 @@ import tweepy  # type: ignore[import-untyped]
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from twitter_text import parse_tweet  # type: ignore[import-untyped]
 
+from junbridge.channels.twitter_length import parse_tweet
 from junbridge.testing.emulators.base import Emulator
 from junbridge.testing.emulators.x_activity import account_activity
 from junbridge.testing.emulators.x_wire import (

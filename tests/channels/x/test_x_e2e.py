@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 import tweepy  # type: ignore[import-untyped]
-from twitter_text import parse_tweet  # type: ignore[import-untyped]
 from x_town import Town
 
 from junbridge.channels.base import DeliveryError
 from junbridge.channels.twitter import DMS_CURSOR, MENTIONS_CURSOR
+from junbridge.channels.twitter_length import parse_tweet
 from junbridge.media import local_path
 from junbridge.model import MessageKind, Reply, Status
 from junbridge.testing.emulators.x import XEmulator
