@@ -18,6 +18,7 @@ from junbridge.model import (
     Sender,
     ServiceRequest,
     Status,
+    VersionConflict,
 )
 from junbridge.settings import DepartmentSettings, Secret, Settings, Shift, Staff
 
@@ -45,5 +46,6 @@ __all__ = [
     "Shift",
     "Staff",
     "Status",
+    "VersionConflict",
     "hookimpl",
 ]

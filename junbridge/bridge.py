@@ -7,6 +7,8 @@ history, the conversation state and the replies to send are written in one trans
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import traceback
@@ -29,11 +31,13 @@ from junbridge.model import (
     Resident,
     ServiceRequest,
     Status,
+    VersionConflict,
 )
 from junbridge.outbox import Outbox
 from junbridge.plugins import collect, get_plugin_manager
 from junbridge.routing import Route
 from junbridge.store import Accepted, ConversationState, Store
+from junbridge.store.leases import LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,8 @@ TRIAGE = "triage"
 MOVED = "@private"
 # A handoff chain longer than this is a plugin bug, not a conversation.
 MAX_HANDOFFS = 3
+# Redo a message this often when the request it changes was changed meanwhile.
+MAX_CONFLICTS = 5
 
 
 def utcnow() -> datetime:
@@ -72,7 +78,7 @@ class Bridge:
         self.requests = Requests(store)
         self.channels: dict[str, Channel] = {}
         self.outbox = Outbox(store, self.channels, clock)
-        self.inbound = InboundQueue(self.process)
+        self.inbound = InboundQueue(self.handle_held)
         self.media = MediaStore(config.config_dir / config.store.media_dir)
 
     @classmethod
@@ -83,8 +89,13 @@ class Bridge:
         store_url: str | None = None,
         clock: Clock = utcnow,
         plugin_files: Sequence[Path] = (),
+        recover: bool = True,
     ) -> Bridge:
-        """Load plugins and channels.yaml, open the store, and finish any pending messages."""
+        """Load plugins and channels.yaml, open the store, and finish any pending messages.
+
+        ``recover=False`` for commands that only read or edit the store (``junbridge
+        requests``): handling messages is the running workers' job.
+        """
         pm = get_plugin_manager(plugins_dir_of(config_path), extra=plugin_files)
         registry = collect(pm)
         config = load_config(
@@ -114,7 +125,8 @@ class Bridge:
             clock=clock,
         )
         pm.hook.startup(bridge=bridge)
-        await bridge.recover()
+        if recover:
+            await bridge.recover()
         return bridge
 
     async def close(self) -> None:
@@ -137,6 +149,17 @@ class Bridge:
             log.info("duplicate %s:%s ignored", message.channel, message.platform_id)
         return accepted
 
+    async def sweep(self, stop: asyncio.Event, *, interval: float = 5.0) -> None:
+        """Until ``stop``: queue messages nobody holds (a dead worker's, retries) every few s."""
+        while not stop.is_set():
+            try:
+                for held in await self.store.claim_expired():
+                    self.inbound.put(held.inbound_id, held.message)
+            except Exception:
+                log.exception("sweep of unclaimed messages failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
     async def drain(self) -> None:
         """Wait until every submitted message has been handled."""
         await self.inbound.drain()
@@ -154,7 +177,11 @@ class Bridge:
     # -- the pipeline ---------------------------------------------------------------------
 
     async def receive(self, message: Message) -> Handled:
-        """Take one inbound message through the whole pipeline; a repeat is recognised."""
+        """Take one inbound message through the whole pipeline; a repeat is recognised.
+
+        If handling raises, the failure is recorded (the message is retried, then parked)
+        and the error raised to the caller.
+        """
         accepted = await self.store.accept(message)
         if not accepted.is_new:
             request = None
@@ -162,14 +189,54 @@ class Bridge:
                 request = await self.store.get_request(accepted.request_reference)
             log.info("duplicate %s:%s ignored", message.channel, message.platform_id)
             return Handled(message=message, duplicate=True, request=request)
-        return await self.process(accepted.inbound_id, message)
+        try:
+            return await self.process_fresh(accepted.inbound_id, message)
+        except LeaseLost:
+            raise
+        except Exception as exc:
+            await self.store.release_failed(accepted.inbound_id, error=describe(exc))
+            raise
 
     async def recover(self) -> list[Handled]:
-        """Process messages accepted before a crash but never finished."""
-        return [
-            await self.process(inbound_id, m)
-            for inbound_id, m in await self.store.pending_inbound()
-        ]
+        """Handle messages nobody holds: left by a crash, or by a worker whose lease ran out.
+
+        Never raises: a message that fails is retried later and parked after the last try,
+        so one bad message cannot stop the bridge from starting.
+        """
+        handled = []
+        while claimed := await self.store.claim_expired():
+            for held in claimed:
+                result = await self.handle_held(held.inbound_id, held.message)
+                if result is not None:
+                    handled.append(result)
+        return handled
+
+    async def handle_held(self, inbound_id: int, message: Message) -> Handled | None:
+        """Handle a message this worker holds; a failure is recorded, never raised."""
+        try:
+            return await self.process_fresh(inbound_id, message)
+        except LeaseLost as exc:
+            log.warning("%s:%s: %s", message.channel, message.platform_id, exc)
+        except Exception as exc:
+            status = await self.store.release_failed(inbound_id, error=describe(exc))
+            log.error(
+                "message %s:%s failed (%s)%s\n%s",
+                message.channel,
+                message.platform_id,
+                describe(exc),
+                "; parked: see junbridge requests parked" if status == "parked" else "; will retry",
+                traceback.format_exc(),
+            )
+        return None
+
+    async def process_fresh(self, inbound_id: int, message: Message) -> Handled:
+        """``process``, redone from fresh reads when a request changed under it."""
+        for _ in range(MAX_CONFLICTS - 1):
+            try:
+                return await self.process(inbound_id, message)
+            except VersionConflict as exc:
+                log.info("%s; handling %s again", exc, message.platform_id)
+        return await self.process(inbound_id, message)
 
     async def process(self, inbound_id: int, message: Message) -> Handled:
         """Route, handle and persist one accepted message."""
@@ -438,6 +505,11 @@ class Bridge:
         settings = self.config.channels.get(name)
         # Unconfigured channels still render previews (junbridge simulate).
         return cls(settings if settings is not None else cls.Settings.model_construct())
+
+
+def describe(exc: BaseException) -> str:
+    """``KeyError: 'referencia'``: what an admin reads next to a parked message."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def database_url(config: Config) -> str:

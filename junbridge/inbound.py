@@ -2,8 +2,9 @@
 
 Channels store a message (``Store.accept``) and answer the platform at once; the work
 happens here, one message at a time in arrival order, so a resident's answer never
-overtakes the question it answers. A message that fails stays ``pending`` in the store
-and is handled again at the next start.
+overtakes the question it answers. The process function records a failure in the store
+(retried later, parked after the last try: see ``junbridge.store.leases``); ``sweep``
+takes over messages that nobody holds any more, such as a dead worker's.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class InboundQueue:
                 await self._process(inbound_id, message)
             except Exception:
                 log.exception(
-                    "message %s:%s kept for retry at the next start",
+                    "message %s:%s: unexpected failure; kept for the sweep",
                     message.channel,
                     message.platform_id,
                 )

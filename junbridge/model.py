@@ -222,6 +222,15 @@ class HistoryEntry:
     channel: str | None = None
 
 
+class VersionConflict(JunbridgeError):
+    """A request was saved from a copy older than the stored one: load it again and redo."""
+
+    def __init__(self, reference: str, version: int) -> None:
+        super().__init__(f"{reference} changed since version {version} was read")
+        self.reference = reference
+        self.version = version
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceRequest:
     """The case: Open311 GeoReport v2 fields by their exact names, plus junbridge's own."""
@@ -257,6 +266,8 @@ class ServiceRequest:
     details: Mapping[str, Any] = field(default_factory=dict)
     history: tuple[HistoryEntry, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    # 0 until stored; every save checks it against the stored row and bumps it.
+    version: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: every field, datetimes in ISO 8601, the Open311 ``status``."""

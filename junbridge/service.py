@@ -49,12 +49,14 @@ async def run(config_path: Path, stop: asyncio.Event | None = None) -> None:
         log.info("junbridge for %s listening on %s", bridge.config.town.name, server.url)
         outbox = asyncio.create_task(bridge.outbox.run(stop), name="junbridge-outbox")
         timers = asyncio.create_task(scheduler.run(bridge, stop), name="junbridge-timers")
+        sweep = asyncio.create_task(bridge.sweep(stop), name="junbridge-sweep")
         await stop.wait()
         log.info("stopping: no new messages; finishing the ones in hand")
         await server.stop()
         await bridge.drain()
         await outbox
         await timers
+        await sweep
         await bridge.outbox.flush()  # the answers to what was just handled
         await bridge.stop_channels()
         await bridge.drain()  # anything a poller took in while stopping; else kept for restart

@@ -9,6 +9,7 @@ import pytest
 
 from junbridge.bridge import Bridge
 from junbridge.model import MessageKind, Status
+from junbridge.store.leases import LEASE
 from junbridge.testing import make_bridge, make_message
 
 DATA = Path(__file__).parent / "data"
@@ -154,8 +155,10 @@ async def test_an_accepted_message_survives_a_crash_before_processing(tmp_path, 
     # The webhook stored the message, then the process died before any department ran.
     await bridge.store.accept(make_message("La farola 33 está fundida", platform_id="tg-1"))
     await bridge.close()
+    # Restarted once the dead worker's lease on the message has run out.
+    later = WEDNESDAY_10 + LEASE
     restarted = await make_bridge(
-        config=config, clock=lambda: WEDNESDAY_10, workdir=tmp_path, store_url=db_url
+        config=config, clock=lambda: later, workdir=tmp_path, store_url=db_url
     )
     try:
         [request] = await restarted.requests.open()

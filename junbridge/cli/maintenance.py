@@ -23,7 +23,7 @@ async def maintenance(config_path: Path, dry_run: bool) -> None:
     """Apply each department's retention to its closed requests."""
     # The audit lines are the only trace a deleted request leaves: never filtered out.
     logging.getLogger("junbridge.audit").setLevel(logging.INFO)
-    bridge = await open_bridge(config_path)
+    bridge = await open_bridge(config_path, recover=False)
     try:
         rules = policies(bridge)
         done = await apply_retention(bridge, now=bridge.clock(), dry_run=dry_run)

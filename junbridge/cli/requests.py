@@ -1,10 +1,11 @@
-"""``junbridge requests list|show|set``: the town hall's view of service requests."""
+"""``junbridge requests list|show|set|stats|parked|retry``: the town hall's view of requests."""
 
 from __future__ import annotations
 
 import statistics
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from rich.table import Table
@@ -38,7 +39,7 @@ async def list_requests(
     config_path: Path, state: str | None, department: str | None, open_only: bool
 ) -> None:
     """A table of requests, newest first."""
-    bridge = await open_bridge(config_path)
+    bridge = await open_bridge(config_path, recover=False)
     try:
         if open_only:
             found = await bridge.requests.open(department)
@@ -46,6 +47,7 @@ async def list_requests(
             found = await bridge.requests.all(
                 department=department, state=Status(state) if state else None
             )
+        parked = await bridge.store.parked()
     finally:
         await bridge.close()
     table = Table(title=f"{len(found)} requests", title_justify="left")
@@ -68,6 +70,52 @@ async def list_requests(
             summary[:60],
         )
     console().print(table)
+    if parked:
+        console().print(
+            f"[yellow]{len(parked)} message(s) could not be handled and are parked:[/] "
+            "junbridge requests parked"
+        )
+
+
+@requests.command("parked")
+@config_option
+@run_async
+async def parked(config_path: Path) -> None:
+    """Messages set aside after failing again and again, with the error of the last try."""
+    bridge = await open_bridge(config_path, recover=False)
+    try:
+        found = await bridge.store.parked()
+    finally:
+        await bridge.close()
+    if not found:
+        console().print("No parked messages.")
+        return
+    tz = ZoneInfo(bridge.config.town.timezone)
+    out = console()
+    out.print(f"{len(found)} parked message(s):")
+    for p in found:
+        received = p.received_at.astimezone(tz).strftime("%d %b %H:%M")
+        out.print(f"\n[bold]#{p.inbound_id}[/]  {p.channel}  {received}  {p.attempts} tries")
+        out.print(f"  error: {p.error or '-'}", markup=False)
+        out.print(f"  text:  {p.text[:200]}", markup=False)
+    out.print("\nFix the cause (often a reply template), then: junbridge requests retry --all")
+
+
+@requests.command("retry")
+@config_option
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "every", is_flag=True, help="Every parked message.")
+@run_async
+async def retry(config_path: Path, ids: tuple[int, ...], every: bool) -> None:
+    """Queue parked messages IDS (or --all) again; a running bridge handles them in seconds."""
+    if not ids and not every:
+        raise click.UsageError("give the ids from 'junbridge requests parked', or --all")
+    bridge = await open_bridge(config_path, recover=False)
+    try:
+        count = await bridge.store.retry_parked(None if every else list(ids))
+    finally:
+        await bridge.close()
+    console().print(f"{count} message(s) queued again.")
 
 
 @requests.command("show")
@@ -76,7 +124,7 @@ async def list_requests(
 @run_async
 async def show(config_path: Path, reference: str) -> None:
     """One request: its fields, its history and the replies sent."""
-    bridge = await open_bridge(config_path)
+    bridge = await open_bridge(config_path, recover=False)
     try:
         request = await bridge.requests.get(reference)
         if request is None:
@@ -125,7 +173,7 @@ async def set_state(
     config_path: Path, reference: str, state: str, note: str | None, by: str
 ) -> None:
     """Move REFERENCE to STATE, recorded in its history."""
-    bridge = await open_bridge(config_path)
+    bridge = await open_bridge(config_path, recover=False)
     try:
         request = await bridge.set_state(reference, Status(state), by=by, note=note)
     except (IllegalTransition, LookupError) as exc:
@@ -160,7 +208,7 @@ def sla_status(request: ServiceRequest, now: datetime, *, promised: bool = True)
 @run_async
 async def stats(config_path: Path) -> None:
     """Per department: requests, how many broke their promise, time to resolve, ratings."""
-    bridge = await open_bridge(config_path)
+    bridge = await open_bridge(config_path, recover=False)
     try:
         found = await bridge.requests.all()
     finally:

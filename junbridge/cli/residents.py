@@ -36,7 +36,7 @@ def residents() -> None:
 async def verify(config_path: Path, identity: str, by: str) -> None:
     """Mark the person behind CHANNEL:ID (e.g. telegram:123) as verified at the desk."""
     channel, platform_id = split_identity(identity)
-    bridge = await open_bridge(config_path)
+    bridge = await open_bridge(config_path, recover=False)
     try:
         await known_identity(bridge, channel, platform_id)
         resident = await bridge.store.verify_resident(identity, by=by, at=bridge.clock())
@@ -58,7 +58,7 @@ async def block(config_path: Path, identity: str, reason: str, by: str) -> None:
     can be blocked in advance.
     """
     channel, platform_id = split_identity(identity)
-    bridge = await open_bridge(config_path)
+    bridge = await open_bridge(config_path, recover=False)
     try:
         await known_identity(bridge, channel, platform_id)
         # The residents table keeps no "blocked by" column: who decided goes with the reason.
@@ -78,7 +78,7 @@ async def block(config_path: Path, identity: str, reason: str, by: str) -> None:
 async def unblock(config_path: Path, identity: str) -> None:
     """Lift the block on the person behind CHANNEL:ID."""
     split_identity(identity)
-    bridge = await open_bridge(config_path)
+    bridge = await open_bridge(config_path, recover=False)
     try:
         resident = await bridge.store.unblock_resident(identity)
     except LookupError as exc:
@@ -93,7 +93,7 @@ async def unblock(config_path: Path, identity: str) -> None:
 @run_async
 async def show(config_path: Path) -> None:
     """A table of residents and their identities."""
-    bridge = await open_bridge(config_path)
+    bridge = await open_bridge(config_path, recover=False)
     try:
         people = await bridge.store.list_residents()
     finally:

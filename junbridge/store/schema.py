@@ -32,7 +32,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-INBOUND_STATUSES = ("pending", "done", "failed")
+INBOUND_STATUSES = ("pending", "done", "failed", "parked")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 
@@ -105,10 +105,19 @@ inbound = Table(
     Column("status", String, nullable=False),
     Column("request_reference", String, nullable=True),
     Column("error", Text, nullable=True),
+    # Since 0005: a claim is a lease. The worker handling a message holds it until
+    # ``lease_until``; after that any worker may take it over. ``attempts`` counts claims, so
+    # a message that keeps failing is parked instead of blocking the queue.
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("worker", String, nullable=True),
+    # Messages of one conversation are handled in order, whichever worker takes them.
+    Column("conversation", String, nullable=True),
     # The dedupe key: a platform that redelivers an event finds it here.
     UniqueConstraint("channel", "platform_id"),
     _status_check("status", INBOUND_STATUSES),
     Index(None, "status"),
+    Index(None, "channel", "conversation"),
 )
 
 requests = Table(
@@ -152,6 +161,8 @@ requests = Table(
     # Since 0003: where the resident wrote, the thread to answer in and their id there.
     Column("thread", String, nullable=True),
     Column("recipient", String, nullable=True),
+    # Since 0005: bumped by every change; a save with an older version is refused.
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 
 history = Table(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import os
+import socket
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -16,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
 from junbridge.store import engine as engines
-from junbridge.store import links, records
+from junbridge.store import leases, links, records
 from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer
 from junbridge.store.schema import (
@@ -55,6 +58,8 @@ class Store:
         self._engine = engine
         self._writer = engine.execution_options(**{engines.WRITE: True})
         self._prefix = reference_prefix
+        # Who holds a lease: unique per process, readable in the database by an operator.
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         # An in-memory SQLite database is one shared connection: take turns using it.
         self._lock: asyncio.Lock | None = asyncio.Lock() if engines.is_memory(url) else None
 
@@ -104,18 +109,28 @@ class Store:
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Transaction]:
         async with self._write() as connection:
-            yield Transaction(connection, reference_prefix=self._prefix, clock=self.clock)
+            yield Transaction(
+                connection, reference_prefix=self._prefix, clock=self.clock, worker=self.worker
+            )
 
     # inbound
 
     async def accept(self, message: Message) -> Accepted:
-        """Store ``message`` durably, once: a redelivered one returns the stored row."""
+        """Store ``message`` durably, once: a redelivered one returns the stored row.
+
+        The accepting worker holds a lease on the new row and handles it (see leases.py).
+        """
+        now = self.clock()
         values = {
             "channel": message.channel,
             "platform_id": message.platform_id,
-            "received_at": self.clock(),
+            "conversation": message.conversation,
+            "received_at": now,
             "message": message.to_json(),
             "status": "pending",
+            "attempts": 1,
+            "worker": self.worker,
+            "lease_until": now + leases.LEASE,
         }
         try:
             async with self._write() as connection:
@@ -205,6 +220,22 @@ class Store:
                 .order_by(inbound.c.id)
             )
             return [(row.id, Message.from_json(row.message)) for row in rows]
+
+    async def claim_expired(self, *, limit: int = 50) -> builtins.list[leases.Claimed]:
+        """Pending messages nobody holds, now held by this worker (see leases.py)."""
+        return await leases.claim_expired(self, limit=limit)
+
+    async def release_failed(self, inbound_id: int, *, error: str) -> str:
+        """A failed attempt: ``pending`` again later, or ``parked`` after the last."""
+        return await leases.release_failed(self, inbound_id, error=error)
+
+    async def parked(self) -> builtins.list[leases.Parked]:
+        """Messages set aside after repeated failures, oldest first."""
+        return await leases.list_parked(self)
+
+    async def retry_parked(self, inbound_ids: builtins.list[int] | None = None) -> int:
+        """Queue parked messages (all, or those ids) again; return how many."""
+        return await leases.retry_parked(self, inbound_ids)
 
     # residents
 

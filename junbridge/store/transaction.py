@@ -12,8 +12,9 @@ from sqlalchemy import Insert, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from junbridge.model import Reply, ServiceRequest
+from junbridge.model import Reply, ServiceRequest, VersionConflict
 from junbridge.store import records
+from junbridge.store.leases import LeaseLost
 from junbridge.store.records import ConversationState
 from junbridge.store.schema import conversations, history, inbound, outbox, requests, timers
 
@@ -29,10 +30,12 @@ class Transaction:
         *,
         reference_prefix: str,
         clock: Callable[[], datetime],
+        worker: str,
     ) -> None:
         self._connection = connection
         self._prefix = reference_prefix
         self._clock = clock
+        self._worker = worker
 
     async def save_request(self, request: ServiceRequest) -> ServiceRequest:
         """Insert a new request (``reference == ""``) or update a stored one; return it saved.
@@ -43,6 +46,7 @@ class Transaction:
         """
         values = records.request_values(request)
         if request.reference == "":
+            values["version"] = 1
             # A unique stand-in until the row id, and so the reference, is known.
             values["reference"] = values["service_request_id"] = f"new-{uuid.uuid4().hex}"
             result = await self._connection.execute(insert(requests).values(values))
@@ -54,22 +58,31 @@ class Transaction:
                 .values(reference=reference, service_request_id=reference)
             )
             request = dataclasses.replace(
-                request, reference=reference, service_request_id=reference
+                request, reference=reference, service_request_id=reference, version=1
             )
             stored = 0
         else:
-            # FOR UPDATE: two workers changing one request take turns (history positions).
+            # Only the version this copy was read at may be replaced: a stale copy (another
+            # worker, or the timer task between two awaits, saved meanwhile) is refused.
+            values["version"] = request.version + 1
             found = await self._connection.scalar(
-                select(requests.c.id)
-                .where(requests.c.reference == request.reference)
-                .with_for_update()
+                update(requests)
+                .where(
+                    requests.c.reference == request.reference,
+                    requests.c.version == request.version,
+                )
+                .values(values)
+                .returning(requests.c.id)
             )
             if found is None:
-                raise LookupError(f"no request {request.reference}")
+                exists = await self._connection.scalar(
+                    select(requests.c.id).where(requests.c.reference == request.reference)
+                )
+                if exists is None:
+                    raise LookupError(f"no request {request.reference}")
+                raise VersionConflict(request.reference, request.version)
             request_id = found
-            await self._connection.execute(
-                update(requests).where(requests.c.id == request_id).values(values)
-            )
+            request = dataclasses.replace(request, version=request.version + 1)
             stored = (
                 await self._connection.scalar(
                     select(func.count())
@@ -92,13 +105,25 @@ class Transaction:
     async def finish_inbound(
         self, inbound_id: int, *, request_reference: str | None, error: str | None = None
     ) -> None:
-        """Mark an accepted message handled: ``done``, or ``failed`` if it erred with no request."""
+        """Mark an accepted message handled: ``done``, or ``failed`` if it erred with no request.
+
+        Only while this worker holds it: if its lease ran out and another worker took the
+        message over, ``LeaseLost`` undoes everything this transaction wrote.
+        """
         status = "failed" if error is not None and request_reference is None else "done"
-        await self._connection.execute(
+        result = await self._connection.execute(
             update(inbound)
-            .where(inbound.c.id == inbound_id)
-            .values(status=status, request_reference=request_reference, error=error)
+            .where(
+                inbound.c.id == inbound_id,
+                inbound.c.status == "pending",
+                inbound.c.worker == self._worker,
+            )
+            .values(
+                status=status, request_reference=request_reference, error=error, lease_until=None
+            )
         )
+        if result.rowcount == 0:
+            raise LeaseLost(f"inbound message {inbound_id} is no longer held by {self._worker}")
 
     async def save_conversation(self, state: ConversationState) -> None:
         """Store ``state``, replacing the one for the same resident, channel and conversation."""

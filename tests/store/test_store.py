@@ -119,9 +119,9 @@ async def test_history_round_trips_in_order_and_only_grows(store: Store) -> None
     )
     later = dataclasses.replace(later, assignee="paco", status_notes="Asignada a Paco")
     async with store.transaction() as tx:
-        await tx.save_request(later)
+        later = await tx.save_request(later)
     stored = await store.get_request(saved.reference)
-    assert stored == later
+    assert stored == later and stored.version == 2
     assert stored is not None
     assert [h.action for h in stored.history] == ["received", "acknowledged", "assigned"]
     assert stored.history[2].channel == "slack" and stored.state is Status.ASSIGNED
