@@ -28,6 +28,7 @@ from junbridge.media import MediaStore
 from junbridge.model import (
     Message,
     MessageKind,
+    Reply,
     Resident,
     ServiceRequest,
     Status,
@@ -49,6 +50,10 @@ MOVED = "@private"
 MAX_HANDOFFS = 3
 # Redo a message this often when the request it changes was changed meanwhile.
 MAX_CONFLICTS = 5
+
+
+# An edit of a stored request: the changed request and the replies it wants sent.
+Edit = Callable[[ServiceRequest, Department | None], tuple[ServiceRequest, list[Reply]]]
 
 
 def utcnow() -> datetime:
@@ -422,24 +427,59 @@ class Bridge:
         self.notify(request, "edited")
         return Handled(message=message, request=request, department=request.department)
 
+    async def change(self, reference: str, edit: Edit) -> ServiceRequest:
+        """The one way to change a stored request outside an inbound message.
+
+        Loads the request, applies ``edit`` (which returns the changed request and the
+        replies it wants sent), saves it with its timers and replies, all in one
+        transaction; a conflict with another writer is redone on the fresh row. Raises
+        LookupError for an unknown reference and whatever ``edit`` raises (IllegalTransition).
+        """
+        for attempt in range(1, MAX_CONFLICTS + 1):
+            try:
+                async with self.store.transaction() as tx:
+                    request = await tx.load_request(reference.upper())
+                    if request is None:
+                        raise LookupError(f"no request {reference.upper()}")
+                    department = self.departments.get(request.department)
+                    changed, replies = edit(request, department)
+                    changed = await tx.save_request(changed)
+                    if department is not None:
+                        await scheduler.plan(tx, changed, department, was=request.state)
+                    for reply, not_before in scheduler.replies_with_quiet(self, replies):
+                        await tx.enqueue(
+                            reply, request_reference=changed.reference, not_before=not_before
+                        )
+                break
+            except VersionConflict:
+                if attempt == MAX_CONFLICTS:
+                    raise
+        self.notify(changed, changed.history[-1].action)
+        return changed
+
     async def set_state(
         self, reference: str, state: Status, *, by: str, note: str | None = None
     ) -> ServiceRequest:
-        """Move a request to ``state`` (raises IllegalTransition or LookupError)."""
-        request = await self.requests.get(reference)
-        if request is None:
-            raise LookupError(f"no request {reference.upper()}")
-        was = request.state
-        request = request.transition(state, by=by, at=self.clock(), note=note, channel="cli")
-        department = self.departments.get(request.department)
-        if department is not None and state is Status.REOPENED:
-            request = scheduler.restarted(request, department)
-        async with self.store.transaction() as tx:
-            request = await tx.save_request(request)
-            if department is not None:
-                await scheduler.plan(tx, request, department, was=was)
-        self.notify(request, state.value)
-        return request
+        """Move a request to ``state`` and tell the resident, as a staff command would.
+
+        Raises IllegalTransition or LookupError.
+        """
+
+        def edit(
+            request: ServiceRequest, department: Department | None
+        ) -> tuple[ServiceRequest, list[Reply]]:
+            changed = request.transition(state, by=by, at=self.clock(), note=note, channel="cli")
+            if department is None:
+                return changed, []
+            if state is Status.REOPENED:
+                changed = scheduler.restarted(changed, department)
+            key = f"state_{state.value}"
+            if department.template(key, changed.language or department.town.language) is None:
+                return changed, []  # nothing to tell (closed after "is it fixed?" is answered)
+            notice = staff.to_resident(changed, department, key, note=note or "")
+            return changed, [notice] if notice is not None else []
+
+        return await self.change(reference, edit)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from junbridge import followup, staff
 from junbridge.departments import Department
 from junbridge.lifecycle import quiet_until, warning_time
-from junbridge.model import Reply, ServiceRequest, Status
+from junbridge.model import Reply, ServiceRequest, Status, VersionConflict
 from junbridge.store import Timer, Transaction
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ async def tick(bridge: Bridge) -> int:
     done = 0
     for timer in await bridge.store.due_timers(bridge.clock()):
         try:
-            done += await fire(bridge, timer)
+            done += await fire_fresh(bridge, timer)
         except Exception:
             log.exception(
                 "timer %s for %s failed; it will be tried again",
@@ -105,6 +105,16 @@ async def tick(bridge: Bridge) -> int:
                 timer.request_reference,
             )
     return done
+
+
+async def fire_fresh(bridge: Bridge, timer: Timer, *, attempts: int = 5) -> int:
+    """``fire``, redone on the fresh request when a message changed it meanwhile."""
+    for _ in range(attempts - 1):
+        try:
+            return await fire(bridge, timer)
+        except VersionConflict:
+            continue
+    return await fire(bridge, timer)
 
 
 async def fire(bridge: Bridge, timer: Timer) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -178,6 +179,33 @@ async def test_changing_state_by_hand_is_checked_and_kept_in_history(bridge):
     with pytest.raises(Exception, match="cannot become in_progress"):
         await bridge.set_state(ref, Status.IN_PROGRESS, by="electricista")
     assert (await bridge.requests.get(ref)).state is Status.RESOLVED
+
+
+async def test_a_change_by_hand_tells_the_resident_in_their_thread(bridge):
+    handled = await bridge.receive(make_message("farola 9 fundida"))
+    ref = handled.request.reference
+    await bridge.set_state(ref, Status.RESOLVED, by="electricista", note="bombilla nueva")
+    told = [r.reply for r in await bridge.store.replies_for(ref) if r.reply.channel == "telegram"]
+    assert told[-1].text == f"**{ref}** está resuelto. bombilla nueva"
+    assert told[-1].conversation == handled.message.conversation
+
+
+async def test_changes_by_hand_at_the_same_moment_keep_every_history_line(bridge):
+    handled = await bridge.receive(make_message("farola 9 fundida"))
+    ref = handled.request.reference
+    # Two admins (or an admin and a worker) change the request at once: both notes stay.
+    notes = [f"visita {n}" for n in range(6)]
+
+    def noted(note: str):
+        def edit(request, department):
+            return request.noted("note", by="ayuntamiento", at=WEDNESDAY_10, note=note), []
+
+        return edit
+
+    await asyncio.gather(*(bridge.change(ref, noted(n)) for n in notes))
+    stored = await bridge.requests.get(ref)
+    assert sorted(h.note for h in stored.history if h.action == "note") == notes
+    assert stored.version == handled.request.version + len(notes)
 
 
 async def test_an_unanswered_question_expires_and_the_next_message_is_routed_afresh(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row
+from sqlalchemy import Row, Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from junbridge.model import (
     Attachment,
@@ -20,6 +22,7 @@ from junbridge.model import (
     ServiceRequest,
     Status,
 )
+from junbridge.store.schema import history
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +121,23 @@ def service_request(row: Row[Any], history: Iterable[HistoryEntry]) -> ServiceRe
         history=tuple(history),
         attachments=tuple(Attachment(**a) for a in row.attachments),
     )
+
+
+async def load_requests(connection: AsyncConnection, query: Select[Any]) -> list[ServiceRequest]:
+    """The requests ``query`` selects, each with its history, on ``connection``."""
+    rows = (await connection.execute(query)).all()
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    entries = await connection.execute(
+        select(history)
+        .where(history.c.request_id.in_(ids))
+        .order_by(history.c.request_id, history.c.position)
+    )
+    lines: defaultdict[int, list[HistoryEntry]] = defaultdict(list)
+    for entry in entries:
+        lines[entry.request_id].append(history_entry(entry))
+    return [service_request(row, lines[row.id]) for row in rows]
 
 
 def resident(row: Row[Any], identities: Iterable[str]) -> Resident:

@@ -7,7 +7,6 @@ import builtins
 import os
 import socket
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
@@ -25,7 +24,6 @@ from junbridge.store.records import Accepted, ConversationState, OutboxRow, Time
 from junbridge.store.schema import (
     conversations,
     cursors,
-    history,
     inbound,
     outbox,
     requests,
@@ -296,19 +294,7 @@ class Store:
 
     async def _requests(self, query: Select[Any]) -> builtins.list[ServiceRequest]:
         async with self._read() as connection:
-            rows = (await connection.execute(query)).all()
-            if not rows:
-                return []
-            ids = [row.id for row in rows]
-            entries = await connection.execute(
-                select(history)
-                .where(history.c.request_id.in_(ids))
-                .order_by(history.c.request_id, history.c.position)
-            )
-            lines: defaultdict[int, builtins.list[Any]] = defaultdict(builtins.list)
-            for entry in entries:
-                lines[entry.request_id].append(records.history_entry(entry))
-        return [records.service_request(row, lines[row.id]) for row in rows]
+            return await records.load_requests(connection, query)
 
     async def conversation(
         self, resident_id: int, channel: str, conversation: str, *, now: datetime

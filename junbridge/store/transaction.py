@@ -37,6 +37,12 @@ class Transaction:
         self._clock = clock
         self._worker = worker
 
+    async def load_request(self, reference: str) -> ServiceRequest | None:
+        """The stored request, read inside this transaction (locked on PostgreSQL)."""
+        query = select(requests).where(requests.c.reference == reference).with_for_update()
+        found = await records.load_requests(self._connection, query)
+        return found[0] if found else None
+
     async def save_request(self, request: ServiceRequest) -> ServiceRequest:
         """Insert a new request (``reference == ""``) or update a stored one; return it saved.
 
