@@ -22,6 +22,7 @@ from junbridge import abuse, commands, conversations, followup, outcomes, schedu
 from junbridge.channels.base import Channel
 from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
+from junbridge.effects import Effects, commit
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
 from junbridge.media import MediaStore
@@ -342,15 +343,29 @@ class Bridge:
         language: str,
         error: str | None,
     ) -> Handled:
-        """Write the request, history, conversation and replies in one transaction."""
+        """Write what the department decided (see :func:`outcome_effects`) in one commit."""
+        effects = self.outcome_effects(
+            message, resident, state, department, outcome, request, language, error
+        )
+        return await commit(self, inbound_id, message, effects)
+
+    def outcome_effects(
+        self,
+        message: Message,
+        resident: Resident,
+        state: ConversationState,
+        department: Department,
+        outcome: Outcome,
+        original: ServiceRequest | None,
+        language: str,
+        error: str | None,
+    ) -> Effects:
+        """The request, conversation and replies a department's Outcome asks for."""
         now = self.clock()
-        before = len(request.history) if request else 0
-        was = request.state if request is not None else None
+        request = original
         if outcome.change is not None:
-            if request is None:
-                before = 0
             request = outcomes.changed(
-                request,
+                original,
                 outcome.change,
                 department=department,
                 message=message,
@@ -360,60 +375,49 @@ class Bridge:
             )
         if error and request is not None:
             request = request.noted("plugin_failed", by="junbridge", at=now, note=error)
-        async with self.store.transaction() as tx:
-            is_new = request is not None and not request.reference
-            if request is not None and (is_new or len(request.history) != before):
-                request = await tx.save_request(request)
-                await scheduler.plan(tx, request, department, was=None if is_new else was)
-            card = staff.card(request, department) if request is not None and is_new else None
-            if card is not None:
-                await tx.enqueue(card, request_reference=card.reference)
-            await tx.end_conversation(resident.id, message.channel, state.conversation)
-            if outcome.ask is not None:
-                moved = department.privacy == "private" and not message.is_private
-                await tx.save_conversation(
-                    conversations.continued(
-                        dataclasses.replace(state, conversation=MOVED) if moved else state,
-                        outcome=outcome,
-                        department=department.name,
-                        message=message,
-                        request_reference=request.reference if request else None,
-                        now=now,
-                    )
-                )
-            sent = outcomes.replies(
+        keep = None
+        if outcome.ask is not None:
+            moved = department.privacy == "private" and not message.is_private
+            keep = conversations.continued(
+                dataclasses.replace(state, conversation=MOVED) if moved else state,
+                outcome=outcome,
+                department=department.name,
+                message=message,
+                # A new request's reference is known only once it is saved: commit fills it.
+                request_reference=request.reference if request else None,
+                now=now,
+            )
+
+        def render(saved: ServiceRequest | None) -> list[Reply]:
+            return outcomes.replies(
                 outcome.says,
                 department=department,
                 desk=self.departments[TRIAGE],
-                request=request,
+                request=saved,
                 message=message,
                 language=language,
             )
-            for reply in sent:
-                await tx.enqueue(reply, request_reference=reply.reference)
-            await tx.finish_inbound(
-                inbound_id, request_reference=request.reference if request else None, error=error
-            )
-        if request is not None:
-            for entry in request.history[before:]:
-                self.notify(request, entry.action)
-        return Handled(
-            message=message,
+
+        return Effects(
             request=request,
-            replies=tuple(sent),
-            department=department.name,
+            original=original,
+            render=render,
+            end=((resident.id, message.channel, state.conversation),),
+            keep=keep,
             error=error,
+            department=department.name,
         )
 
     async def apply_edit(self, inbound_id: int, message: Message) -> Handled | None:
         """An edited message updates the request it opened; None if it opened none."""
         assert message.edit_of is not None
         reference = await self.store.inbound_reference(message.channel, message.edit_of)
-        request = await self.store.get_request(reference) if reference else None
-        if request is None:
+        original = await self.store.get_request(reference) if reference else None
+        if original is None:
             return None
-        if request.description != message.text:
-            request = request.noted(
+        request = original
+        if original.description != message.text:
+            request = original.noted(
                 "edited",
                 by=outcomes.resident_label(message),
                 at=self.clock(),
@@ -421,11 +425,8 @@ class Bridge:
                 description=message.text,
                 via=message.channel,
             )
-        async with self.store.transaction() as tx:
-            request = await tx.save_request(request)
-            await tx.finish_inbound(inbound_id, request_reference=request.reference)
-        self.notify(request, "edited")
-        return Handled(message=message, request=request, department=request.department)
+        effects = Effects(request=request, original=original, department=request.department)
+        return await commit(self, inbound_id, message, effects)
 
     async def change(self, reference: str, edit: Edit) -> ServiceRequest:
         """The one way to change a stored request outside an inbound message.

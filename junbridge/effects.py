@@ -1,0 +1,123 @@
+"""Steps decide, one commit writes.
+
+Each step of the pipeline (blocked sender, rate limit, staff desk, resident command, "is it
+fixed?", edit, department) reads what it needs and returns :class:`Effects`: the request it
+changed, the replies to send, the timers and conversation state to keep. No step opens a
+transaction. :func:`commit` writes all of it in one transaction, with the inbound message
+marked handled in the same one: either the whole outcome of a message is stored, or none of
+it (and the message is handled again).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from junbridge.handled import Handled
+from junbridge.model import Message, Reply, ServiceRequest
+from junbridge.store import ConversationState, Transaction
+
+if TYPE_CHECKING:
+    from junbridge.bridge import Bridge
+
+# Replies that can only be written once the request is saved (they name its reference).
+Render = Callable[[ServiceRequest | None], Sequence[Reply]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Effects:
+    """What handling one message changes; ``commit`` writes it in one transaction."""
+
+    #: The request as the step left it: new when its reference is "", else version-checked.
+    request: ServiceRequest | None = None
+    #: The request as it was read (None for a new one): timers follow the change of state.
+    original: ServiceRequest | None = None
+    #: Replies to send, each with the earliest time it may go (quiet hours), or None.
+    replies: tuple[tuple[Reply, datetime | None], ...] = ()
+    #: Replies made from the saved request, e.g. ones that name a new request's reference.
+    render: Render | None = None
+    #: Timers to drop (kinds) and to add (kind, due) for the request.
+    cancel_timers: tuple[str, ...] = ()
+    add_timers: tuple[tuple[str, datetime], ...] = ()
+    #: Conversations to forget (resident id, channel, conversation), then one to keep.
+    end: tuple[tuple[int, str, str], ...] = ()
+    keep: ConversationState | None = None
+    #: Whether the inbound row records the request (a command about JUN-1 must not).
+    link_request: bool = True
+    #: Why the message was stopped or failed, kept on the inbound row.
+    error: str | None = None
+    department: str | None = None
+
+    @staticmethod
+    def now(*replies: Reply) -> tuple[tuple[Reply, datetime | None], ...]:
+        """Replies that may go at once."""
+        return tuple((reply, None) for reply in replies)
+
+
+async def commit(bridge: Bridge, inbound_id: int, message: Message, effects: Effects) -> Handled:
+    """Write ``effects`` and mark the message handled, in one transaction."""
+    sent: list[Reply] = []
+    async with bridge.store.transaction() as tx:
+        request = await write_request(tx, bridge, effects.request, effects.original)
+        if request is not None and (effects.cancel_timers or effects.add_timers):
+            if effects.cancel_timers:
+                await tx.cancel_timers(request.reference, effects.cancel_timers)
+            for kind, due in effects.add_timers:
+                await tx.add_timer(request.reference, kind, due)
+        for resident_id, channel, conversation in effects.end:
+            await tx.end_conversation(resident_id, channel, conversation)
+        keep = effects.keep
+        if keep is not None and keep.request_reference == "" and request is not None:
+            keep = dataclasses.replace(keep, request_reference=request.reference)
+        if keep is not None:
+            await tx.save_conversation(keep)
+        rendered = effects.render(request) if effects.render is not None else ()
+        for reply, not_before in (*effects.replies, *((r, None) for r in rendered)):
+            await tx.enqueue(reply, request_reference=reply.reference, not_before=not_before)
+            sent.append(reply)
+        await tx.finish_inbound(
+            inbound_id,
+            request_reference=request.reference if request and effects.link_request else None,
+            error=effects.error,
+        )
+    if request is not None:
+        before = len(effects.original.history) if effects.original is not None else 0
+        for entry in request.history[before:]:
+            bridge.notify(request, entry.action)
+    return Handled(
+        message=message,
+        request=request,
+        replies=tuple(sent),
+        department=effects.department,
+        error=effects.error,
+    )
+
+
+async def write_request(
+    tx: Transaction,
+    bridge: Bridge,
+    request: ServiceRequest | None,
+    original: ServiceRequest | None,
+) -> ServiceRequest | None:
+    """Save a new or changed request, plan its timers, and post a new one's staff card."""
+    from junbridge import scheduler, staff  # both build on the bridge's other modules
+
+    if request is None:
+        return None
+    is_new = request.reference == ""
+    if not is_new and original is not None and request == original:
+        return request  # read, not changed: nothing to write
+    if not is_new and original is None:
+        raise ValueError(f"a change to {request.reference} needs the request as it was read")
+    saved = await tx.save_request(request)
+    department = bridge.departments.get(saved.department)
+    if department is not None:
+        was = original.state if original is not None and not is_new else None
+        await scheduler.plan(tx, saved, department, was=was)
+        card = staff.card(saved, department) if is_new else None
+        if card is not None:
+            await tx.enqueue(card, request_reference=card.reference)
+    return saved
