@@ -277,6 +277,8 @@ class SlackChannel(Channel):
         """
         if self._app is None:
             raise DeliveryError("the Slack channel is not running")
+        # Text that never came through a channel (a plugin's own) can hold half an emoji too.
+        reply = storable(reply)
         upload = local_file(reply.photo)
         if upload is not None and not upload.is_file():
             raise DeliveryError(f"the photo {upload} is not a file here", permanent=True)

@@ -384,6 +384,8 @@ class TwitterChannel(Channel):
     async def send(self, reply: Reply) -> list[str]:
         """Post ``reply`` as a reply thread or send it as direct messages; return their ids."""
         self._started()
+        # Text that never came through a channel (a plugin's own) can hold half an emoji too.
+        reply = storable(reply)
         try:
             bodies = self.render(reply)
         except RenderError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from slack_town import FIXTURES, Town
 
-from junbridge.model import Status
+from junbridge.model import Reply, Status
 
 HALF_BULB = "\ud83d"  # the first UTF-16 half of 💡: the emoji cut in two
 REPORT = f"La farola de la calle\x00 Real no funciona {HALF_BULB}"
@@ -70,3 +70,19 @@ async def test_the_report_is_repaired_answered_and_a_restart_finds_nothing_stuck
     restarted = await make_town()
     assert await restarted.bridge.store.pending_inbound() == []
     assert [r.reference for r in await restarted.bridge.requests.all()] == [request.reference]
+
+
+async def test_a_reply_with_half_an_emoji_and_a_nul_still_reaches_the_resident(
+    town: Town,
+) -> None:
+    """A reply whose text never came through a channel: a plugin's own, say."""
+    reply = Reply(
+        text=f"**Aviso**: corte de luz\x00 mañana {HALF_BULB}",
+        channel="slack",
+        conversation="C0PLAZA",
+    )
+    async with town.bridge.store.transaction() as tx:
+        await tx.enqueue(reply, request_reference=None)
+    assert await town.bridge.outbox.flush() == 1
+    [call] = town.slack.sent("chat.postMessage")
+    assert call.params["text"] == "*Aviso*: corte de luz mañana \ufffd"

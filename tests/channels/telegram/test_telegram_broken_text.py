@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from telegram_town import FIXTURES, PLUGINS, Clock, Webhook, settled, town
 
-from junbridge.model import Status
+from junbridge.model import Reply, Status
 from junbridge.testing import make_bridge
 from junbridge.testing.emulators.telegram import TelegramEmulator
 
@@ -71,3 +71,20 @@ async def test_the_report_is_repaired_answered_and_a_restart_finds_nothing_stuck
     finally:
         await restarted.stop_channels()
         await restarted.close()
+
+
+async def test_a_reply_with_half_an_emoji_and_a_nul_still_reaches_the_resident(
+    webhook: Webhook, emulator: TelegramEmulator
+):
+    """A reply whose text never came through a channel: a plugin's own, say."""
+    await emulator.resident_says("Hola")
+    await settled(webhook.bridge)
+    reply = Reply(
+        text=f"**Aviso**: corte de luz\x00 mañana {HALF_BULB}",
+        channel="telegram",
+        conversation="1001",
+    )
+    async with webhook.bridge.store.transaction() as tx:
+        await tx.enqueue(reply, request_reference=None)
+    assert await webhook.bridge.outbox.flush() == 1
+    assert emulator.last_bot_message(1001)["text"] == "Aviso: corte de luz mañana \ufffd"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from x_town import FIXTURES, Town
 
-from junbridge.model import Status
+from junbridge.model import Reply, Status
 
 HALF_BULB = "\ud83d"  # the first UTF-16 half of 💡: the emoji cut in two
 
@@ -74,3 +74,19 @@ async def test_the_report_is_repaired_answered_and_a_restart_finds_nothing_stuck
     assert await restarted.bridge.store.pending_inbound() == []
     assert await restarted.poll() == 0
     assert [r.reference for r in await restarted.bridge.requests.all()] == [request.reference]
+
+
+async def test_a_reply_with_half_an_emoji_and_a_nul_still_reaches_the_resident(town: Town) -> None:
+    """A reply whose text never came through a channel: a plugin's own, say."""
+    mention = town.x.resident_mentions("La farola de la calle Real no funciona")
+    reply = Reply(
+        text=f"Aviso: corte de luz\x00 mañana {HALF_BULB}",
+        channel="twitter",
+        conversation=mention["id"],
+        thread=mention["id"],
+    )
+    async with town.bridge.store.transaction() as tx:
+        await tx.enqueue(reply, request_reference=None)
+    assert await town.bridge.outbox.flush() == 1
+    [answer] = town.x.replies_to(mention["id"])
+    assert answer["text"] == "Aviso: corte de luz mañana \ufffd"
