@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from junbridge.text import storable
+
 Privacy = Literal["public", "private"]
 
 
@@ -102,9 +104,11 @@ class Message:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Message:
-        """Rebuild a Message stored with :meth:`to_json`."""
+        """Rebuild a Message stored with :meth:`to_json`, its text made storable."""
         location = data.get("location")
-        return cls(
+        # A message a channel stored before it repaired platform text could hold a NUL or
+        # half an emoji; unrepaired, it would fail again at every start.
+        message = cls(
             channel=data["channel"],
             platform_id=data["platform_id"],
             conversation=data["conversation"],
@@ -120,6 +124,7 @@ class Message:
             edit_of=data.get("edit_of"),
             raw=data.get("raw"),
         )
+        return storable(message)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,7 @@ import pytest
 
 from junbridge.bridge import Bridge
 from junbridge.model import MessageKind, Status
+from junbridge.store import Store
 from junbridge.store.leases import LEASE
 from junbridge.testing import make_bridge, make_message
 
@@ -232,3 +233,25 @@ async def test_a_conversation_belongs_to_its_resident_and_chat(bridge):
     [ana, luis] = sorted(await bridge.requests.all(), key=lambda r: r.reference)
     assert ana.address_id is None and ana.state is Status.RECEIVED
     assert luis.state is Status.ASSIGNED
+
+
+async def test_a_message_stored_with_half_an_emoji_and_a_nul_is_handled_at_the_next_start(
+    tmp_path: Path, db_url: str
+):
+    """Stored as a channel did before repairing text: the start handles it, repaired."""
+    # Accepted by a worker that died; its lease has run out by the time the bridge starts.
+    store = await Store.open(db_url, reference_prefix="JUN", clock=lambda: WEDNESDAY_10 - LEASE)
+    message = make_message(
+        "La farola de la calle\x00 Real no funciona \ud83d", channel="twitter", user="vecina\ud83d"
+    )
+    await store.accept(message)
+    await store.close()
+    bridge = await make_bridge(
+        config=DATA / "jun.yaml", clock=lambda: WEDNESDAY_10, workdir=tmp_path, store_url=db_url
+    )
+    try:
+        assert await bridge.store.pending_inbound() == []
+        [request] = await bridge.requests.all()
+        assert request.description == "La farola de la calle Real no funciona \ufffd"
+    finally:
+        await bridge.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from pathlib import Path
 
 import pytest
@@ -183,6 +185,33 @@ def test_normalize_says_why_an_outdated_payload_is_invalid():
         "normalize", "--channel", "telegram", str(FIXTURES / "telegram" / "text_message.json")
     )
     assert code == 1 and "invalid:" in out and "is_bot" in out
+
+
+@pytest.mark.parametrize(
+    ("channel", "fixture", "where", "expected"),
+    [
+        ("telegram", "telegram/text_message.ptb22.json", ("message", "text"), "/start"),
+        ("slack", "slack/app_mention.json", ("event", "text"), "Hi there!"),
+        (
+            "twitter",
+            "x/mentions_author_expansion_docs.json",
+            ("data", 0, "text"),
+            "Hey @XDevelopers, love the new API!",
+        ),
+    ],
+)
+def test_normalize_shows_half_an_emoji_and_a_nul_repaired(
+    tmp_path, channel, fixture, where, expected
+):
+    """A copy of a real payload, derived: a NUL and half of 💡 added at the end of its text."""
+    payload = json.loads((FIXTURES / fixture).read_text())
+    *path, key = where
+    functools.reduce(operator.getitem, path, payload)[key] += "\x00 \ud83d"
+    file = tmp_path / "payload.json"
+    file.write_text(json.dumps(payload))  # as on the wire: "\\u0000", "\\ud83d"
+    code, out = run("normalize", "--channel", channel, str(file))
+    assert code == 0
+    assert json.loads(out)["text"] == f"{expected} \ufffd"
 
 
 def test_normalize_says_when_a_payload_is_ignored():

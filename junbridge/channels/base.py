@@ -51,7 +51,9 @@ class Channel:
     def parse(self, payload: Mapping[str, Any]) -> Message | None:
         """Normalize one platform payload; None when it is to be ignored (joins, echoes).
 
-        Raises :class:`InvalidPayload` when the payload is malformed.
+        Return the Message through :func:`junbridge.text.storable`: platform JSON can carry
+        half an emoji or a NUL, which no store keeps. Raises :class:`InvalidPayload` when
+        the payload is malformed.
         """
         raise NotImplementedError(f"{type(self).__name__}.parse")
 

@@ -38,6 +38,7 @@ from junbridge.hookspecs import hookimpl
 from junbridge.markup import RenderError
 from junbridge.model import Attachment, JunbridgeError, Message, Reply, Sender
 from junbridge.settings import ChannelSettings, Secret
+from junbridge.text import storable
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -212,8 +213,11 @@ class SlackChannel(Channel):
         user = response.get("user") or {}
         profile = user.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
-        known = dataclasses.replace(
-            sender, name=name or sender.name, language=user.get("locale") or sender.language
+        # The profile is platform text kept with the message: repaired as the message was.
+        known = storable(
+            dataclasses.replace(
+                sender, name=name or sender.name, language=user.get("locale") or sender.language
+            )
         )
         self._people[sender.id] = known
         return known
@@ -273,6 +277,8 @@ class SlackChannel(Channel):
         """
         if self._app is None:
             raise DeliveryError("the Slack channel is not running")
+        # Text that never came through a channel (a plugin's own) can hold half an emoji too.
+        reply = storable(reply)
         upload = local_file(reply.photo)
         if upload is not None and not upload.is_file():
             raise DeliveryError(f"the photo {upload} is not a file here", permanent=True)

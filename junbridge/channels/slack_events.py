@@ -16,6 +16,7 @@ from typing import Any
 
 from junbridge.channels.base import InvalidPayload
 from junbridge.model import Attachment, Message, MessageKind, Sender
+from junbridge.text import storable
 
 CHANNEL = "slack"
 # Message subtypes written by a person; everything else (joins, topics, bots...) is noise.
@@ -68,18 +69,23 @@ def parse_event(body: Mapping[str, Any], *, bots: Collection[str] = ()) -> Messa
     ts = _text(event, "ts", "event")
     private = _is_private(event, channel)
     files = tuple(_attachment(f) for f in event.get("files") or ())
-    return Message(
-        channel=CHANNEL,
-        platform_id=f"{channel}:{ts}",
-        conversation=channel,
-        sender=Sender(id=_text(event, "user", "event"), handle=event["user"]),
-        sent_at=timestamp(ts),
-        text=plain(str(event.get("text") or ""), bots=bots, mention=event["type"] == "app_mention"),
-        kind=MessageKind.PHOTO if any(f.kind == "photo" for f in files) else MessageKind.TEXT,
-        is_private=private,
-        attachments=files,
-        thread=event.get("thread_ts") or (None if private else ts),
-        raw=body,
+    # Text, ids, file names and the raw body stored with the message: all repaired alike.
+    return storable(
+        Message(
+            channel=CHANNEL,
+            platform_id=f"{channel}:{ts}",
+            conversation=channel,
+            sender=Sender(id=_text(event, "user", "event"), handle=event["user"]),
+            sent_at=timestamp(ts),
+            text=plain(
+                str(event.get("text") or ""), bots=bots, mention=event["type"] == "app_mention"
+            ),
+            kind=MessageKind.PHOTO if any(f.kind == "photo" for f in files) else MessageKind.TEXT,
+            is_private=private,
+            attachments=files,
+            thread=event.get("thread_ts") or (None if private else ts),
+            raw=body,
+        )
     )
 
 
@@ -106,19 +112,21 @@ def parse_edit(
         raise InvalidPayload("Slack message_changed event has no event_ts")
     private = _is_private(event, channel)
     edited = new["edited"]
-    return Message(
-        channel=CHANNEL,
-        platform_id=f"{channel}:{original}:edit:{changed}",
-        conversation=channel,
-        sender=Sender(id=_text(new, "user", "edited message"), handle=new["user"]),
-        sent_at=timestamp(edited.get("ts") if isinstance(edited, Mapping) else changed),
-        text=plain(str(new.get("text") or ""), bots=bots),
-        kind=MessageKind.EDIT,
-        is_private=private,
-        attachments=tuple(_attachment(f) for f in new.get("files") or ()),
-        thread=new.get("thread_ts") or (None if private else original),
-        edit_of=f"{channel}:{original}",
-        raw=body,
+    return storable(
+        Message(
+            channel=CHANNEL,
+            platform_id=f"{channel}:{original}:edit:{changed}",
+            conversation=channel,
+            sender=Sender(id=_text(new, "user", "edited message"), handle=new["user"]),
+            sent_at=timestamp(edited.get("ts") if isinstance(edited, Mapping) else changed),
+            text=plain(str(new.get("text") or ""), bots=bots),
+            kind=MessageKind.EDIT,
+            is_private=private,
+            attachments=tuple(_attachment(f) for f in new.get("files") or ()),
+            thread=new.get("thread_ts") or (None if private else original),
+            edit_of=f"{channel}:{original}",
+            raw=body,
+        )
     )
 
 
@@ -142,18 +150,20 @@ def parse_action(body: Mapping[str, Any]) -> Message | None:
     private = channel.startswith("D")
     thread = container.get("thread_ts") or message.get("thread_ts")
     label = (action.get("text") or {}).get("text")
-    return Message(
-        channel=CHANNEL,
-        platform_id=f"action:{message_ts}:{action_ts}",
-        conversation=channel,
-        sender=Sender(id=_text(user, "id", "user"), handle=user["id"]),
-        sent_at=timestamp(action_ts),
-        text=str(label or ""),
-        kind=MessageKind.BUTTON,
-        is_private=private,
-        choice=_text(action, "value", "button"),
-        thread=thread or (None if private else message_ts),
-        raw=body,
+    return storable(
+        Message(
+            channel=CHANNEL,
+            platform_id=f"action:{message_ts}:{action_ts}",
+            conversation=channel,
+            sender=Sender(id=_text(user, "id", "user"), handle=user["id"]),
+            sent_at=timestamp(action_ts),
+            text=str(label or ""),
+            kind=MessageKind.BUTTON,
+            is_private=private,
+            choice=_text(action, "value", "button"),
+            thread=thread or (None if private else message_ts),
+            raw=body,
+        )
     )
 
 

@@ -43,6 +43,7 @@ from junbridge.channels.telegram_send import retry_seconds, send_reply
 from junbridge.hookspecs import hookimpl
 from junbridge.model import Attachment, JunbridgeError, Message, MessageKind, Reply
 from junbridge.settings import ChannelSettings, Secret
+from junbridge.text import storable
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -354,7 +355,8 @@ class TelegramChannel(Channel):
         """Send ``reply``; return ``chat_id:message_id`` of each Telegram message sent."""
         if self.application is None:
             raise DeliveryError("the telegram channel is not started")
-        return await send_reply(self.application.bot, reply, redact=self._redact)
+        # Text that never came through a channel (a plugin's own) can hold half an emoji too.
+        return await send_reply(self.application.bot, storable(reply), redact=self._redact)
 
     def _redact(self, text: str) -> str:
         return self._redactor.redact(text) if self._redactor is not None else text

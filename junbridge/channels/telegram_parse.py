@@ -18,6 +18,7 @@ from telegram.constants import BOT_API_VERSION
 
 from junbridge.channels.base import InvalidPayload
 from junbridge.model import Attachment, Location, Message, MessageKind, Sender
+from junbridge.text import storable
 
 CHANNEL = "telegram"
 # The updates junbridge asks Telegram for; it sends no others (setWebhook, getUpdates).
@@ -93,21 +94,24 @@ def _message(
         # Each edit is its own event; the original's id stays the one a redelivery repeats.
         platform_id = f"{platform_id}:edit:{int(sent_at.timestamp())}"
     is_private = message.chat.type == "private"
-    return Message(
-        channel=CHANNEL,
-        platform_id=platform_id,
-        conversation=str(chat_id),
-        sender=sender(user),
-        sent_at=sent_at.astimezone(UTC),
-        text=text,
-        kind=kind,
-        is_private=is_private,
-        attachments=attachments,
-        location=location,
-        # In a group, answers quote the resident's message so everyone sees what they answer.
-        thread=None if is_private else str(message.message_id),
-        edit_of=edit_of,
-        raw=raw,
+    # Text, names, ids and the raw update stored with the message: all repaired alike.
+    return storable(
+        Message(
+            channel=CHANNEL,
+            platform_id=platform_id,
+            conversation=str(chat_id),
+            sender=sender(user),
+            sent_at=sent_at.astimezone(UTC),
+            text=text,
+            kind=kind,
+            is_private=is_private,
+            attachments=attachments,
+            location=location,
+            # In a group, answers quote the resident's message so everyone sees what they answer.
+            thread=None if is_private else str(message.message_id),
+            edit_of=edit_of,
+            raw=raw,
+        )
     )
 
 
@@ -167,19 +171,21 @@ def _button(query: CallbackQuery, raw: Mapping[str, Any] | None) -> Message | No
         return None
     chat = shown.chat
     is_private = chat.type == "private"
-    return Message(
-        channel=CHANNEL,
-        platform_id=f"cb:{query.id}",
-        conversation=str(chat.id),
-        sender=sender(query.from_user),
-        # A press carries no date of its own: it happened now.
-        sent_at=datetime.now(UTC),
-        text=_label(query),
-        kind=MessageKind.BUTTON,
-        is_private=is_private,
-        choice=query.data,
-        thread=None if is_private else str(shown.message_id),
-        raw=raw,
+    return storable(
+        Message(
+            channel=CHANNEL,
+            platform_id=f"cb:{query.id}",
+            conversation=str(chat.id),
+            sender=sender(query.from_user),
+            # A press carries no date of its own: it happened now.
+            sent_at=datetime.now(UTC),
+            text=_label(query),
+            kind=MessageKind.BUTTON,
+            is_private=is_private,
+            choice=query.data,
+            thread=None if is_private else str(shown.message_id),
+            raw=raw,
+        )
     )
 
 

@@ -58,6 +58,7 @@ from junbridge.hookspecs import hookimpl
 from junbridge.markup import RenderError
 from junbridge.model import Attachment, JunbridgeError, Message, Reply
 from junbridge.settings import ChannelSettings, Secret
+from junbridge.text import storable
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -365,7 +366,8 @@ class TwitterChannel(Channel):
         except (tweepy.TweepyException, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("thread root of X post %s unknown: %s", message.platform_id, exc)
             return message
-        return dataclasses.replace(message, conversation=root or message.conversation)
+        # The root's id is platform text too, kept with the message: repaired the same way.
+        return storable(dataclasses.replace(message, conversation=root or message.conversation))
 
     # -- outbound ------------------------------------------------------------------------
 
@@ -382,6 +384,8 @@ class TwitterChannel(Channel):
     async def send(self, reply: Reply) -> list[str]:
         """Post ``reply`` as a reply thread or send it as direct messages; return their ids."""
         self._started()
+        # Text that never came through a channel (a plugin's own) can hold half an emoji too.
+        reply = storable(reply)
         try:
             bodies = self.render(reply)
         except RenderError as exc:

@@ -28,6 +28,7 @@ import tweepy  # type: ignore[import-untyped]
 from junbridge.channels.base import InvalidPayload
 from junbridge.channels.twitter_render import is_dm_conversation
 from junbridge.model import Attachment, Message, MessageKind, Sender
+from junbridge.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -332,19 +333,22 @@ def _message(
         kind = MessageKind.EDIT
     elif attachments and not text:
         kind = MessageKind.PHOTO
-    return Message(
-        channel=CHANNEL,
-        platform_id=platform_id,
-        conversation=conversation,
-        thread=thread,
-        sender=sender,
-        sent_at=sent_at,
-        text=text,
-        kind=kind,
-        is_private=private,
-        attachments=tuple(attachments),
-        edit_of=edit_of,
-        raw=raw,
+    # Text, names, ids and the raw post stored with the message: all repaired alike.
+    return storable(
+        Message(
+            channel=CHANNEL,
+            platform_id=platform_id,
+            conversation=conversation,
+            thread=thread,
+            sender=sender,
+            sent_at=sent_at,
+            text=text,
+            kind=kind,
+            is_private=private,
+            attachments=tuple(attachments),
+            edit_of=edit_of,
+            raw=raw,
+        )
     )
 
 

@@ -31,6 +31,7 @@ from junbridge.store.schema import (
     timers,
 )
 from junbridge.store.transaction import Transaction
+from junbridge.text import storable_text
 
 _CLOSED = [s.value for s in Status if not s.is_open]
 
@@ -122,7 +123,8 @@ class Store:
         values = {
             "channel": message.channel,
             "platform_id": message.platform_id,
-            "conversation": message.conversation,
+            # A column of its own, not JSON: repaired like a channel does (junbridge.text).
+            "conversation": storable_text(message.conversation),
             "received_at": now,
             "message": message.to_json(),
             "status": "pending",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -66,11 +67,25 @@ DEFAULT_LIMITS: Mapping[str, int] = {
     "POST /2/media/upload": 500,
 }
 WINDOW = timedelta(minutes=15)
+_ASTRAL = re.compile("[\U00010000-\U0010ffff\ud800-\udfff]")
 
 
 def utcnow() -> datetime:
     """The real clock."""
     return datetime.now(UTC)
+
+
+class XJSONResponse(JSONResponse):
+    """JSON as X writes it: characters past U+FFFF as a pair of escapes.
+
+    A recorded X response holds 🤨 as ``\\uD83E\\uDD28``; so a post cut inside an emoji
+    reaches the client as X sends it, with a lone ``\\ud83d``, instead of failing here.
+    """
+
+    def render(self, content: Any) -> bytes:
+        """UTF-8 JSON with every UTF-16 pair (and any lone half of one) escaped."""
+        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+        return _ASTRAL.sub(lambda found: json.dumps(found[0])[1:-1], text).encode()
 
 
 class XEmulator(Emulator):
@@ -300,14 +315,16 @@ class XEmulator(Emulator):
                 failure = self.take_failure(method)
                 if failure is not None:
                     self.record(method, recorded(params), failure.status)
-                    return JSONResponse(failure.body, failure.status, headers=dict(failure.headers))
+                    return XJSONResponse(
+                        failure.body, failure.status, headers=dict(failure.headers)
+                    )
                 headers = self._count(method)
                 status, body = await handler(params, user_context)
             except Problem as problem:
                 status, body = problem.status, problem.body
                 headers.update(problem.headers)
             self.record(method, recorded(params), status)
-            return JSONResponse(body, status, headers=headers)
+            return XJSONResponse(body, status, headers=headers)
 
         return endpoint
 

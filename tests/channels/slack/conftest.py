@@ -37,6 +37,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+def store_url() -> str | None:
+    """The bridge's store: None for a SQLite file in tmp_path; a module may override it."""
+    return None
+
+
+@pytest.fixture
 def secrets(monkeypatch: pytest.MonkeyPatch, slack: SlackEmulator) -> None:
     """The Slack secrets in the environment, as channels.yaml's {$env: ...} expects."""
     monkeypatch.setenv("SLACK_BOT_TOKEN", slack.bot_token)
@@ -46,14 +52,18 @@ def secrets(monkeypatch: pytest.MonkeyPatch, slack: SlackEmulator) -> None:
 
 @pytest.fixture
 async def make_town(
-    tmp_path: Path, slack: SlackEmulator, clock: Clock, secrets: None
+    tmp_path: Path, slack: SlackEmulator, clock: Clock, secrets: None, store_url: str | None
 ) -> AsyncIterator[Callable[..., Awaitable[Town]]]:
     """Build the town in events mode (served web app) or socket mode (WebSocket)."""
     towns: list[Town] = []
 
     async def make(mode: str = "events") -> Town:
         bridge = await make_bridge(
-            config=slack_config(slack, mode), plugins=PLUGINS, workdir=tmp_path, clock=clock
+            config=slack_config(slack, mode),
+            plugins=PLUGINS,
+            workdir=tmp_path,
+            clock=clock,
+            store_url=store_url,
         )
         channel = bridge.channel("slack")
         assert isinstance(channel, SlackChannel)

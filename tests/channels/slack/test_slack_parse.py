@@ -111,6 +111,23 @@ async def test_fixture_through_bolt_is_stored_as_the_expected_message(
         assert stored == [expected]
 
 
+def test_a_file_name_and_text_with_half_an_emoji_and_a_nul_are_repaired() -> None:
+    """A copy of message_file_share.json, derived as follows.
+
+    Added: a NUL and half of 💡 at the end of the text and inside the file's name.
+    """
+    body = load("message_file_share.json")
+    body["event"]["text"] += "\x00 \ud83d"
+    body["event"]["files"][0]["name"] = "file\x00\ud83d.png"
+    message = parse(json.loads(json.dumps(body)))  # through the wire's escapes
+    assert message is not None
+    assert message.text == "Hi there! \ufffd"
+    assert message.attachments[0].name == "file\ufffd.png"
+    # The raw body is stored with the message: repaired the same way.
+    assert message.raw is not None
+    assert message.raw["event"]["files"][0]["name"] == "file\ufffd.png"
+
+
 def test_a_channel_parses_with_its_own_bot_ignored() -> None:
     settings = SlackChannel.Settings.model_validate(
         {"bot_token": {"$env": "A"}, "signing_secret": {"$env": "B"}}

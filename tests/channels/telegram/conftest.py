@@ -29,6 +29,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+def store_url() -> str | None:
+    """The bridge's store: None for a SQLite file in tmp_path; a module may override it."""
+    return None
+
+
+@pytest.fixture
 async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TelegramEmulator]:
     emulated = TelegramEmulator()
     await emulated.start()
@@ -56,7 +62,7 @@ async def polling(
 
 @pytest.fixture
 async def webhook(
-    emulator: TelegramEmulator, tmp_path: Path, clock: Clock
+    emulator: TelegramEmulator, tmp_path: Path, clock: Clock, store_url: str | None
 ) -> AsyncIterator[Webhook]:
     """The bridge's web app served on a free port, that port being the public URL.
 
@@ -74,6 +80,7 @@ async def webhook(
         plugins=PLUGINS,
         workdir=tmp_path,
         clock=clock,
+        store_url=store_url,
     )
     try:
         await bridge.add_channel(bridge.channel("telegram"))

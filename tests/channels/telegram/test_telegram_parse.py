@@ -90,6 +90,23 @@ def test_location():
     )
 
 
+def test_a_caption_and_a_name_with_half_an_emoji_and_a_nul_are_repaired():
+    """A copy of photo_with_caption.ptb22.json, derived as follows.
+
+    Added: a NUL and half of 💡 at the end of the caption, half of 💡 to the first name.
+    """
+    update = fixture("photo_with_caption.ptb22.json")
+    update["message"]["caption"] = "description\x00 \ud83d"
+    update["message"]["from"]["first_name"] = "O\ud83d"
+    message = parse_update(json.loads(json.dumps(update)))  # through the wire's escapes
+    assert message is not None
+    assert message.text == "description \ufffd" and message.sender.name == "O\ufffd"
+    # The raw update is stored with the message: repaired the same way.
+    assert message.raw is not None
+    assert message.raw["message"]["caption"] == "description \ufffd"
+    assert message.raw["message"]["from"]["first_name"] == "O\ufffd"
+
+
 # -- malformed payloads ----------------------------------------------------------------------
 
 

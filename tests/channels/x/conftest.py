@@ -22,6 +22,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+def store_url() -> str | None:
+    """The bridge's store: None for a SQLite file in tmp_path; a module may override it."""
+    return None
+
+
+@pytest.fixture
 async def x(clock: Clock) -> AsyncIterator[XEmulator]:
     """A started X emulator on the test's clock."""
     emulator = XEmulator(clock=clock)
@@ -39,7 +45,7 @@ def secrets(monkeypatch: pytest.MonkeyPatch, x: XEmulator) -> None:
 
 @pytest.fixture
 async def make_town(
-    tmp_path: Path, x: XEmulator, clock: Clock, secrets: None
+    tmp_path: Path, x: XEmulator, clock: Clock, secrets: None, store_url: str | None
 ) -> AsyncIterator[Callable[..., Awaitable[Town]]]:
     """Build the town: polling by explicit ``poll()`` calls, or webhooks on a served app.
 
@@ -50,7 +56,11 @@ async def make_town(
 
     async def make(*, background: bool = False, **twitter: Any) -> Town:
         bridge = await make_bridge(
-            config=x_config(x, **twitter), plugins=PLUGINS, workdir=tmp_path, clock=clock
+            config=x_config(x, **twitter),
+            plugins=PLUGINS,
+            workdir=tmp_path,
+            clock=clock,
+            store_url=store_url,
         )
         channel = TwitterChannel(bridge.config.channels["twitter"], poll_in_background=background)
         try:
