@@ -68,7 +68,7 @@ REQUESTS_PER_RESIDENT = 3
 CHUNK = 2_000
 # For the statement column: "requests.state" -> "state", "%(state_1)s::VARCHAR" -> "?".
 QUALIFIED = re.compile(r"\b\w+\.(?=\w)")
-PARAMETER = re.compile(r"%\(\w+\)s(?:::\w+)?")
+PARAMETER = re.compile(r"%\(\w+\)s(?:::\w+(?: WITH(?:OUT)? TIME ZONE)?)?")
 
 
 # -- filling a store in SQL ---------------------------------------------------------------
@@ -354,13 +354,14 @@ def growing(dialect: str, points: Sequence[Point], args: argparse.Namespace) -> 
     assert small is not None and large is not None
     table = Table(
         title=f"{dialect}: statements that grow most, µs per call ({args.profiled} reports per "
-        "size, untimed pass)"
+        f"size, untimed pass), and µs per report they add from {points[0].size:,} to "
+        f"{points[-1].size:,}"
     )
-    table.add_column("statement", justify="left", max_width=60)
+    table.add_column("statement", justify="left", max_width=46)
     table.add_column("calls / report", justify="right")
     for point in points:
         table.add_column(f"{point.size:,}", justify="right")
-    table.add_column(f"µs / report added at {points[-1].size:,}", justify="right")
+    table.add_column("µs / report added", justify="right")
 
     def per_report(tally: Tally | None, statement: str) -> float:
         assert tally is not None
@@ -383,7 +384,7 @@ def growing(dialect: str, points: Sequence[Point], args: argparse.Namespace) -> 
         )
     totals = [sum(t.seconds.values()) * 1e6 / args.profiled for t in tallies if t is not None]
     table.add_row(
-        "all statements, µs per report (COMMIT not included)",
+        "all statements, µs per report (no COMMIT)",
         "",
         *(f"{us:,.0f}" for us in totals),
         f"{totals[-1] - totals[0]:+,.0f}",
