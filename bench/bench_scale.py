@@ -1,78 +1,430 @@
-"""Does handling one message get slower as the store fills up? A scale curve.
+"""Does a resident's message cost more as the store fills up? A scale curve.
 
-For each store size N, the store is first filled with N open lighting requests, then the
-time to handle the next batch of messages is measured. The baseline is the first size on
-the same machine in the same run: a flat curve (ratios near 1) means no per-message work
-grows with the number of stored requests.
+For each size N, a fresh store is filled directly in SQL, through junbridge.store.schema,
+with N open (assigned) lighting requests copied from one the pipeline made: each with its
+history, timers, inbound message and delivered reply, from residents who made three each.
+SELECT COUNT then checks that it holds exactly N. Every store's bridge is warmed up, then
+batches of lamp reports from new residents are timed, going round all sizes in turn so that
+a noisy moment on this shared machine hits every size alike. The baseline is the smallest
+size, in the same run. Last, untimed, each SQL statement is timed on every store: the
+statements whose time grows most with the store are listed.
 
-    .venv/bin/python bench/bench_scale.py [--sizes 0 500 2000] [--batch 100]
+Two electricians are on duty, so each report is assigned to the one with fewer open
+requests; the clock is fixed on a Wednesday at 10:00. Compare ratios, not milliseconds.
+
+    .venv/bin/python bench/bench_scale.py [--sizes 0 1000 10000 100000] [--batch 50]
+        [--rounds 3] [--no-postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
+from sql_tally import Tally, label, tallying
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Table as SqlTable
+from stores import DIALECTS, command_line, fresh_store_url, sync_engine
 
+from junbridge.bridge import Bridge
+from junbridge.store.schema import (
+    history,
+    identities,
+    inbound,
+    outbox,
+    requests,
+    residents,
+    timers,
+)
 from junbridge.testing import make_bridge, make_message
+from junbridge.testing.clock import ManualClock
 
 ROOT = Path(__file__).parent.parent
+STAFF = ("Paco", "Lola")
 CONFIG = {
     "town": {"name": "Jun"},
     "departments": {
         "lighting": {
             # Two electricians on duty: assignment weighs their open requests.
-            "staff": [{"name": "Paco"}, {"name": "Lola"}],
-            "on_duty": [{"staff": "Paco"}, {"staff": "Lola"}],
+            "staff": [{"name": name} for name in STAFF],
+            "on_duty": [{"staff": name} for name in STAFF],
         }
     },
 }
+PLUGINS = [ROOT / "plugins" / "lighting.py"]
+REQUESTS_PER_RESIDENT = 3
+CHUNK = 2_000
+# For the statement column: "requests.state" -> "state", "%(state_1)s::VARCHAR" -> "?".
+QUALIFIED = re.compile(r"\b\w+\.(?=\w)")
+PARAMETER = re.compile(r"%\(\w+\)s(?:::\w+(?: WITH(?:OUT)? TIME ZONE)?)?")
 
 
-async def per_message_ms(size: int, batch: int, progress: Progress) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        bridge = await make_bridge(
-            config=CONFIG, plugins=[ROOT / "plugins" / "lighting.py"], workdir=tmp
+# -- filling a store in SQL ---------------------------------------------------------------
+
+
+Rows = dict[str, list[dict[str, Any]]]
+
+
+async def template_rows(folder: Path) -> Rows:
+    """The rows the pipeline writes for one lamp report, read back from a scratch store."""
+    bridge = await make_bridge(config=CONFIG, plugins=PLUGINS, workdir=folder, clock=ManualClock())
+    try:
+        handled = await bridge.receive(make_message("farola 1 apagada", user="fill1"))
+        assert handled.request is not None and handled.replies, handled
+        reference = handled.request.reference
+    finally:
+        await bridge.close()
+    with sync_engine(f"sqlite:///{folder / 'junbridge.db'}") as engine, engine.connect() as db:
+
+        def rows(table: SqlTable, *where: Any) -> list[dict[str, Any]]:
+            return [dict(row._mapping) for row in db.execute(select(table).where(*where))]
+
+        [request] = rows(requests, requests.c.reference == reference)
+        return {
+            "requests": [request],
+            "residents": rows(residents, residents.c.id == request["resident_id"]),
+            "identities": rows(identities, identities.c.resident_id == request["resident_id"]),
+            "history": rows(history, history.c.request_id == request["id"]),
+            "timers": rows(timers, timers.c.request_reference == reference),
+            "inbound": rows(inbound, inbound.c.request_reference == reference),
+            "outbox": rows(outbox, outbox.c.request_reference == reference),
+        }
+
+
+def filled_rows(template: Rows, first: int, last: int) -> Rows:
+    """Rows of requests ``first``..``last`` (ids and JUN-references), made like the template."""
+    [request] = template["requests"]
+    was_ref, was_assignee = request["reference"], request["assignee"]
+    out: Rows = {name: [] for name in template}
+    for k in range(first, last + 1):
+        ref, assignee = f"JUN-{k:04d}", STAFF[k % len(STAFF)]
+        resident_id = (k - 1) // REQUESTS_PER_RESIDENT + 1
+        user = f"fill{resident_id}"
+
+        def swap(value: Any, ref: str = ref, assignee: str = assignee) -> Any:
+            if isinstance(value, str):
+                return value.replace(was_ref, ref).replace(was_assignee, assignee)
+            return value
+
+        if (k - 1) % REQUESTS_PER_RESIDENT == 0:
+            for row in template["residents"]:
+                out["residents"].append({**row, "id": resident_id, "name": user.title()})
+            for row in template["identities"]:
+                out["identities"].append(
+                    {**_no_id(row), "platform_user_id": user, "handle": user}
+                    | {"resident_id": resident_id}
+                )
+        description = f"farola {k} apagada"
+        out["requests"].append(
+            {
+                **request,
+                "id": k,
+                "reference": ref,
+                "service_request_id": ref,
+                "description": description,
+                "address_id": f"lamp-{k}",
+                "assignee": assignee,
+                "resident_id": resident_id,
+                "conversation": user,
+                "recipient": user,
+            }
         )
+        for row in template["history"]:
+            out["history"].append(
+                {
+                    **_no_id(row),
+                    "request_id": k,
+                    "by": f"telegram:@{user}",
+                    "note": swap(row["note"]),
+                }
+            )
+        for row in template["timers"]:
+            out["timers"].append({**_no_id(row), "request_reference": ref})
+        for row in template["inbound"]:
+            message = dict(row["message"])
+            sender = {**message["sender"], "id": user, "handle": user, "name": user.title()}
+            message.update(
+                platform_id=f"fill-{k}", conversation=user, sender=sender, text=description
+            )
+            out["inbound"].append(
+                {
+                    **_no_id(row),
+                    "platform_id": f"fill-{k}",
+                    "message": message,
+                    "request_reference": ref,
+                }
+            )
+        for row in template["outbox"]:
+            reply = {key: swap(value) for key, value in row["reply"].items()}
+            reply.update(conversation=user, recipient=user)
+            out["outbox"].append(
+                {
+                    **_no_id(row),
+                    "request_reference": ref,
+                    "reply": reply,
+                    # Delivered long ago: the outbox worker has nothing left of them.
+                    "status": "sent",
+                    "attempts": 1,
+                    "sent_at": row["created_at"],
+                    "platform_ids": [str(k)],
+                }
+            )
+    return out
+
+
+def _no_id(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if key != "id"}
+
+
+# Parents first: requests and identities refer to residents, history to requests.
+TABLES: dict[str, SqlTable] = {
+    "residents": residents,
+    "identities": identities,
+    "requests": requests,
+    "history": history,
+    "timers": timers,
+    "inbound": inbound,
+    "outbox": outbox,
+}
+
+
+def fill(url: str, size: int, template: Rows) -> dict[str, int]:
+    """Insert ``size`` requests and their rows; the row count of each table afterwards."""
+    with sync_engine(url) as engine, engine.begin() as db:
+        for first in range(1, size + 1, CHUNK):
+            rows = filled_rows(template, first, min(size, first + CHUNK - 1))
+            for name, table in TABLES.items():
+                if rows[name]:
+                    db.execute(table.insert(), rows[name])
+        if engine.dialect.name == "postgresql":
+            # Ids were given explicitly: move the sequences past them, as the pipeline would.
+            for table in (residents, requests):
+                db.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table.name}), false)"
+                    )
+                )
+    with sync_engine(url) as engine:
+        if engine.dialect.name == "postgresql":
+            # What autovacuum would soon do on a live server after this many new rows.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+                db.execute(text("ANALYZE"))
+        with engine.connect() as db:
+            return {name: count(db, table) for name, table in TABLES.items()}
+
+
+def count(db: Connection, table: SqlTable) -> int:
+    """SELECT COUNT(*) FROM ``table``."""
+    return int(db.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+
+@dataclass
+class Point:
+    """One store size: its bridge, and what was measured on it."""
+
+    size: int
+    url: str
+    bridge: Bridge
+    clock: ManualClock
+    counted: dict[str, int]
+    fill_seconds: float
+    sent: int = 0
+    batches: list[float] = field(default_factory=list)
+    tally: Tally | None = None
+
+    async def send(self, count: int) -> float:
+        """Seconds for ``count`` lamp reports, each from a new resident."""
+        start = time.perf_counter()
+        for _ in range(count):
+            self.sent += 1
+            self.clock.advance(1)
+            handled = await self.bridge.receive(
+                make_message(f"farola {self.sent} parpadea", user=f"m{self.sent}")
+            )
+            assert handled.request is not None and handled.replies, handled
+        return time.perf_counter() - start
+
+
+async def measure(
+    dialect: str, sizes: Sequence[int], args: argparse.Namespace, console: Console
+) -> list[Point]:
+    """Fill a store per size, warm each up, time batches round the sizes, then profile."""
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        folder = Path(tmp)
+        (folder / "template").mkdir()
+        template = await template_rows(folder / "template")
+        points = []
         try:
-            task = progress.add_task(f"filling {size} requests", total=size)
-            for n in range(size):
-                await bridge.receive(make_message(f"farola {n} apagada", user=f"f{n % 300}"))
-                progress.advance(task)
-            progress.remove_task(task)
-            start = time.perf_counter()
-            for n in range(batch):
-                await bridge.receive(make_message(f"farola {n} parpadea", user=f"m{n}"))
-            return (time.perf_counter() - start) * 1000 / batch
+            for size in sizes:
+                url = stack.enter_context(fresh_store_url(dialect, folder, f"size{size}"))
+                workdir = folder / f"size{size}"
+                workdir.mkdir()
+                clock = ManualClock()
+                # The bridge first: opening the store creates its tables.
+                bridge = await make_bridge(
+                    config=CONFIG, plugins=PLUGINS, store_url=url, workdir=workdir, clock=clock
+                )
+                points.append(Point(size, url, bridge, clock, {}, 0.0))
+                start = time.perf_counter()
+                counted = await asyncio.to_thread(fill, url, size, template)
+                points[-1].counted, points[-1].fill_seconds = counted, time.perf_counter() - start
+                assert counted["requests"] == size, f"filled {counted['requests']}, not {size}"
+                console.print(
+                    f"{dialect} {size:>7,}: filled in {points[-1].fill_seconds:.1f} s; SELECT "
+                    "COUNT: " + ", ".join(f"{n:,} {name}" for name, n in counted.items())
+                )
+            for point in points:
+                await point.send(args.warmup)
+            for number in range(args.rounds):
+                # Smallest first, then largest first: what comes first gains or loses alike.
+                for point in points if number % 2 == 0 else reversed(points):
+                    point.batches.append(await point.send(args.batch) / args.batch)
+            for point in points:
+                with tallying() as point.tally:
+                    await point.send(args.profiled)
         finally:
-            await bridge.close()
+            for point in points:
+                await point.bridge.close()
+        for point in points:
+            expected = point.size + args.warmup + args.rounds * args.batch + args.profiled
+            with sync_engine(point.url) as engine, engine.connect() as db:
+                made = count(db, requests)
+                stopped = db.execute(
+                    select(func.count()).select_from(inbound).where(inbound.c.error.is_not(None))
+                ).scalar_one()
+            assert (made, stopped) == (expected, 0), (
+                f"{dialect} {point.size}: {made} requests and {stopped} messages stopped, "
+                f"wanted {expected} and 0"
+            )
+        return points
+
+
+# -- reporting ----------------------------------------------------------------------------
+
+
+def curve(dialect: str, points: Sequence[Point], args: argparse.Namespace) -> Table:
+    """Per-message cost at each size and its ratio to the smallest, median over rounds."""
+    table = Table(
+        title=f"{dialect}: ms per lamp report, batches of {args.batch} after {args.warmup} "
+        f"untimed; median of {args.rounds} rounds (range of ratios)"
+    )
+    for column in (
+        "filled (COUNT)",
+        "at first batch",
+        "ms / message",
+        f"ratio to {points[0].size:,}",
+        "",
+    ):
+        table.add_column(column, justify="right")
+    base = points[0]
+    for point in points:
+        ratios = [mine / theirs for mine, theirs in zip(point.batches, base.batches, strict=True)]
+        ratio = statistics.median(ratios)
+        table.add_row(
+            f"{point.counted['requests']:,}",
+            f"{point.size + args.warmup:,}",
+            f"{statistics.median(point.batches) * 1000:.2f}",
+            f"{ratio:.2f} ({min(ratios):.2f}-{max(ratios):.2f})",
+            "█" * max(1, round(5 * ratio)),
+        )
+    return table
+
+
+def growing(dialect: str, points: Sequence[Point], args: argparse.Namespace) -> Table:
+    """The statements that add most time per report from the smallest store to the largest."""
+    tallies = [point.tally for point in points]
+    assert all(tallies)
+    small, large = tallies[0], tallies[-1]
+    assert small is not None and large is not None
+    table = Table(
+        title=f"{dialect}: statements that grow most, µs per call ({args.profiled} reports per "
+        f"size, untimed pass), and µs per report they add from {points[0].size:,} to "
+        f"{points[-1].size:,}"
+    )
+    table.add_column("statement", justify="left", max_width=46)
+    table.add_column("calls / report", justify="right")
+    for point in points:
+        table.add_column(f"{point.size:,}", justify="right")
+    table.add_column("µs / report added", justify="right")
+
+    def per_report(tally: Tally | None, statement: str) -> float:
+        assert tally is not None
+        return tally.seconds.get(statement, 0.0) * 1e6 / int(args.profiled)
+
+    def per_call(tally: Tally | None, statement: str) -> str:
+        assert tally is not None
+        calls = tally.statements.get(statement, 0)
+        return f"{tally.seconds[statement] / calls * 1e6:,.0f}" if calls else "-"
+
+    def added(statement: str) -> float:
+        return per_report(large, statement) - per_report(small, statement)
+
+    for statement in sorted(large.statements, key=added, reverse=True)[: args.top]:
+        table.add_row(
+            short(statement),
+            f"{large.statements[statement] / args.profiled:g}",
+            *(per_call(tally, statement) for tally in tallies),
+            f"{added(statement):+,.0f}",
+        )
+    totals = [sum(t.seconds.values()) * 1e6 / args.profiled for t in tallies if t is not None]
+    table.add_row(
+        "all statements, µs per report (no COMMIT)",
+        "",
+        *(f"{us:,.0f}" for us in totals),
+        f"{totals[-1] - totals[0]:+,.0f}",
+    )
+    return table
+
+
+def short(statement: str) -> str:
+    """``SELECT requests … WHERE state = ?``: enough of a statement to recognise it."""
+    where = statement.find(" WHERE ")
+    if where < 0:
+        return label(statement)
+    tail = PARAMETER.sub("?", QUALIFIED.sub("", statement[where:]))
+    return f"{label(statement)} …{tail[:150]}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 500, 2000])
-    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 1_000, 10_000, 100_000])
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=20, help="untimed reports per store")
+    parser.add_argument("--profiled", type=int, default=20, help="reports timed per statement")
+    parser.add_argument("--top", type=int, default=4, help="growing statements to list")
+    parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    console = Console()
-    results = []
-    with Progress(console=console, transient=True) as progress:
-        for size in args.sizes:
-            results.append((size, asyncio.run(per_message_ms(size, args.batch, progress))))
-    base = results[0][1]
-    table = Table(title=f"ms per message (SQLite), batches of {args.batch}")
-    for column in ("requests already stored", "ms / message", f"ratio to {results[0][0]}", ""):
-        table.add_column(column, justify="right")
-    for size, ms in results:
-        table.add_row(str(size), f"{ms:.1f}", f"{ms / base:.2f}", "█" * round(20 * ms / base))
-    console.print(table)
-    console.print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
+    sizes = sorted(set(args.sizes))
+    console = Console(width=120)
+    dialects = DIALECTS[:1] if args.no_postgres else DIALECTS
+    for dialect in dialects:
+        points = asyncio.run(measure(dialect, sizes, args, console))
+        console.print(curve(dialect, points, args))
+        console.print(growing(dialect, points, args))
+    console.print(
+        f"Stored requests are all open (assigned), {REQUESTS_PER_RESIDENT} per resident; the "
+        "stores were checked afterwards to hold one request per report and none stopped. "
+        "PostgreSQL tables are ANALYZEd after filling (autovacuum would); SQLite's are not "
+        "(junbridge never runs ANALYZE)."
+    )
+    console.print("command: " + command_line())
     return 0
 
 
