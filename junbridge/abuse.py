@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from junbridge.handled import Handled
+from junbridge.effects import Effects
 from junbridge.model import Message, Reply, Resident
 from junbridge.settings import LimitsSettings
 
@@ -186,10 +186,8 @@ def to_sender(message: Message, text: str, reference: str | None = None) -> Repl
     )
 
 
-async def check(
-    bridge: Bridge, inbound_id: int, message: Message, resident: Resident
-) -> Handled | None:
-    """Stop a blocked or too-fast resident's message here; None lets it go on."""
+def check(bridge: Bridge, message: Message, resident: Resident) -> Effects | None:
+    """Stop a blocked or too-fast resident's message here (kept, not handled); None: go on."""
     if resident.blocked:
         log.info(
             "message %s:%s from blocked %s kept",
@@ -197,9 +195,7 @@ async def check(
             message.platform_id,
             message.resident_key,
         )
-        async with bridge.store.transaction() as tx:
-            await tx.finish_inbound(inbound_id, request_reference=None, error=BLOCKED)
-        return Handled(message=message, error=BLOCKED)
+        return Effects(error=BLOCKED)
     verdict = limiter_for(bridge).admit(resident, sent_at(bridge, message))
     if verdict is Verdict.ADMIT:
         return None
@@ -210,8 +206,4 @@ async def check(
         language = bridge.language_for(message, resident, None)
         text = desk.text(verdict.value, language, emergency=bridge.config.town.emergency_number)
         replies = (to_sender(message, text),)
-    async with bridge.store.transaction() as tx:
-        for reply in replies:
-            await tx.enqueue(reply, request_reference=None)
-        await tx.finish_inbound(inbound_id, request_reference=None, error=RATE_LIMITED)
-    return Handled(message=message, replies=replies, error=RATE_LIMITED)
+    return Effects(replies=Effects.now(*replies), error=RATE_LIMITED)

@@ -250,18 +250,19 @@ class Bridge:
         resident = await self.store.resident_for(message.channel, message.sender)
         place = staff.department_for_place(self.departments, message)
         if place is None:
-            stopped = await abuse.check(self, inbound_id, message, resident)
+            stopped = abuse.check(self, message, resident)
             if stopped is not None:
-                return stopped  # a blocked or flooding sender: kept, not handled, not fetched
+                # A blocked or flooding sender: kept, not handled, nothing fetched.
+                return await commit(self, inbound_id, message, stopped)
         message = await self.media.localize(message, self.channels.get(message.channel))
         if place is not None:
-            return await staff.handle(self, inbound_id, message, place)
-        answered = await commands.handle(self, inbound_id, message, resident)
+            return await commit(self, inbound_id, message, await staff.handle(self, message, place))
+        answered = await commands.handle(self, message, resident)
         if answered is not None:
-            return answered
-        answered = await followup.answer(self, inbound_id, message, resident)
+            return await commit(self, inbound_id, message, answered)
+        answered = await followup.answer(self, message, resident)
         if answered is not None:
-            return answered
+            return await commit(self, inbound_id, message, answered)
         if message.kind is MessageKind.EDIT and message.edit_of:
             edited = await self.apply_edit(inbound_id, message)
             if edited is not None:

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 
-from junbridge import abuse, dates, scheduler, staff
+from junbridge import abuse, dates, staff
 from junbridge.departments import Department, fold
-from junbridge.handled import Handled
+from junbridge.effects import Effects
 from junbridge.model import (
     IllegalTransition,
     Message,
@@ -127,7 +127,8 @@ class Answer:
     replies: tuple[Reply, ...] = ()
     request: ServiceRequest | None = None
     save: bool = False
-    was: Status | None = None
+    #: The request as it was read, when ``save``: its timers follow the change.
+    original: ServiceRequest | None = None
     ended: tuple[ConversationState, ...] = ()
 
 
@@ -173,9 +174,7 @@ class Asked:
         return request
 
 
-async def handle(
-    bridge: Bridge, inbound_id: int, message: Message, resident: Resident
-) -> Handled | None:
+async def handle(bridge: Bridge, message: Message, resident: Resident) -> Effects | None:
     """Answer a resident command; None when ``message`` is not one (the pipeline goes on)."""
     if message.kind in (MessageKind.BUTTON, MessageKind.EDIT):
         return None
@@ -194,23 +193,15 @@ async def handle(
         argument=command.argument,
     )
     answer = await HANDLERS[command.name](asked)
-    request = answer.request
-    async with bridge.store.transaction() as tx:
-        if request is not None and answer.save:
-            request = await tx.save_request(request)
-            department = bridge.departments.get(request.department)
-            if department is not None:
-                # A withdrawn request needs no more SLA alerts or "is it fixed?" questions.
-                await scheduler.plan(tx, request, department, was=answer.was)
-        for state in answer.ended:
-            await tx.end_conversation(state.resident_id, state.channel, state.conversation)
-        for reply in answer.replies:
-            await tx.enqueue(reply, request_reference=reply.reference)
+    return Effects(
+        request=answer.request,
+        # A request only shown (/status) is its own original: nothing to write.
+        original=answer.original if answer.save else answer.request,
+        replies=Effects.now(*answer.replies),
+        end=tuple((s.resident_id, s.channel, s.conversation) for s in answer.ended),
         # Never tied to the request: editing "/cancel JUN-1" must not rewrite JUN-1.
-        await tx.finish_inbound(inbound_id, request_reference=None)
-    if request is not None and answer.save:
-        bridge.notify(request, request.history[-1].action)
-    return Handled(message=message, request=request, replies=answer.replies)
+        link_request=False,
+    )
 
 
 async def status(asked: Asked) -> Answer:
@@ -280,7 +271,7 @@ async def cancel(asked: Asked) -> Answer:
         return asked.answer(
             asked.text("cancel_not_open", reference=reference, state=asked.state(request.state))
         )
-    was = request.state
+    original = request
     try:
         request = request.transition(
             Status.CLOSED,
@@ -304,7 +295,9 @@ async def cancel(asked: Asked) -> Answer:
             Reply(text=text, channel=place[0], conversation=place[1], reference=reference)
         )
     ended = tuple(await bridge.store.conversations_about(reference))
-    return Answer(replies=tuple(replies), request=request, save=True, was=was, ended=ended)
+    return Answer(
+        replies=tuple(replies), request=request, save=True, original=original, ended=ended
+    )
 
 
 async def lang(asked: Asked) -> Answer:

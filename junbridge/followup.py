@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from junbridge import staff
 from junbridge.departments import Department, fold
-from junbridge.handled import Handled
+from junbridge.effects import Effects
 from junbridge.model import Choice, Message, MessageKind, Reply, Resident, ServiceRequest, Status
 
 if TYPE_CHECKING:
@@ -84,9 +84,7 @@ def understood(message: Message, request: ServiceRequest) -> tuple[str, str] | N
     return None
 
 
-async def answer(
-    bridge: Bridge, inbound_id: int, message: Message, resident: Resident
-) -> Handled | None:
+async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effects | None:
     """Handle a resident's answer to "is it fixed?" or to the rating; None if it is not one."""
     from junbridge import scheduler
 
@@ -137,16 +135,12 @@ async def answer(
         alert = await staff.alert(bridge, changed, department, reopened=True)
         if alert is not None:
             replies.append(alert)
-    action = scheduler.Action(
-        request=changed, replies=tuple(replies), cancel=(scheduler.FIXED_DEADLINE,)
-    )
-    async with bridge.store.transaction() as tx:
-        saved = await scheduler.apply(tx, bridge, action, request, department)
-        await tx.finish_inbound(inbound_id, request_reference=request.reference)
-    if saved is not None:
-        bridge.notify(saved, saved.history[-1].action)
-    return Handled(
-        message=message, request=saved, replies=tuple(replies), department=department.name
+    return Effects(
+        request=changed,
+        original=request,
+        replies=tuple(scheduler.replies_with_quiet(bridge, replies)),
+        cancel_timers=(scheduler.FIXED_DEADLINE,),
+        department=department.name,
     )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from junbridge.departments import Department, Say, fold
-from junbridge.handled import Handled
+from junbridge.effects import Effects
 from junbridge.model import (
     Attachment,
     Choice,
@@ -389,9 +389,7 @@ def apply(
     return request, replies
 
 
-async def handle(
-    bridge: Bridge, inbound_id: int, message: Message, department: Department
-) -> Handled:
+async def handle(bridge: Bridge, message: Message, department: Department) -> Effects:
     """A message in a staff place: a command from staff, or chatter that stays there."""
     from junbridge import scheduler  # scheduler uses this module too
 
@@ -428,17 +426,9 @@ async def handle(
         owner = bridge.departments.get(request.department, owner)  # a referral moves it
     if request is not None and original is not None and request.state is Status.REOPENED:
         request = scheduler.restarted(request, owner)
-    async with bridge.store.transaction() as tx:
-        if request is not None and original is not None:
-            request = await tx.save_request(request)
-            await scheduler.plan(tx, request, owner, was=original.state)
-        for reply, not_before in scheduler.replies_with_quiet(bridge, replies):
-            await tx.enqueue(reply, request_reference=reply.reference, not_before=not_before)
-        await tx.finish_inbound(
-            inbound_id, request_reference=request.reference if request else None
-        )
-    if request is not None:
-        bridge.notify(request, request.history[-1].action)
-    return Handled(
-        message=message, request=request, replies=tuple(replies), department=department.name
+    return Effects(
+        request=request,
+        original=original if request is not None else None,
+        replies=tuple(scheduler.replies_with_quiet(bridge, replies)),
+        department=department.name,
     )
