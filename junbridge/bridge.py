@@ -267,12 +267,9 @@ class Bridge:
             edited = await self.apply_edit(inbound_id, message)
             if edited is not None:
                 return edited
-        state = await self.store.conversation(
-            resident.id, message.channel, message.conversation, now=now
-        )
-        if state is None and message.is_private:
-            # A private department moved a public conversation here; it continues in private.
-            state = await self.store.conversation(resident.id, message.channel, MOVED, now=now)
+        # A private department may have moved a public conversation to private messages.
+        keys = (message.conversation, MOVED) if message.is_private else (message.conversation,)
+        state = stored = await self.store.conversation(resident.id, message.channel, *keys, now=now)
         if state is None or state.department not in self.departments:
             state = self.new_conversation(resident, message, now)
         request = None
@@ -299,7 +296,16 @@ class Bridge:
                 message, self.conversation(state, resident, language, None)
             )
         return await self.persist(
-            inbound_id, message, resident, state, department, outcome, request, language, error
+            inbound_id,
+            message,
+            resident,
+            stored,
+            state,
+            department,
+            outcome,
+            request,
+            language,
+            error,
         )
 
     async def run_department(
@@ -337,6 +343,7 @@ class Bridge:
         inbound_id: int,
         message: Message,
         resident: Resident,
+        stored: ConversationState | None,
         state: ConversationState,
         department: Department,
         outcome: Outcome,
@@ -346,7 +353,7 @@ class Bridge:
     ) -> Handled:
         """Write what the department decided (see :func:`outcome_effects`) in one commit."""
         effects = self.outcome_effects(
-            message, resident, state, department, outcome, request, language, error
+            message, resident, stored, state, department, outcome, request, language, error
         )
         return await commit(self, inbound_id, message, effects)
 
@@ -354,6 +361,7 @@ class Bridge:
         self,
         message: Message,
         resident: Resident,
+        stored: ConversationState | None,
         state: ConversationState,
         department: Department,
         outcome: Outcome,
@@ -361,7 +369,11 @@ class Bridge:
         language: str,
         error: str | None,
     ) -> Effects:
-        """The request, conversation and replies a department's Outcome asks for."""
+        """The request, conversation and replies a department's Outcome asks for.
+
+        ``stored`` is the open exchange the message continued, if any: it ends here, and a
+        new one is kept if the department asked something.
+        """
         now = self.clock()
         request = original
         if outcome.change is not None:
@@ -403,7 +415,7 @@ class Bridge:
             request=request,
             original=original,
             render=render,
-            end=((resident.id, message.channel, state.conversation),),
+            end=((resident.id, stored.channel, stored.conversation),) if stored else (),
             keep=keep,
             error=error,
             department=department.name,

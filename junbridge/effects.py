@@ -59,14 +59,13 @@ class Effects:
 
 async def commit(bridge: Bridge, inbound_id: int, message: Message, effects: Effects) -> Handled:
     """Write ``effects`` and mark the message handled, in one transaction."""
-    sent: list[Reply] = []
     async with bridge.store.transaction() as tx:
-        request = await write_request(tx, bridge, effects.request, effects.original)
-        if request is not None and (effects.cancel_timers or effects.add_timers):
+        request, card = await write_request(tx, bridge, effects.request, effects.original)
+        if request is not None:
             if effects.cancel_timers:
                 await tx.cancel_timers(request.reference, effects.cancel_timers)
-            for kind, due in effects.add_timers:
-                await tx.add_timer(request.reference, kind, due)
+            if effects.add_timers:
+                await tx.add_timers(request.reference, effects.add_timers)
         for resident_id, channel, conversation in effects.end:
             await tx.end_conversation(resident_id, channel, conversation)
         keep = effects.keep
@@ -75,9 +74,8 @@ async def commit(bridge: Bridge, inbound_id: int, message: Message, effects: Eff
         if keep is not None:
             await tx.save_conversation(keep)
         rendered = effects.render(request) if effects.render is not None else ()
-        for reply, not_before in (*effects.replies, *((r, None) for r in rendered)):
-            await tx.enqueue(reply, request_reference=reply.reference, not_before=not_before)
-            sent.append(reply)
+        queued = [*card, *effects.replies, *((reply, None) for reply in rendered)]
+        await tx.enqueue_many(queued)
         await tx.finish_inbound(
             inbound_id,
             request_reference=request.reference if request and effects.link_request else None,
@@ -90,7 +88,7 @@ async def commit(bridge: Bridge, inbound_id: int, message: Message, effects: Eff
     return Handled(
         message=message,
         request=request,
-        replies=tuple(sent),
+        replies=tuple(reply for reply, _ in queued[len(card) :]),
         department=effects.department,
         error=effects.error,
     )
@@ -101,23 +99,22 @@ async def write_request(
     bridge: Bridge,
     request: ServiceRequest | None,
     original: ServiceRequest | None,
-) -> ServiceRequest | None:
-    """Save a new or changed request, plan its timers, and post a new one's staff card."""
+) -> tuple[ServiceRequest | None, list[tuple[Reply, datetime | None]]]:
+    """Save a new or changed request and plan its timers; a new one's staff card to post."""
     from junbridge import scheduler, staff  # both build on the bridge's other modules
 
     if request is None:
-        return None
+        return None, []
     is_new = request.reference == ""
     if not is_new and original is not None and request == original:
-        return request  # read, not changed: nothing to write
+        return request, []  # read, not changed: nothing to write
     if not is_new and original is None:
         raise ValueError(f"a change to {request.reference} needs the request as it was read")
     saved = await tx.save_request(request)
     department = bridge.departments.get(saved.department)
-    if department is not None:
-        was = original.state if original is not None and not is_new else None
-        await scheduler.plan(tx, saved, department, was=was)
-        card = staff.card(saved, department) if is_new else None
-        if card is not None:
-            await tx.enqueue(card, request_reference=card.reference)
-    return saved
+    if department is None:
+        return saved, []
+    was = original.state if original is not None and not is_new else None
+    await scheduler.plan(tx, saved, department, was=was)
+    card = staff.card(saved, department) if is_new else None
+    return saved, [(card, None)] if card is not None else []

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 YES = {"si", "sí", "yes", "1", "vale", "arreglado", "fixed", "ok"}
 NO = {"no", "2", "sigue", "todavia no", "not yet", "still broken"}
+_FOLDED_ANSWERS = frozenset(fold(w) for w in YES | NO)
 _BUTTON = re.compile(r"^(fixed):(yes|no):(\S+)$|^(rating):([1-5]):(\S+)$")
 
 
@@ -66,6 +67,22 @@ async def awaiting(bridge: Bridge, message: Message, resident: Resident) -> Serv
     return None
 
 
+def may_be_an_answer(message: Message) -> bool:
+    """Whether ``message`` could answer "is it fixed?" or the rating at all.
+
+    Decided from the text alone, so the store is asked only for messages that could be an
+    answer ("sí", "no, sigue apagada", "4", a button), never for a new report.
+    """
+    if message.kind is MessageKind.BUTTON:
+        return _BUTTON.match(message.choice or "") is not None
+    if len(message.text) > 80:
+        return False  # an answer is short: "no, se ha vuelto a apagar"; longer is a new message
+    answer = fold(message.text).strip(" .!¡?¿")
+    first = re.split(r"[\s,.;:!?¡¿]+", answer)[0]
+    words = _FOLDED_ANSWERS
+    return first in {"1", "2", "3", "4", "5"} or answer in words or first in words
+
+
 def understood(message: Message, request: ServiceRequest) -> tuple[str, str] | None:
     """("fixed", "yes"|"no") or ("rating", "1".."5") from a button or a short answer."""
     if message.kind is MessageKind.BUTTON and message.choice:
@@ -88,11 +105,8 @@ async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effect
     """Handle a resident's answer to "is it fixed?" or to the rating; None if it is not one."""
     from junbridge import scheduler
 
-    if message.kind is MessageKind.BUTTON:
-        if not (message.choice or "").startswith(("fixed:", "rating:")):
-            return None
-    elif len(message.text) > 80:
-        return None  # an answer is short: "no, se ha vuelto a apagar"; longer is a new message
+    if not may_be_an_answer(message):
+        return None
     request = await awaiting(bridge, message, resident)
     if request is None:
         return None

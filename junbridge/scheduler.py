@@ -59,32 +59,48 @@ async def plan(
     was: Status | None,
 ) -> None:
     """Set or clear ``request``'s timers after it went from ``was`` (None: new) to now."""
-    ref, state = request.reference, request.state
+    cancel, add = timers_for(request, department, was=was)
+    if cancel:
+        await tx.cancel_timers(request.reference, cancel)
+    if add:
+        await tx.add_timers(request.reference, add)
+
+
+def timers_for(
+    request: ServiceRequest, department: Department, *, was: Status | None
+) -> tuple[tuple[str, ...], list[tuple[str, datetime]]]:
+    """The timer kinds to clear and the (kind, due) timers to set after a change of state."""
+    state = request.state
     now = department.now()
+    cancel: tuple[str, ...] = ()
+    add: list[tuple[str, datetime]] = []
     first = department.settings.first_response_hours
     if was is None and first is not None and state not in CLOSED and state is not Status.RESOLVED:
-        await tx.add_timer(ref, FIRST_RESPONSE, department.promise(first, at=now))
+        add.append((FIRST_RESPONSE, department.promise(first, at=now)))
     if was is None and request.assignee is None and state not in CLOSED:
         upcoming = department.next_shift() if department.settings.on_duty else None
         if upcoming is not None:
-            await tx.add_timer(ref, ASSIGN, upcoming[1])
+            add.append((ASSIGN, upcoming[1]))
     if state in CLOSED:
-        await tx.cancel_timers(ref, (*SLA_TIMERS, *FOLLOWUP_TIMERS, ASSIGN, FIRST_RESPONSE))
+        if was is not None:
+            cancel = (*SLA_TIMERS, *FOLLOWUP_TIMERS, ASSIGN, FIRST_RESPONSE)
     elif state is Status.RESOLVED and was is not Status.RESOLVED:
-        await tx.cancel_timers(ref, SLA_TIMERS)
+        if was is not None:
+            cancel = SLA_TIMERS
         hours = department.settings.followup_hours
         if hours is not None and request.channel is not None:
-            await tx.add_timer(ref, FIXED_CHECK, now + timedelta(hours=hours))
+            add.append((FIXED_CHECK, now + timedelta(hours=hours)))
     elif was is None or (state is Status.REOPENED and was is not Status.REOPENED):
-        await tx.cancel_timers(ref, SLA_TIMERS + FOLLOWUP_TIMERS)
+        if was is not None:  # a new request has no timers to clear
+            cancel = SLA_TIMERS + FOLLOWUP_TIMERS
         expected = request.expected_datetime
         if expected is not None and expected > now and department.sla_alerts:
             # The clock starts now: at opening, or again at reopening.
             warn = warning_time(
                 now, expected, department.town, business_hours=department.settings.business_hours
             )
-            await tx.add_timer(ref, SLA_WARNING, max(warn, now))
-            await tx.add_timer(ref, SLA_BREACH, expected)
+            add.extend([(SLA_WARNING, max(warn, now)), (SLA_BREACH, expected)])
+    return cancel, add
 
 
 def restarted(request: ServiceRequest, department: Department) -> ServiceRequest:

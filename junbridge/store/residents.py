@@ -48,6 +48,39 @@ async def load(connection: AsyncConnection, *where: Any) -> list[Resident]:
     return [records.resident(row, linked[row.id]) for row in rows]
 
 
+async def find_sender(connection: AsyncConnection, channel: str, sender: Sender) -> Resident | None:
+    """The resident behind ``sender`` in one read, if known and nothing about them changed.
+
+    None when the sender is new, or their handle or name changed: the caller then takes
+    the writing path (:func:`get_or_create`). Most messages come from known residents whose
+    details are the same as last time, and need no write at all.
+    """
+    this = identities.alias("this")
+    rows = (
+        await connection.execute(
+            select(
+                residents,
+                this.c.handle.label("this_handle"),
+                identities.c.channel.label("linked_channel"),
+                identities.c.platform_user_id.label("linked_id"),
+            )
+            .select_from(this)
+            .join(residents, residents.c.id == this.c.resident_id)
+            .join(identities, identities.c.resident_id == residents.c.id)
+            .where(this.c.channel == channel, this.c.platform_user_id == sender.id)
+            .order_by(identities.c.id)
+        )
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    if sender.handle is not None and sender.handle != first.this_handle:
+        return None
+    if sender.name is not None and sender.name != first.name:
+        return None
+    return records.resident(first, [f"{r.linked_channel}:{r.linked_id}" for r in rows])
+
+
 async def get_or_create(
     connection: AsyncConnection, channel: str, sender: Sender, *, now: datetime
 ) -> Resident:

@@ -241,6 +241,10 @@ class Store:
 
     async def resident_for(self, channel: str, sender: Sender) -> Resident:
         """The resident writing as ``sender`` on ``channel``, created on their first message."""
+        async with self._read() as connection:
+            known = await people.find_sender(connection, channel, sender)
+        if known is not None:
+            return known
         for _ in range(3):
             try:
                 async with self._write() as connection:
@@ -299,20 +303,25 @@ class Store:
             return await records.load_requests(connection, query)
 
     async def conversation(
-        self, resident_id: int, channel: str, conversation: str, *, now: datetime
+        self, resident_id: int, channel: str, *conversation: str, now: datetime
     ) -> ConversationState | None:
-        """The resident's open exchange in that conversation, or None if none or expired."""
+        """The resident's open exchange in that conversation, or None if none or expired.
+
+        Given several conversation keys, the open exchange under the first that has one.
+        """
         async with self._read() as connection:
-            row = (
+            rows = (
                 await connection.execute(
                     select(conversations).where(
                         conversations.c.resident_id == resident_id,
                         conversations.c.channel == channel,
-                        conversations.c.conversation == conversation,
+                        conversations.c.conversation.in_(conversation),
                         conversations.c.expires_at > now,
                     )
                 )
-            ).one_or_none()
+            ).all()
+        found = {row.conversation: row for row in rows}
+        row = next((found[key] for key in conversation if key in found), None)
         return records.conversation_state(row) if row is not None else None
 
     async def replies_for(self, reference: str) -> builtins.list[OutboxRow]:

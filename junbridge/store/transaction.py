@@ -163,8 +163,24 @@ class Transaction:
         self, reply: Reply, *, request_reference: str | None, not_before: datetime | None = None
     ) -> int:
         """Queue ``reply`` for the outbox worker (not before ``not_before``); return its id."""
+        values = self._outbox_row(reply, request_reference, not_before)
+        result = await self._connection.execute(insert(outbox).values(values))
+        outbox_id: int = result.inserted_primary_key[0]  # type: ignore[index]
+        return outbox_id
+
+    async def enqueue_many(self, queued: Sequence[tuple[Reply, datetime | None]]) -> None:
+        """Queue several replies in one statement, each with its earliest time (or None)."""
+        if queued:
+            await self._connection.execute(
+                insert(outbox),
+                [self._outbox_row(reply, reply.reference, at) for reply, at in queued],
+            )
+
+    def _outbox_row(
+        self, reply: Reply, request_reference: str | None, not_before: datetime | None
+    ) -> dict[str, Any]:
         now = self._clock()
-        values: dict[str, Any] = {
+        return {
             "created_at": now,
             "request_reference": request_reference,
             "channel": reply.channel,
@@ -174,9 +190,6 @@ class Transaction:
             "next_attempt_at": max(now, not_before) if not_before else now,
             "platform_ids": [],
         }
-        result = await self._connection.execute(insert(outbox).values(values))
-        outbox_id: int = result.inserted_primary_key[0]  # type: ignore[index]
-        return outbox_id
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -184,6 +197,13 @@ class Transaction:
         """Something to do for request ``reference`` at ``due_at`` (see junbridge.scheduler)."""
         await self._connection.execute(
             insert(timers).values(request_reference=reference, kind=kind, due_at=due_at)
+        )
+
+    async def add_timers(self, reference: str, due: Sequence[tuple[str, datetime]]) -> None:
+        """Several timers for request ``reference`` in one statement: (kind, due_at) each."""
+        await self._connection.execute(
+            insert(timers),
+            [{"request_reference": reference, "kind": k, "due_at": at} for k, at in due],
         )
 
     async def cancel_timers(self, reference: str, kinds: Sequence[str]) -> None:
