@@ -38,7 +38,7 @@ from junbridge.model import (
 from junbridge.outbox import Outbox
 from junbridge.plugins import collect, get_plugin_manager
 from junbridge.routing import Route
-from junbridge.store import Accepted, ConversationState, Store
+from junbridge.store import Accepted, ConversationState, Store, Transaction
 from junbridge.store.leases import LeaseLost
 
 log = logging.getLogger(__name__)
@@ -449,21 +449,22 @@ class Bridge:
         transaction; a conflict with another writer is redone on the fresh row. Raises
         LookupError for an unknown reference and whatever ``edit`` raises (IllegalTransition).
         """
+
+        def write(tx: Transaction) -> ServiceRequest:
+            request = tx.load_request(reference.upper())
+            if request is None:
+                raise LookupError(f"no request {reference.upper()}")
+            department = self.departments.get(request.department)
+            changed, replies = edit(request, department)
+            changed = tx.save_request(changed)
+            if department is not None:
+                scheduler.plan(tx, changed, department, was=request.state)
+            tx.enqueue_many(scheduler.replies_with_quiet(self, replies))
+            return changed
+
         for attempt in range(1, MAX_CONFLICTS + 1):
             try:
-                async with self.store.transaction() as tx:
-                    request = await tx.load_request(reference.upper())
-                    if request is None:
-                        raise LookupError(f"no request {reference.upper()}")
-                    department = self.departments.get(request.department)
-                    changed, replies = edit(request, department)
-                    changed = await tx.save_request(changed)
-                    if department is not None:
-                        await scheduler.plan(tx, changed, department, was=request.state)
-                    for reply, not_before in scheduler.replies_with_quiet(self, replies):
-                        await tx.enqueue(
-                            reply, request_reference=changed.reference, not_before=not_before
-                        )
+                changed = await self.store.write(write)
                 break
             except VersionConflict:
                 if attempt == MAX_CONFLICTS:

@@ -59,28 +59,9 @@ class Effects:
 
 async def commit(bridge: Bridge, inbound_id: int, message: Message, effects: Effects) -> Handled:
     """Write ``effects`` and mark the message handled, in one transaction."""
-    async with bridge.store.transaction() as tx:
-        request, card = await write_request(tx, bridge, effects.request, effects.original)
-        if request is not None:
-            if effects.cancel_timers:
-                await tx.cancel_timers(request.reference, effects.cancel_timers)
-            if effects.add_timers:
-                await tx.add_timers(request.reference, effects.add_timers)
-        for resident_id, channel, conversation in effects.end:
-            await tx.end_conversation(resident_id, channel, conversation)
-        keep = effects.keep
-        if keep is not None and keep.request_reference == "" and request is not None:
-            keep = dataclasses.replace(keep, request_reference=request.reference)
-        if keep is not None:
-            await tx.save_conversation(keep)
-        rendered = effects.render(request) if effects.render is not None else ()
-        queued = [*card, *effects.replies, *((reply, None) for reply in rendered)]
-        await tx.enqueue_many(queued)
-        await tx.finish_inbound(
-            inbound_id,
-            request_reference=request.reference if request and effects.link_request else None,
-            error=effects.error,
-        )
+    request, queued, cards = await bridge.store.write(
+        lambda tx: write(tx, bridge, inbound_id, effects)
+    )
     if request is not None:
         before = len(effects.original.history) if effects.original is not None else 0
         for entry in request.history[before:]:
@@ -88,13 +69,44 @@ async def commit(bridge: Bridge, inbound_id: int, message: Message, effects: Eff
     return Handled(
         message=message,
         request=request,
-        replies=tuple(reply for reply, _ in queued[len(card) :]),
+        replies=tuple(reply for reply, _ in queued[cards:]),
         department=effects.department,
         error=effects.error,
     )
 
 
-async def write_request(
+def write(
+    tx: Transaction, bridge: Bridge, inbound_id: int, effects: Effects
+) -> tuple[ServiceRequest | None, list[tuple[Reply, datetime | None]], int]:
+    """The statements of one commit, run in the store's worker thread: no awaits here.
+
+    Returns the saved request, the replies queued (staff cards first) and how many cards.
+    """
+    request, card = write_request(tx, bridge, effects.request, effects.original)
+    if request is not None:
+        if effects.cancel_timers:
+            tx.cancel_timers(request.reference, effects.cancel_timers)
+        if effects.add_timers:
+            tx.add_timers(request.reference, effects.add_timers)
+    for resident_id, channel, conversation in effects.end:
+        tx.end_conversation(resident_id, channel, conversation)
+    keep = effects.keep
+    if keep is not None and keep.request_reference == "" and request is not None:
+        keep = dataclasses.replace(keep, request_reference=request.reference)
+    if keep is not None:
+        tx.save_conversation(keep)
+    rendered = effects.render(request) if effects.render is not None else ()
+    queued = [*card, *effects.replies, *((reply, None) for reply in rendered)]
+    tx.enqueue_many(queued)
+    tx.finish_inbound(
+        inbound_id,
+        request_reference=request.reference if request and effects.link_request else None,
+        error=effects.error,
+    )
+    return request, queued, len(card)
+
+
+def write_request(
     tx: Transaction,
     bridge: Bridge,
     request: ServiceRequest | None,
@@ -110,11 +122,11 @@ async def write_request(
         return request, []  # read, not changed: nothing to write
     if not is_new and original is None:
         raise ValueError(f"a change to {request.reference} needs the request as it was read")
-    saved = await tx.save_request(request)
+    saved = tx.save_request(request)
     department = bridge.departments.get(saved.department)
     if department is None:
         return saved, []
     was = original.state if original is not None and not is_new else None
-    await scheduler.plan(tx, saved, department, was=was)
+    scheduler.plan(tx, saved, department, was=was)
     card = staff.card(saved, department) if is_new else None
     return saved, [(card, None)] if card is not None else []

@@ -51,7 +51,7 @@ class Action:
     cancel: tuple[str, ...] = ()
 
 
-async def plan(
+def plan(
     tx: Transaction,
     request: ServiceRequest,
     department: Department,
@@ -61,9 +61,9 @@ async def plan(
     """Set or clear ``request``'s timers after it went from ``was`` (None: new) to now."""
     cancel, add = timers_for(request, department, was=was)
     if cancel:
-        await tx.cancel_timers(request.reference, cancel)
+        tx.cancel_timers(request.reference, cancel)
     if add:
-        await tx.add_timers(request.reference, add)
+        tx.add_timers(request.reference, add)
 
 
 def timers_for(
@@ -138,37 +138,39 @@ async def fire(bridge: Bridge, timer: Timer) -> int:
     request = await bridge.requests.get(timer.request_reference)
     department = bridge.departments.get(request.department) if request else None
     if request is None or department is None:
-        async with bridge.store.transaction() as tx:
-            await tx.finish_timer(timer.id)
+        await bridge.store.write(lambda tx: tx.finish_timer(timer.id))
         return 0
     action = await act(bridge, timer, request, department)
-    async with bridge.store.transaction() as tx:
-        if not await tx.finish_timer(timer.id):
-            return 0  # another worker got there first
-        changed = await apply(tx, bridge, action, request, department)
+    queued = replies_with_quiet(bridge, list(action.replies))
+
+    def write(tx: Transaction) -> tuple[bool, ServiceRequest | None]:
+        if not tx.finish_timer(timer.id):
+            return False, None  # another worker got there first
+        return True, apply(tx, action, request, department, queued)
+
+    acted, changed = await bridge.store.write(write)
     if changed is not None:
         bridge.notify(changed, changed.history[-1].action)
-    return 1
+    return int(acted)
 
 
-async def apply(
+def apply(
     tx: Transaction,
-    bridge: Bridge,
     action: Action,
     request: ServiceRequest,
     department: Department,
+    queued: list[tuple[Reply, datetime | None]],
 ) -> ServiceRequest | None:
     """Write an action in ``tx``: the request, its timers, its messages (quiet hours kept)."""
     changed = action.request
     if changed is not None:
-        changed = await tx.save_request(changed)
-        await plan(tx, changed, department, was=request.state)
+        changed = tx.save_request(changed)
+        plan(tx, changed, department, was=request.state)
     if action.cancel:
-        await tx.cancel_timers(request.reference, action.cancel)
-    for kind, due in action.timers:
-        await tx.add_timer(request.reference, kind, due)
-    for reply, not_before in replies_with_quiet(bridge, list(action.replies)):
-        await tx.enqueue(reply, request_reference=reply.reference, not_before=not_before)
+        tx.cancel_timers(request.reference, action.cancel)
+    if action.timers:
+        tx.add_timers(request.reference, action.timers)
+    tx.enqueue_many(queued)
     return changed
 
 

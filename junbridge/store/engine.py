@@ -96,6 +96,18 @@ def create_engine_for(url: str) -> AsyncEngine:
     return engine
 
 
+def create_sync_engine_for(url: str) -> Engine:
+    """A blocking engine for the admin's ``url``, for whole transactions run in a thread."""
+    dialect = dialect_of(url)
+    options: dict[str, Any] = {}
+    if dialect == "postgresql":
+        options["pool_pre_ping"] = True
+    engine = create_engine(to_sync_url(url), **options)
+    if dialect == "sqlite":
+        prepare_sqlite(engine)
+    return engine
+
+
 def alembic_config(**attributes: Any) -> Config:
     """An Alembic Config built in code: no alembic.ini, scripts in this package."""
     config = Config()

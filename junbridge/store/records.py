@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Row, Select, select
 
 from junbridge.model import (
     Attachment,
@@ -123,13 +122,13 @@ def service_request(row: Row[Any], history: Iterable[HistoryEntry]) -> ServiceRe
     )
 
 
-async def load_requests(connection: AsyncConnection, query: Select[Any]) -> list[ServiceRequest]:
+def load_requests(connection: Connection, query: Select[Any]) -> list[ServiceRequest]:
     """The requests ``query`` selects, each with its history, on ``connection``."""
-    rows = (await connection.execute(query)).all()
+    rows = connection.execute(query).all()
     if not rows:
         return []
     ids = [row.id for row in rows]
-    entries = await connection.execute(
+    entries = connection.execute(
         select(history)
         .where(history.c.request_id.in_(ids))
         .order_by(history.c.request_id, history.c.position)

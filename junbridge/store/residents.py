@@ -6,7 +6,17 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from junbridge.model import Resident, Sender
@@ -34,12 +44,15 @@ def has_identity(identity: str) -> ColumnElement[bool]:
 
 async def load(connection: AsyncConnection, *where: Any) -> list[Resident]:
     """The residents matching ``where``, oldest first, with their identities."""
-    rows = (
-        await connection.execute(select(residents).where(*where).order_by(residents.c.id))
-    ).all()
+    return await connection.run_sync(load_sync, *where)
+
+
+def load_sync(connection: Connection, *where: Any) -> list[Resident]:
+    """:func:`load` on a blocking connection."""
+    rows = connection.execute(select(residents).where(*where).order_by(residents.c.id)).all()
     linked: defaultdict[int, list[str]] = defaultdict(list)
     owners = select(residents.c.id).where(*where)
-    for row in await connection.execute(
+    for row in connection.execute(
         select(identities.c.resident_id, identities.c.channel, identities.c.platform_user_id)
         .where(identities.c.resident_id.in_(owners))
         .order_by(identities.c.id)
@@ -48,7 +61,7 @@ async def load(connection: AsyncConnection, *where: Any) -> list[Resident]:
     return [records.resident(row, linked[row.id]) for row in rows]
 
 
-async def find_sender(connection: AsyncConnection, channel: str, sender: Sender) -> Resident | None:
+def find_sender(connection: Connection, channel: str, sender: Sender) -> Resident | None:
     """The resident behind ``sender`` in one read, if known and nothing about them changed.
 
     None when the sender is new, or their handle or name changed: the caller then takes
@@ -57,7 +70,7 @@ async def find_sender(connection: AsyncConnection, channel: str, sender: Sender)
     """
     this = identities.alias("this")
     rows = (
-        await connection.execute(
+        connection.execute(
             select(
                 residents,
                 this.c.handle.label("this_handle"),
@@ -81,8 +94,8 @@ async def find_sender(connection: AsyncConnection, channel: str, sender: Sender)
     return records.resident(first, [f"{r.linked_channel}:{r.linked_id}" for r in rows])
 
 
-async def get_or_create(
-    connection: AsyncConnection, channel: str, sender: Sender, *, now: datetime
+def get_or_create(
+    connection: Connection, channel: str, sender: Sender, *, now: datetime
 ) -> Resident:
     """The resident behind ``sender``: created if new, handle and name kept current.
 
@@ -91,10 +104,10 @@ async def get_or_create(
     """
     key = (identities.c.channel == channel, identities.c.platform_user_id == sender.id)
     found = (
-        await connection.execute(select(identities.c.resident_id, identities.c.handle).where(*key))
+        connection.execute(select(identities.c.resident_id, identities.c.handle).where(*key))
     ).one_or_none()
     if found is None:
-        result = await connection.execute(
+        result = connection.execute(
             insert(residents).values(
                 name=sender.name,
                 language=sender.language,
@@ -103,7 +116,7 @@ async def get_or_create(
             )
         )
         resident_id: int = result.inserted_primary_key[0]  # type: ignore[index]
-        await connection.execute(
+        connection.execute(
             insert(identities).values(
                 channel=channel,
                 platform_user_id=sender.id,
@@ -114,17 +127,17 @@ async def get_or_create(
     else:
         resident_id = found.resident_id
         if sender.handle is not None and sender.handle != found.handle:
-            await connection.execute(update(identities).where(*key).values(handle=sender.handle))
+            connection.execute(update(identities).where(*key).values(handle=sender.handle))
         # A sender without a name (some platforms omit it) keeps the one we have.
         if sender.name is not None:
-            await connection.execute(
+            connection.execute(
                 update(residents)
                 .where(
                     residents.c.id == resident_id, residents.c.name.is_distinct_from(sender.name)
                 )
                 .values(name=sender.name)
             )
-    [person] = await load(connection, residents.c.id == resident_id)
+    [person] = load_sync(connection, residents.c.id == resident_id)
     return person
 
 

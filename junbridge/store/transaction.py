@@ -8,9 +8,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, delete, func, insert, select, update
+from sqlalchemy import Connection, Insert, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from junbridge.model import Reply, ServiceRequest, VersionConflict
 from junbridge.store import records
@@ -22,28 +21,34 @@ _CONVERSATION_KEY = ("resident_id", "channel", "conversation")
 
 
 class Transaction:
-    """Writes inside ``Store.transaction()``: an exception in the block undoes all of them."""
+    """Writes inside ``Store.write(fn)``: ``fn`` runs in one transaction, in a worker thread.
+
+    Every method runs its statements at once on the blocking connection; an exception
+    out of ``fn`` undoes all of them.
+    """
 
     def __init__(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         *,
         reference_prefix: str,
         clock: Callable[[], datetime],
         worker: str,
     ) -> None:
         self._connection = connection
+        #: The blocking connection, for statements no method here covers.
+        self.connection = connection
         self._prefix = reference_prefix
         self._clock = clock
         self._worker = worker
 
-    async def load_request(self, reference: str) -> ServiceRequest | None:
+    def load_request(self, reference: str) -> ServiceRequest | None:
         """The stored request, read inside this transaction (locked on PostgreSQL)."""
         query = select(requests).where(requests.c.reference == reference).with_for_update()
-        found = await records.load_requests(self._connection, query)
+        found = records.load_requests(self._connection, query)
         return found[0] if found else None
 
-    async def save_request(self, request: ServiceRequest) -> ServiceRequest:
+    def save_request(self, request: ServiceRequest) -> ServiceRequest:
         """Insert a new request (``reference == ""``) or update a stored one; return it saved.
 
         A new request gets ``reference`` and ``service_request_id`` ``PREFIX-0001``, from the
@@ -55,10 +60,10 @@ class Transaction:
             values["version"] = 1
             # A unique stand-in until the row id, and so the reference, is known.
             values["reference"] = values["service_request_id"] = f"new-{uuid.uuid4().hex}"
-            result = await self._connection.execute(insert(requests).values(values))
+            result = self._connection.execute(insert(requests).values(values))
             request_id: int = result.inserted_primary_key[0]  # type: ignore[index]
             reference = f"{self._prefix}-{request_id:04d}"
-            await self._connection.execute(
+            self._connection.execute(
                 update(requests)
                 .where(requests.c.id == request_id)
                 .values(reference=reference, service_request_id=reference)
@@ -71,7 +76,7 @@ class Transaction:
             # Only the version this copy was read at may be replaced: a stale copy (another
             # worker, or the timer task between two awaits, saved meanwhile) is refused.
             values["version"] = request.version + 1
-            found = await self._connection.scalar(
+            found = self._connection.scalar(
                 update(requests)
                 .where(
                     requests.c.reference == request.reference,
@@ -81,7 +86,7 @@ class Transaction:
                 .returning(requests.c.id)
             )
             if found is None:
-                exists = await self._connection.scalar(
+                exists = self._connection.scalar(
                     select(requests.c.id).where(requests.c.reference == request.reference)
                 )
                 if exists is None:
@@ -90,7 +95,7 @@ class Transaction:
             request_id = found
             request = dataclasses.replace(request, version=request.version + 1)
             stored = (
-                await self._connection.scalar(
+                self._connection.scalar(
                     select(func.count())
                     .select_from(history)
                     .where(history.c.request_id == request_id)
@@ -99,7 +104,7 @@ class Transaction:
             )
         new = request.history[stored:]
         if new:
-            await self._connection.execute(
+            self._connection.execute(
                 insert(history),
                 [
                     records.history_values(request_id, position, entry)
@@ -108,7 +113,7 @@ class Transaction:
             )
         return request
 
-    async def finish_inbound(
+    def finish_inbound(
         self, inbound_id: int, *, request_reference: str | None, error: str | None = None
     ) -> None:
         """Mark an accepted message handled: ``done``, or ``failed`` if it erred with no request.
@@ -117,7 +122,7 @@ class Transaction:
         message over, ``LeaseLost`` undoes everything this transaction wrote.
         """
         status = "failed" if error is not None and request_reference is None else "done"
-        result = await self._connection.execute(
+        result = self._connection.execute(
             update(inbound)
             .where(
                 inbound.c.id == inbound_id,
@@ -131,7 +136,7 @@ class Transaction:
         if result.rowcount == 0:
             raise LeaseLost(f"inbound message {inbound_id} is no longer held by {self._worker}")
 
-    async def save_conversation(self, state: ConversationState) -> None:
+    def save_conversation(self, state: ConversationState) -> None:
         """Store ``state``, replacing the one for the same resident, channel and conversation."""
         values = records.conversation_values(state)
         statement: Insert
@@ -147,11 +152,11 @@ class Transaction:
                 index_elements=_CONVERSATION_KEY,
                 set_={k: lite.excluded[k] for k in values if k not in _CONVERSATION_KEY},
             )
-        await self._connection.execute(statement)
+        self._connection.execute(statement)
 
-    async def end_conversation(self, resident_id: int, channel: str, conversation: str) -> None:
+    def end_conversation(self, resident_id: int, channel: str, conversation: str) -> None:
         """Forget the resident's open exchange in that conversation (no-op if none)."""
-        await self._connection.execute(
+        self._connection.execute(
             delete(conversations).where(
                 conversations.c.resident_id == resident_id,
                 conversations.c.channel == channel,
@@ -159,19 +164,19 @@ class Transaction:
             )
         )
 
-    async def enqueue(
+    def enqueue(
         self, reply: Reply, *, request_reference: str | None, not_before: datetime | None = None
     ) -> int:
         """Queue ``reply`` for the outbox worker (not before ``not_before``); return its id."""
         values = self._outbox_row(reply, request_reference, not_before)
-        result = await self._connection.execute(insert(outbox).values(values))
+        result = self._connection.execute(insert(outbox).values(values))
         outbox_id: int = result.inserted_primary_key[0]  # type: ignore[index]
         return outbox_id
 
-    async def enqueue_many(self, queued: Sequence[tuple[Reply, datetime | None]]) -> None:
+    def enqueue_many(self, queued: Sequence[tuple[Reply, datetime | None]]) -> None:
         """Queue several replies in one statement, each with its earliest time (or None)."""
         if queued:
-            await self._connection.execute(
+            self._connection.execute(
                 insert(outbox),
                 [self._outbox_row(reply, reply.reference, at) for reply, at in queued],
             )
@@ -193,22 +198,22 @@ class Transaction:
 
     # -- timers ----------------------------------------------------------------------------
 
-    async def add_timer(self, reference: str, kind: str, due_at: datetime) -> None:
+    def add_timer(self, reference: str, kind: str, due_at: datetime) -> None:
         """Something to do for request ``reference`` at ``due_at`` (see junbridge.scheduler)."""
-        await self._connection.execute(
+        self._connection.execute(
             insert(timers).values(request_reference=reference, kind=kind, due_at=due_at)
         )
 
-    async def add_timers(self, reference: str, due: Sequence[tuple[str, datetime]]) -> None:
+    def add_timers(self, reference: str, due: Sequence[tuple[str, datetime]]) -> None:
         """Several timers for request ``reference`` in one statement: (kind, due_at) each."""
-        await self._connection.execute(
+        self._connection.execute(
             insert(timers),
             [{"request_reference": reference, "kind": k, "due_at": at} for k, at in due],
         )
 
-    async def cancel_timers(self, reference: str, kinds: Sequence[str]) -> None:
+    def cancel_timers(self, reference: str, kinds: Sequence[str]) -> None:
         """Forget the pending timers of those kinds for ``reference``."""
-        await self._connection.execute(
+        self._connection.execute(
             delete(timers).where(
                 timers.c.request_reference == reference,
                 timers.c.kind.in_(list(kinds)),
@@ -216,9 +221,9 @@ class Transaction:
             )
         )
 
-    async def finish_timer(self, timer_id: int) -> bool:
+    def finish_timer(self, timer_id: int) -> bool:
         """Mark a timer done; False if another worker already did (it must not act twice)."""
-        result = await self._connection.execute(
+        result = self._connection.execute(
             update(timers)
             .where(timers.c.id == timer_id, timers.c.done_at.is_(None))
             .values(done_at=self._clock())

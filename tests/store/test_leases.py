@@ -10,12 +10,13 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from test_store import T0, message, new_request
 
 from junbridge.model import Message, Status, VersionConflict
-from junbridge.store import Store
+from junbridge.store import Store, Transaction
 from junbridge.store.leases import LEASE, MAX_ATTEMPTS, LeaseLost
 from junbridge.testing.clock import ManualClock
 
@@ -51,13 +52,20 @@ async def test_a_live_workers_message_is_not_taken_until_its_lease_runs_out(work
     assert claimed.inbound_id == accepted.inbound_id and claimed.attempts == 2
     # The first worker, back from a long pause, can no longer finish it: nothing it wrote stays.
     with pytest.raises(LeaseLost):
-        async with first.transaction() as tx:
-            await tx.save_request(new_request())
-            await tx.finish_inbound(accepted.inbound_id, request_reference=None)
+
+        def work(tx: Transaction) -> Any:
+            tx.save_request(new_request())
+            tx.finish_inbound(accepted.inbound_id, request_reference=None)
+
+        await first.write(work)
     assert await first.list() == []
-    async with second.transaction() as tx:
-        saved = await tx.save_request(new_request())
-        await tx.finish_inbound(accepted.inbound_id, request_reference=saved.reference)
+
+    def work2(tx: Transaction) -> Any:
+        saved = tx.save_request(new_request())
+        tx.finish_inbound(accepted.inbound_id, request_reference=saved.reference)
+        return saved
+
+    saved = await second.write(work2)
     assert [r.reference for r in await second.list()] == [saved.reference]
 
 
@@ -73,8 +81,7 @@ async def test_one_conversation_is_taken_in_order_others_side_by_side(worker: Wo
     claimed = await live.claim_expired()
     # Ana's answer waits for her question; Luis's message goes ahead.
     assert [c.inbound_id for c in claimed] == [ids[0], ids[2]]
-    async with live.transaction() as tx:
-        await tx.finish_inbound(ids[0], request_reference=None)
+    await live.write(lambda tx: tx.finish_inbound(ids[0], request_reference=None))
     [next_one] = await live.claim_expired()
     assert next_one.inbound_id == ids[1]
 
@@ -121,21 +128,17 @@ async def test_a_message_that_keeps_failing_is_parked_then_retried_by_an_admin(w
 
 
 async def test_a_stale_copy_of_a_request_is_refused_and_the_newer_one_kept(store: Store):
-    async with store.transaction() as tx:
-        saved = await tx.save_request(new_request())
+    saved = await store.write(lambda tx: tx.save_request(new_request()))
     resolved = saved.transition(Status.RESOLVED, by="electricista", at=T0 + timedelta(hours=1))
     # Read before the resolve was saved (another worker, or the timer task between awaits).
     stale = saved.transition(Status.ASSIGNED, by="ayuntamiento", at=T0 + timedelta(hours=2))
-    async with store.transaction() as tx:
-        resolved = await tx.save_request(resolved)
+    resolved = await store.write(lambda tx: tx.save_request(resolved))
 
     with pytest.raises(VersionConflict, match=saved.reference):
-        async with store.transaction() as tx:
-            await tx.save_request(stale)
+        await store.write(lambda tx: tx.save_request(stale))
     stored = await store.get_request(saved.reference)
     assert stored == resolved and stored.state is Status.RESOLVED and stored.version == 2
     assert [h.action for h in stored.history] == ["received", "resolved"]
     # Redone on the fresh row, the change applies on top of the other one.
     fresh = dataclasses.replace(stored).noted("note", by="ayuntamiento", at=T0, note="visto")
-    async with store.transaction() as tx:
-        assert (await tx.save_request(fresh)).version == 3
+    assert (await store.write(lambda tx: tx.save_request(fresh))).version == 3

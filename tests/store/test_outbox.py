@@ -21,8 +21,9 @@ def reply(text: str, *, channel: str = "telegram") -> Reply:
 
 
 async def queue(store: Store, *replies: Reply) -> list[int]:
-    async with store.transaction() as tx:
-        return [await tx.enqueue(r, request_reference=r.reference) for r in replies]
+    return await store.write(
+        lambda tx: [tx.enqueue(r, request_reference=r.reference) for r in replies]
+    )
 
 
 async def open_store(url: str) -> Store:

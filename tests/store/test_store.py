@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import StatementError
 
 from junbridge.model import Attachment, Message, Reply, Sender, ServiceRequest, Status
-from junbridge.store import ConversationState, Store, to_async_url, to_sync_url
+from junbridge.store import ConversationState, Store, Transaction, to_async_url, to_sync_url
 
 T0 = datetime(2025, 3, 4, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -77,17 +77,23 @@ async def test_concurrent_deliveries_make_exactly_one_new_row(store: Store) -> N
 
 async def test_pending_inbound_is_oldest_first_and_finished_ones_leave_it(store: Store) -> None:
     ids = [(await store.accept(message(str(n)))).inbound_id for n in (3, 1, 2)]
-    async with store.transaction() as tx:
-        await tx.finish_inbound(ids[1], request_reference=None)
-        await tx.finish_inbound(ids[2], request_reference=None, error="boom")
+
+    def work(tx: Transaction) -> Any:
+        tx.finish_inbound(ids[1], request_reference=None)
+        tx.finish_inbound(ids[2], request_reference=None, error="boom")
+
+    await store.write(work)
     assert [i for i, _ in await store.pending_inbound()] == [ids[0]]
     assert (await store.accept(message("2"))).status == "failed"
 
 
 async def test_new_requests_get_consecutive_references(store: Store) -> None:
-    async with store.transaction() as tx:
-        first = await tx.save_request(new_request())
-        second = await tx.save_request(new_request(department="police"))
+    def work2(tx: Transaction) -> Any:
+        first = tx.save_request(new_request())
+        second = tx.save_request(new_request(department="police"))
+        return first, second
+
+    first, second = await store.write(work2)
     assert (first.reference, second.reference) == ("JUN-0001", "JUN-0002")
     assert first.service_request_id == "JUN-0001"
     assert await store.get_request("JUN-0001") == first
@@ -99,8 +105,7 @@ async def test_two_workers_on_one_database_never_share_a_reference(db_url: str) 
     try:
 
         async def save(s: Store) -> str:
-            async with s.transaction() as tx:
-                return (await tx.save_request(new_request())).reference
+            return await s.write(lambda tx: (tx.save_request(new_request())).reference)
 
         references = await asyncio.gather(*(save(s) for s in stores * 3))
         assert len(set(references)) == 9
@@ -111,15 +116,13 @@ async def test_two_workers_on_one_database_never_share_a_reference(db_url: str) 
 
 
 async def test_history_round_trips_in_order_and_only_grows(store: Store) -> None:
-    async with store.transaction() as tx:
-        saved = await tx.save_request(new_request())
+    saved = await store.write(lambda tx: tx.save_request(new_request()))
     later = saved.transition(Status.ACKNOWLEDGED, by="ayuntamiento", at=T0 + timedelta(hours=1))
     later = later.transition(
         Status.ASSIGNED, by="ayuntamiento", at=T0 + timedelta(hours=2), note="Paco", channel="slack"
     )
     later = dataclasses.replace(later, assignee="paco", status_notes="Asignada a Paco")
-    async with store.transaction() as tx:
-        later = await tx.save_request(later)
+    later = await store.write(lambda tx: tx.save_request(later))
     stored = await store.get_request(saved.reference)
     assert stored == later and stored.version == 2
     assert stored is not None
@@ -129,16 +132,18 @@ async def test_history_round_trips_in_order_and_only_grows(store: Store) -> None
 
 async def test_updating_an_unknown_reference_is_an_error(store: Store) -> None:
     with pytest.raises(LookupError, match="JUN-0999"):
-        async with store.transaction() as tx:
-            await tx.save_request(new_request(reference="JUN-0999"))
+        await store.write(lambda tx: tx.save_request(new_request(reference="JUN-0999")))
 
 
 async def test_list_filters_and_is_newest_first(store: Store) -> None:
-    async with store.transaction() as tx:
-        lamp = await tx.save_request(new_request())
-        theft = await tx.save_request(new_request(department="police"))
-        done = await tx.save_request(new_request())
-        await tx.save_request(done.transition(Status.CLOSED, by="paco", at=T0))
+    def work7(tx: Transaction) -> Any:
+        lamp = tx.save_request(new_request())
+        theft = tx.save_request(new_request(department="police"))
+        done = tx.save_request(new_request())
+        tx.save_request(done.transition(Status.CLOSED, by="paco", at=T0))
+        return lamp, theft, done
+
+    lamp, theft, _done = await store.write(work7)
     assert [r.reference for r in await store.list()] == ["JUN-0003", "JUN-0002", "JUN-0001"]
     lighting_open = await store.list(department="lighting", open_only=True)
     assert [r.reference for r in lighting_open] == [lamp.reference]
@@ -152,12 +157,15 @@ async def test_a_failing_transaction_leaves_no_trace(store: Store) -> None:
     accepted = await store.accept(message())
     resident = await store.resident_for("telegram", message().sender)
     with pytest.raises(RuntimeError, match="department crashed"):
-        async with store.transaction() as tx:
-            await tx.save_request(new_request())
-            await tx.enqueue(reply(), request_reference="JUN-0001")
-            await tx.save_conversation(conversation(resident.id))
-            await tx.finish_inbound(accepted.inbound_id, request_reference="JUN-0001")
+
+        def work8(tx: Transaction) -> Any:
+            tx.save_request(new_request())
+            tx.enqueue(reply(), request_reference="JUN-0001")
+            tx.save_conversation(conversation(resident.id))
+            tx.finish_inbound(accepted.inbound_id, request_reference="JUN-0001")
             raise RuntimeError("department crashed")
+
+        await store.write(work8)
     assert await store.list() == []
     assert await store.replies_for("JUN-0001") == []
     assert await store.conversation(resident.id, "telegram", "42", now=T0) is None
@@ -166,9 +174,13 @@ async def test_a_failing_transaction_leaves_no_trace(store: Store) -> None:
 
 async def test_a_finished_message_redelivered_points_at_its_request(store: Store) -> None:
     accepted = await store.accept(message())
-    async with store.transaction() as tx:
-        saved = await tx.save_request(new_request())
-        await tx.finish_inbound(accepted.inbound_id, request_reference=saved.reference)
+
+    def work9(tx: Transaction) -> Any:
+        saved = tx.save_request(new_request())
+        tx.finish_inbound(accepted.inbound_id, request_reference=saved.reference)
+        return saved
+
+    await store.write(work9)
     again = await store.accept(message())
     assert (again.is_new, again.status, again.request_reference) == (False, "done", "JUN-0001")
 
@@ -191,20 +203,21 @@ def conversation(resident_id: int, **changes: Any) -> ConversationState:
 async def test_a_conversation_is_kept_replaced_ended_and_expires(store: Store) -> None:
     resident = await store.resident_for("telegram", message().sender)
     state = conversation(resident.id)
-    async with store.transaction() as tx:
-        await tx.save_conversation(state)
+    await store.write(lambda tx: tx.save_conversation(state))
     assert await store.conversation(resident.id, "telegram", "42", now=T0) == state
     assert await store.conversation(resident.id, "telegram", "other", now=T0) is None
     expired_at = state.expires_at
     assert await store.conversation(resident.id, "telegram", "42", now=expired_at) is None
 
     changed = conversation(resident.id, awaiting=None, request_reference="JUN-0001")
-    async with store.transaction() as tx:
-        await tx.save_conversation(changed)
+    await store.write(lambda tx: tx.save_conversation(changed))
     assert await store.conversation(resident.id, "telegram", "42", now=T0) == changed
-    async with store.transaction() as tx:
-        await tx.end_conversation(resident.id, "telegram", "42")
-        await tx.end_conversation(resident.id, "telegram", "42")
+
+    def work12(tx: Transaction) -> Any:
+        tx.end_conversation(resident.id, "telegram", "42")
+        tx.end_conversation(resident.id, "telegram", "42")
+
+    await store.write(work12)
     assert await store.conversation(resident.id, "telegram", "42", now=T0) is None
 
 
@@ -249,8 +262,7 @@ async def test_verifying_and_language(store: Store) -> None:
 async def test_datetimes_come_back_utc_aware(store: Store) -> None:
     madrid = ZoneInfo("Europe/Madrid")
     local = new_request(requested_datetime=T0.astimezone(madrid))
-    async with store.transaction() as tx:
-        saved = await tx.save_request(local)
+    saved = await store.write(lambda tx: tx.save_request(local))
     stored = await store.get_request(saved.reference)
     assert stored is not None
     for value in (stored.requested_datetime, stored.updated_datetime, stored.history[0].at):
@@ -260,8 +272,9 @@ async def test_datetimes_come_back_utc_aware(store: Store) -> None:
 
 async def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(StatementError, match="naive datetime"):
-        async with store.transaction() as tx:
-            await tx.save_request(new_request(expected_datetime=T0.replace(tzinfo=None)))
+        await store.write(
+            lambda tx: tx.save_request(new_request(expected_datetime=T0.replace(tzinfo=None)))
+        )
 
 
 async def test_rows_are_stamped_with_the_store_clock(db_url: str) -> None:
@@ -270,8 +283,7 @@ async def test_rows_are_stamped_with_the_store_clock(db_url: str) -> None:
 
     opened = await Store.open(db_url, clock=clock)
     try:
-        async with opened.transaction() as tx:
-            await tx.enqueue(reply(), request_reference="JUN-0001")
+        await opened.write(lambda tx: tx.enqueue(reply(), request_reference="JUN-0001"))
         [row] = await opened.replies_for("JUN-0001")
         assert row.created_at == row.next_attempt_at == T0
     finally:
@@ -283,8 +295,9 @@ async def test_an_in_memory_database_works() -> None:
     try:
         results = await asyncio.gather(*(opened.accept(message("5")) for _ in range(3)))
         assert sum(r.is_new for r in results) == 1
-        async with opened.transaction() as tx:
-            assert (await tx.save_request(new_request())).reference == "JUN-0001"
+        assert (
+            await opened.write(lambda tx: tx.save_request(new_request()))
+        ).reference == "JUN-0001"
     finally:
         await opened.close()
 

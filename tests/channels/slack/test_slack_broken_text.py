@@ -81,8 +81,7 @@ async def test_a_reply_with_half_an_emoji_and_a_nul_still_reaches_the_resident(
         channel="slack",
         conversation="C0PLAZA",
     )
-    async with town.bridge.store.transaction() as tx:
-        await tx.enqueue(reply, request_reference=None)
+    await town.bridge.store.write(lambda tx: tx.enqueue(reply, request_reference=None))
     assert await town.bridge.outbox.flush() == 1
     [call] = town.slack.sent("chat.postMessage")
     assert call.params["text"] == "*Aviso*: corte de luz mañana \ufffd"

@@ -84,7 +84,6 @@ async def test_a_reply_with_half_an_emoji_and_a_nul_still_reaches_the_resident(
         channel="telegram",
         conversation="1001",
     )
-    async with webhook.bridge.store.transaction() as tx:
-        await tx.enqueue(reply, request_reference=None)
+    await webhook.bridge.store.write(lambda tx: tx.enqueue(reply, request_reference=None))
     assert await webhook.bridge.outbox.flush() == 1
     assert emulator.last_bot_message(1001)["text"] == "Aviso: corte de luz mañana \ufffd"

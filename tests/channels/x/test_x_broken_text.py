@@ -85,8 +85,7 @@ async def test_a_reply_with_half_an_emoji_and_a_nul_still_reaches_the_resident(t
         conversation=mention["id"],
         thread=mention["id"],
     )
-    async with town.bridge.store.transaction() as tx:
-        await tx.enqueue(reply, request_reference=None)
+    await town.bridge.store.write(lambda tx: tx.enqueue(reply, request_reference=None))
     assert await town.bridge.outbox.flush() == 1
     [answer] = town.x.replies_to(mention["id"])
     assert answer["text"] == "Aviso: corte de luz mañana \ufffd"

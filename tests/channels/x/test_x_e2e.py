@@ -22,8 +22,7 @@ LONG = ("El camión de la basura pasará el jueves por la calle Real y la plaza.
 
 async def enqueue(town: Town, reply: Reply) -> None:
     """Put a reply in the outbox as a department's answer would be."""
-    async with town.bridge.store.transaction() as tx:
-        await tx.enqueue(reply, request_reference=reply.reference)
+    await town.bridge.store.write(lambda tx: tx.enqueue(reply, request_reference=reply.reference))
 
 
 def posts_by_town(x: XEmulator) -> list[str]:
