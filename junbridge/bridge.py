@@ -245,28 +245,39 @@ class Bridge:
         return await self.process(inbound_id, message)
 
     async def process(self, inbound_id: int, message: Message) -> Handled:
-        """Route, handle and persist one accepted message."""
-        now = self.clock()
+        """Decide what one accepted message changes, then write it in one commit."""
         resident = await self.store.resident_for(message.channel, message.sender)
+        message, effects = await self.decide(message, resident)
+        return await commit(self, inbound_id, message, effects)
+
+    async def decide(self, message: Message, resident: Resident) -> tuple[Message, Effects]:
+        """The steps, in order; the first that takes the message says what it changes.
+
+        Blocked or flooding sender, staff desk, resident command, "is it fixed?" answer,
+        edit, department. Steps read; none writes. Returns the message as handled (photos
+        made local) and its Effects.
+        """
         place = staff.department_for_place(self.departments, message)
         if place is None:
             stopped = abuse.check(self, message, resident)
             if stopped is not None:
-                # A blocked or flooding sender: kept, not handled, nothing fetched.
-                return await commit(self, inbound_id, message, stopped)
+                return message, stopped  # kept, not handled, nothing fetched
         message = await self.media.localize(message, self.channels.get(message.channel))
         if place is not None:
-            return await commit(self, inbound_id, message, await staff.handle(self, message, place))
-        answered = await commands.handle(self, message, resident)
-        if answered is not None:
-            return await commit(self, inbound_id, message, answered)
-        answered = await followup.answer(self, message, resident)
-        if answered is not None:
-            return await commit(self, inbound_id, message, answered)
+            return message, await staff.handle(self, message, place)
+        for step in (commands.handle, followup.answer):
+            effects = await step(self, message, resident)
+            if effects is not None:
+                return message, effects
         if message.kind is MessageKind.EDIT and message.edit_of:
-            edited = await self.apply_edit(inbound_id, message)
+            edited = await self.edit_effects(message)
             if edited is not None:
-                return edited
+                return message, edited
+        return message, await self.department_effects(message, resident)
+
+    async def department_effects(self, message: Message, resident: Resident) -> Effects:
+        """Route to the open conversation's department or a new one, and ask it."""
+        now = self.clock()
         # A private department may have moved a public conversation to private messages.
         keys = (message.conversation, MOVED) if message.is_private else (message.conversation,)
         state = stored = await self.store.conversation(resident.id, message.channel, *keys, now=now)
@@ -295,17 +306,8 @@ class Bridge:
             outcome = await department.handle(
                 message, self.conversation(state, resident, language, None)
             )
-        return await self.persist(
-            inbound_id,
-            message,
-            resident,
-            stored,
-            state,
-            department,
-            outcome,
-            request,
-            language,
-            error,
+        return self.outcome_effects(
+            message, resident, stored, state, department, outcome, request, language, error
         )
 
     async def run_department(
@@ -337,25 +339,6 @@ class Bridge:
         else:
             raise RuntimeError(f"more than {MAX_HANDOFFS} handoffs")
         return department, outcome, request
-
-    async def persist(
-        self,
-        inbound_id: int,
-        message: Message,
-        resident: Resident,
-        stored: ConversationState | None,
-        state: ConversationState,
-        department: Department,
-        outcome: Outcome,
-        request: ServiceRequest | None,
-        language: str,
-        error: str | None,
-    ) -> Handled:
-        """Write what the department decided (see :func:`outcome_effects`) in one commit."""
-        effects = self.outcome_effects(
-            message, resident, stored, state, department, outcome, request, language, error
-        )
-        return await commit(self, inbound_id, message, effects)
 
     def outcome_effects(
         self,
@@ -421,7 +404,7 @@ class Bridge:
             department=department.name,
         )
 
-    async def apply_edit(self, inbound_id: int, message: Message) -> Handled | None:
+    async def edit_effects(self, message: Message) -> Effects | None:
         """An edited message updates the request it opened; None if it opened none."""
         assert message.edit_of is not None
         reference = await self.store.inbound_reference(message.channel, message.edit_of)
@@ -438,8 +421,7 @@ class Bridge:
                 description=message.text,
                 via=message.channel,
             )
-        effects = Effects(request=request, original=original, department=request.department)
-        return await commit(self, inbound_id, message, effects)
+        return Effects(request=request, original=original, department=request.department)
 
     async def change(self, reference: str, edit: Edit) -> ServiceRequest:
         """The one way to change a stored request outside an inbound message.
