@@ -22,7 +22,7 @@ from junbridge import abuse, commands, conversations, followup, outcomes, schedu
 from junbridge.channels.base import Channel
 from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
-from junbridge.effects import Effects, commit
+from junbridge.effects import Effects, commit, committed, write
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
 from junbridge.media import MediaStore
@@ -84,7 +84,7 @@ class Bridge:
         self.requests = Requests(store)
         self.channels: dict[str, Channel] = {}
         self.outbox = Outbox(store, self.channels, clock)
-        self.inbound = InboundQueue(self.handle_held)
+        self.inbound = InboundQueue(self.handle_batch)
         self.media = MediaStore(config.config_dir / config.store.media_dir)
 
     @classmethod
@@ -148,7 +148,7 @@ class Bridge:
         Channels call this before they answer the platform, so an acknowledged message is
         never lost: if the process dies before it is handled, ``recover`` does it at start.
         """
-        accepted = await self.store.accept(message)
+        accepted = await self.store.accept_together(message)
         if accepted.is_new:
             self.inbound.put(accepted.inbound_id, message)
         else:
@@ -235,6 +235,55 @@ class Bridge:
             )
         return None
 
+    async def handle_batch(self, batch: list[tuple[int, Message]]) -> list[Handled]:
+        """Handle held messages together: their effects in one commit (group commit).
+
+        Each message is decided on its own; if the shared commit fails (one message's
+        request changed meanwhile, a lease lost, a template that raises), nothing of it is
+        written and each message is handled alone, so one cannot hold back the others.
+        """
+        if len(batch) == 1:
+            handled = await self.handle_held(*batch[0])
+            return [handled] if handled is not None else []
+        try:
+            residents = await self.store.residents_for([(m.channel, m.sender) for _, m in batch])
+            exchanges = await self.store.conversations_of(
+                [
+                    (r.id, m.channel, conversation_keys(m))
+                    for (_, m), r in zip(batch, residents, strict=True)
+                ],
+                now=self.clock(),
+            )
+            decided = []
+            alone = []
+            for (inbound_id, message), resident, exchange in zip(
+                batch, residents, exchanges, strict=True
+            ):
+                try:
+                    message, effects = await self.decide(
+                        message, resident, open_exchange=(exchange,)
+                    )
+                except Exception:
+                    alone.append((inbound_id, message))  # handle_held records the failure
+                    continue
+                decided.append((inbound_id, message, effects))
+            written = await self.store.write(
+                lambda tx: [write(tx, self, inbound_id, e) for inbound_id, _, e in decided]
+            )
+        except Exception as exc:
+            log.info("group commit of %d messages fell back to one by one: %s", len(batch), exc)
+            alone_results = [await self.handle_held(inbound_id, m) for inbound_id, m in batch]
+            return [h for h in alone_results if h is not None]
+        results = [
+            committed(self, message, effects, w)
+            for (_, message, effects), w in zip(decided, written, strict=True)
+        ]
+        for inbound_id, message in alone:
+            one = await self.handle_held(inbound_id, message)
+            if one is not None:
+                results.append(one)
+        return results
+
     async def process_fresh(self, inbound_id: int, message: Message) -> Handled:
         """``process``, redone from fresh reads when a request changed under it."""
         for _ in range(MAX_CONFLICTS - 1):
@@ -250,12 +299,19 @@ class Bridge:
         message, effects = await self.decide(message, resident)
         return await commit(self, inbound_id, message, effects)
 
-    async def decide(self, message: Message, resident: Resident) -> tuple[Message, Effects]:
+    async def decide(
+        self,
+        message: Message,
+        resident: Resident,
+        *,
+        open_exchange: tuple[ConversationState | None] | None = None,
+    ) -> tuple[Message, Effects]:
         """The steps, in order; the first that takes the message says what it changes.
 
         Blocked or flooding sender, staff desk, resident command, "is it fixed?" answer,
         edit, department. Steps read; none writes. Returns the message as handled (photos
-        made local) and its Effects.
+        made local) and its Effects. ``open_exchange`` is the resident's open conversation,
+        when the caller has already read it (a batch reads all of them at once).
         """
         place = staff.department_for_place(self.departments, message)
         if place is None:
@@ -273,14 +329,22 @@ class Bridge:
             edited = await self.edit_effects(message)
             if edited is not None:
                 return message, edited
-        return message, await self.department_effects(message, resident)
+        return message, await self.department_effects(message, resident, open_exchange)
 
-    async def department_effects(self, message: Message, resident: Resident) -> Effects:
+    async def department_effects(
+        self,
+        message: Message,
+        resident: Resident,
+        open_exchange: tuple[ConversationState | None] | None = None,
+    ) -> Effects:
         """Route to the open conversation's department or a new one, and ask it."""
         now = self.clock()
-        # A private department may have moved a public conversation to private messages.
-        keys = (message.conversation, MOVED) if message.is_private else (message.conversation,)
-        state = stored = await self.store.conversation(resident.id, message.channel, *keys, now=now)
+        if open_exchange is None:
+            keys = conversation_keys(message)
+            stored = await self.store.conversation(resident.id, message.channel, *keys, now=now)
+        else:
+            [stored] = open_exchange
+        state = stored
         if state is None or state.department not in self.departments:
             state = self.new_conversation(resident, message, now)
         request = None
@@ -542,6 +606,12 @@ class Bridge:
         settings = self.config.channels.get(name)
         # Unconfigured channels still render previews (junbridge simulate).
         return cls(settings if settings is not None else cls.Settings.model_construct())
+
+
+def conversation_keys(message: Message) -> tuple[str, ...]:
+    """Where the sender's open exchange may be kept: this conversation, then (in private)
+    the one a private department moved here from a public post."""
+    return (message.conversation, MOVED) if message.is_private else (message.conversation,)
 
 
 def describe(exc: BaseException) -> str:

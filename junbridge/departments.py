@@ -7,6 +7,7 @@ A department decides what it accepts (:meth:`Department.match`), what to do with
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -128,22 +129,34 @@ def fold(text: str) -> str:
 _WORD_SPLIT = re.compile(r"[^\w#/]+")
 
 
+@functools.lru_cache(maxsize=256)
+def _words_of(text: str) -> str:
+    """`` farola de la calle real `` for a message's text: folded, words padded by spaces.
+
+    Cached: every department's ``match`` reads the same message.
+    """
+    return " " + " ".join(_WORD_SPLIT.split(fold(text))) + " "
+
+
+@functools.lru_cache(maxsize=4096)
+def _needle(keyword: str) -> str | None:
+    """What to look for in ``_words_of(text)``: `` farola `` for a word or phrase, ``" ilumin"``
+    for a prefix (a trailing '*' matches any ending: "ilumin*" -> iluminación, iluminar)."""
+    phrase = " ".join(_WORD_SPLIT.split(fold(keyword.rstrip("*")))).strip()
+    if not phrase:
+        return None
+    return f" {phrase}" if keyword.endswith("*") else f" {phrase} "
+
+
 def keyword_hits(text: str, keywords: Mapping[str, Sequence[str]]) -> dict[str, int]:
     """How many keywords of each language occur in ``text`` as whole words or phrases."""
-    folded = " " + " ".join(_WORD_SPLIT.split(fold(text))) + " "
+    folded = _words_of(text)
     hits: dict[str, int] = {}
     for language, words in keywords.items():
         count = 0
         for word in words:
-            # A trailing '*' matches any ending: "ilumin*" -> iluminación, iluminar.
-            prefix = word.endswith("*")
-            phrase = " ".join(_WORD_SPLIT.split(fold(word.rstrip("*")))).strip()
-            if not phrase:
-                continue
-            if prefix:
-                if " " + phrase in folded:
-                    count += 1
-            elif f" {phrase} " in folded:
+            needle = _needle(word)
+            if needle is not None and needle in folded:
                 count += 1
         if count:
             hits[language] = count

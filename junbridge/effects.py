@@ -57,11 +57,18 @@ class Effects:
         return tuple((reply, None) for reply in replies)
 
 
+Written = tuple[ServiceRequest | None, list[tuple[Reply, datetime | None]], int]
+
+
 async def commit(bridge: Bridge, inbound_id: int, message: Message, effects: Effects) -> Handled:
     """Write ``effects`` and mark the message handled, in one transaction."""
-    request, queued, cards = await bridge.store.write(
-        lambda tx: write(tx, bridge, inbound_id, effects)
-    )
+    written = await bridge.store.write(lambda tx: write(tx, bridge, inbound_id, effects))
+    return committed(bridge, message, effects, written)
+
+
+def committed(bridge: Bridge, message: Message, effects: Effects, written: Written) -> Handled:
+    """After the commit: tell ``request_changed`` plugins, and say what became of it."""
+    request, queued, cards = written
     if request is not None:
         before = len(effects.original.history) if effects.original is not None else 0
         for entry in request.history[before:]:
@@ -75,9 +82,7 @@ async def commit(bridge: Bridge, inbound_id: int, message: Message, effects: Eff
     )
 
 
-def write(
-    tx: Transaction, bridge: Bridge, inbound_id: int, effects: Effects
-) -> tuple[ServiceRequest | None, list[tuple[Reply, datetime | None]], int]:
+def write(tx: Transaction, bridge: Bridge, inbound_id: int, effects: Effects) -> Written:
     """The statements of one commit, run in the store's worker thread: no awaits here.
 
     Returns the saved request, the replies queued (staff cards first) and how many cards.

@@ -1,10 +1,11 @@
 """The inbound queue: messages channels have stored, waiting for their turn to be handled.
 
 Channels store a message (``Store.accept``) and answer the platform at once; the work
-happens here, one message at a time in arrival order, so a resident's answer never
-overtakes the question it answers. The process function records a failure in the store
-(retried later, parked after the last try: see ``junbridge.store.leases``); ``sweep``
-takes over messages that nobody holds any more, such as a dead worker's.
+happens here. Under load the worker takes what has piled up as one batch, whose effects are
+committed together (group commit: one transaction, one disk sync, for many messages). A
+batch holds at most one message per conversation, so a resident's answer is never decided
+before the question it answers is written. The handler records failures in the store
+(retried later, parked after the last try: see ``junbridge.store.leases``).
 """
 
 from __future__ import annotations
@@ -12,32 +13,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from junbridge.model import Message
 
 log = logging.getLogger(__name__)
 
-Process = Callable[[int, Message], Awaitable[object]]
+Held = tuple[int, Message]
+HandleBatch = Callable[[list[Held]], Awaitable[object]]
+# Enough to make one commit serve many messages; small enough to answer the first soon.
+MAX_BATCH = 64
 
 
 class InboundQueue:
-    """A single worker over accepted messages."""
+    """A single worker over accepted messages, taking them in batches."""
 
-    def __init__(self, process: Process) -> None:
-        self._process = process
-        self._queue: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()
+    def __init__(self, handle: HandleBatch, *, max_batch: int = MAX_BATCH) -> None:
+        self._handle = handle
+        self._max = max_batch
+        self._items: deque[Held] = deque()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._worker: asyncio.Task[None] | None = None
 
     def put(self, inbound_id: int, message: Message) -> None:
         """Queue an accepted message; the worker starts on first use."""
         if self._worker is None:
             self._worker = asyncio.create_task(self._work(), name="junbridge-inbound")
-        self._queue.put_nowait((inbound_id, message))
+        self._items.append((inbound_id, message))
+        self._idle.clear()
+        self._wakeup.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     async def drain(self) -> None:
         """Wait until every queued message has been handled."""
-        await self._queue.join()
+        await self._idle.wait()
 
     async def close(self) -> None:
         """Finish what is queued, then stop the worker."""
@@ -49,16 +63,28 @@ class InboundQueue:
             await self._worker
         self._worker = None
 
+    def take(self) -> list[Held]:
+        """The next batch, oldest first: one message per conversation, the rest kept."""
+        batch: list[Held] = []
+        later: list[Held] = []
+        conversations: set[tuple[str, str]] = set()
+        while self._items and len(batch) < self._max:
+            item = self._items.popleft()
+            key = (item[1].channel, item[1].conversation)
+            (later if key in conversations else batch).append(item)
+            conversations.add(key)
+        self._items.extendleft(reversed(later))
+        return batch
+
     async def _work(self) -> None:
         while True:
-            inbound_id, message = await self._queue.get()
+            if not self._items:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = self.take()
             try:
-                await self._process(inbound_id, message)
+                await self._handle(batch)
             except Exception:
-                log.exception(
-                    "message %s:%s: unexpected failure; kept for the sweep",
-                    message.channel,
-                    message.platform_id,
-                )
-            finally:
-                self._queue.task_done()
+                log.exception("a batch of %d messages failed; kept for the sweep", len(batch))

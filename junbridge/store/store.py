@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, func, insert, make_url, select, update
+from sqlalchemy import Connection, Select, func, insert, make_url, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
 from junbridge.store import engine as engines
-from junbridge.store import leases, links, records
+from junbridge.store import intake, leases, links, records
 from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer
 from junbridge.store.schema import (
@@ -33,7 +33,6 @@ from junbridge.store.schema import (
     timers,
 )
 from junbridge.store.transaction import Transaction
-from junbridge.text import storable_text
 
 _CLOSED = [s.value for s in Status if not s.is_open]
 T = TypeVar("T")
@@ -65,6 +64,7 @@ class Store:
         # PostgreSQL). The rest of the store still awaits each statement on ``engine``.
         self._sync = engines.create_sync_engine_for(url)
         self._sync_writer = self._sync.execution_options(**{engines.WRITE: True})
+        self._intake = intake.Intake(self)
         self._prefix = reference_prefix
         # Who holds a lease: unique per process, readable in the database by an operator.
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -147,19 +147,7 @@ class Store:
 
         The accepting worker holds a lease on the new row and handles it (see leases.py).
         """
-        now = self.clock()
-        values = {
-            "channel": message.channel,
-            "platform_id": message.platform_id,
-            # A column of its own, not JSON: repaired like a channel does (junbridge.text).
-            "conversation": storable_text(message.conversation),
-            "received_at": now,
-            "message": message.to_json(),
-            "status": "pending",
-            "attempts": 1,
-            "worker": self.worker,
-            "lease_until": now + leases.LEASE,
-        }
+        values = intake.row(self, message, self.clock())
         try:
             inbound_id: int = await self.write(
                 lambda tx: tx.connection.execute(
@@ -185,6 +173,10 @@ class Store:
         return Accepted(
             inbound_id=inbound_id, is_new=True, status="pending", request_reference=None
         )
+
+    async def accept_together(self, message: Message) -> Accepted:
+        """``accept``, sharing one transaction with the accepts that arrive meanwhile."""
+        return await self._intake.accept(message)
 
     async def inbound_reference(self, channel: str, platform_id: str) -> str | None:
         """The request an accepted message led to, if any (to apply a later edit to it)."""
@@ -285,6 +277,28 @@ class Store:
                 continue
         raise RuntimeError(f"could not store resident {channel}:{sender.id}")
 
+    async def residents_for(
+        self, senders: builtins.list[tuple[str, Sender]]
+    ) -> builtins.list[Resident]:
+        """The residents behind several senders: one read, and one write for any new ones."""
+        found = await self.read(
+            lambda connection: [people.find_sender(connection, c, s) for c, s in senders]
+        )
+        if all(r is not None for r in found):
+            return [r for r in found if r is not None]
+        for _ in range(3):
+            try:
+                return await self.write(
+                    lambda tx: [
+                        known
+                        or people.get_or_create(tx.connection, channel, sender, now=self.clock())
+                        for known, (channel, sender) in zip(found, senders, strict=True)
+                    ]
+                )
+            except IntegrityError:
+                continue  # another worker created one of them meanwhile
+        raise RuntimeError("could not store the senders of a batch")
+
     async def find_resident(self, identity: str) -> Resident | None:
         """The resident with ``identity`` (``"telegram:123"``), or None."""
         async with self._read() as connection:
@@ -350,6 +364,31 @@ class Store:
         found = {row.conversation: row for row in rows}
         row = next((found[key] for key in conversation if key in found), None)
         return records.conversation_state(row) if row is not None else None
+
+    async def conversations_of(
+        self, wanted: Sequence[tuple[int, str, Sequence[str]]], *, now: datetime
+    ) -> builtins.list[ConversationState | None]:
+        """:meth:`conversation` for several (resident id, channel, keys) in one query."""
+        rows = await self.read(
+            lambda connection: connection.execute(
+                select(conversations).where(
+                    tuple_(
+                        conversations.c.resident_id,
+                        conversations.c.channel,
+                        conversations.c.conversation,
+                    ).in_([(r, c, key) for r, c, keys in wanted for key in keys]),
+                    conversations.c.expires_at > now,
+                )
+            ).all()
+        )
+        found = {(row.resident_id, row.channel, row.conversation): row for row in rows}
+        states: builtins.list[ConversationState | None] = []
+        for resident_id, channel, keys in wanted:
+            row = next(
+                (found[k] for key in keys if (k := (resident_id, channel, key)) in found), None
+            )
+            states.append(records.conversation_state(row) if row is not None else None)
+        return states
 
     async def replies_for(self, reference: str) -> builtins.list[OutboxRow]:
         """The replies queued for request ``reference``, in queue order, with delivery status."""
