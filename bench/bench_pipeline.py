@@ -10,7 +10,10 @@ message meets ``town.limits``), reporting a dead lamp by its number.
 - store bare insert: ``Store.accept`` of the parsed message (one INSERT, one transaction):
   the least a bridge that keeps what residents send must do per message.
 - pipeline: ``parse_update`` then ``Bridge.receive`` (dedupe, resident, limits, route,
-  lighting plugin, request, history, timers, staff card, reply, all committed).
+  lighting plugin, request, history, timers, staff card, reply, all committed), one
+  message after another.
+- arriving together: the same messages submitted at once, as webhooks under load arrive
+  (``Bridge.submit``: stored, answered, handled by the worker in batches: group commit).
 
 Each store is fresh and warmed up before timing. The Jun test town's clock starts on a
 Wednesday at 10:00 and moves a second per message, so the electrician is on duty and every
@@ -212,6 +215,30 @@ async def pipeline(
     return run
 
 
+async def pipeline_burst(
+    url: str, updates: Sequence[dict[str, Any]], warmup: int, workdir: Path
+) -> float:
+    """Seconds for ``updates[warmup:]`` arriving together, as webhooks under load do.
+
+    Each is submitted the way a channel does (``Bridge.submit``: stored, then queued), all
+    at once; the clock stops when the worker has handled the last one. This is where group
+    commit (shared accepts, batched effects) applies.
+    """
+    clock = ManualClock()
+    bridge = await make_bridge(config=CONFIG, store_url=url, workdir=workdir, clock=clock)
+    try:
+        for data in updates[:warmup]:
+            clock.now = WEDNESDAY_10 + timedelta(seconds=data["message"]["message_id"])
+            await bridge.receive(parse_update(data))
+        clock.now = WEDNESDAY_10 + timedelta(hours=1)
+        start = time.perf_counter()
+        await asyncio.gather(*(bridge.submit(parse_update(data)) for data in updates[warmup:]))
+        await bridge.drain()
+        return time.perf_counter() - start
+    finally:
+        await bridge.close()
+
+
 async def count_sql(
     bridge: Any, clock: ManualClock, first: int, counted: int
 ) -> dict[str, list[Tally]]:
@@ -292,6 +319,7 @@ class Round:
     ptb: float
     insert: float
     pipeline: float
+    burst: float
 
 
 async def measure(
@@ -314,12 +342,18 @@ async def measure(
             with fresh_store_url(dialect, Path(tmp), f"pipeline{number}") as url:
                 run = await pipeline(url, copy.deepcopy(updates), warmup, Path(tmp), extra)
                 checked = check_store(url, warmup + n + extra, extra)
+            with fresh_store_url(dialect, Path(tmp), f"burst{number}") as url:
+                burst_seconds = await pipeline_burst(url, copy.deepcopy(updates), warmup, Path(tmp))
+                check_store(url, warmup + n, 0)
         sql = sql or {"store bare insert": inserts, **run.sql}
         latencies += run.latencies
-        results.append(Round(ptb_seconds / n, insert_seconds / n, run.seconds / n))
+        results.append(
+            Round(ptb_seconds / n, insert_seconds / n, run.seconds / n, burst_seconds / n)
+        )
         console.print(
             f"{dialect} round {number + 1}/{rounds}: pipeline "
-            f"{results[-1].pipeline * 1e6:,.0f} µs/message; {checked}"
+            f"{results[-1].pipeline * 1e6:,.0f} µs/message, arriving together "
+            f"{results[-1].burst * 1e6:,.0f} µs/message; {checked}"
         )
     return results, latencies, sql
 
@@ -343,8 +377,10 @@ def cost_cells(results: Sequence[Round], latencies: Sequence[float]) -> dict[str
         "ptb floor (bare Application)": spread(per_message["ptb"], 0),
         "store bare insert (Store.accept)": spread(per_message["insert"], 0),
         "junbridge pipeline (parse + receive)": spread(per_message["pipeline"], 0),
+        "junbridge, arriving together (parse + submit)": spread(per_message["burst"], 0),
         "ratio pipeline / ptb floor": spread([r.pipeline / r.ptb for r in results], 1),
         "ratio pipeline / bare insert": spread([r.pipeline / r.insert for r in results], 1),
+        "ratio arriving together / ptb floor": spread([r.burst / r.ptb for r in results], 1),
         "pipeline latency p50": f"{percentile(latencies, 0.50) * 1e6:,.0f}",
         "pipeline latency p99": f"{percentile(latencies, 0.99) * 1e6:,.0f}",
     }

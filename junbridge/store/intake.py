@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# Built once: values go as parameters, so nothing is coerced per message.
+_INSERT = insert(inbound)
+
+
 class Intake:
     """Accepts that arrive while a batch is being written go together in the next one."""
 
@@ -95,7 +99,7 @@ def accept_rows(tx: Transaction, *, store: Store, messages: list[Message]) -> li
         if key in stored:
             results.append(stored[key])
             continue
-        inbound_id = connection.execute(insert(inbound).values(row(store, message, now)))
+        inbound_id = connection.execute(_INSERT, row(store, message, now))
         accepted = Accepted(
             inbound_id=inbound_id.inserted_primary_key[0],  # type: ignore[index]
             is_new=True,

@@ -150,9 +150,7 @@ class Store:
         values = intake.row(self, message, self.clock())
         try:
             inbound_id: int = await self.write(
-                lambda tx: tx.connection.execute(
-                    insert(inbound).values(values)
-                ).inserted_primary_key[0]  # type: ignore[index]
+                lambda tx: tx.connection.execute(insert(inbound), values).inserted_primary_key[0]  # type: ignore[index]
             )
         except IntegrityError:
             # The dedupe key exists: the platform redelivered, or a twin call won the race.
