@@ -49,6 +49,8 @@ TRIAGE = "triage"
 MOVED = "@private"
 # A handoff chain longer than this is a plugin bug, not a conversation.
 MAX_HANDOFFS = 3
+# How long the worker waits for a platform to complete a message (a profile lookup).
+COMPLETE_TIMEOUT = 3.0
 # Redo a message this often when the request it changes was changed meanwhile.
 MAX_CONFLICTS = 5
 
@@ -246,6 +248,9 @@ class Bridge:
             handled = await self.handle_held(*batch[0])
             return [handled] if handled is not None else []
         try:
+            # Profile lookups run side by side, not one resident after another.
+            completed = await asyncio.gather(*(self.completed(m) for _, m in batch))
+            batch = [(inbound_id, m) for (inbound_id, _), m in zip(batch, completed, strict=True)]
             residents = await self.store.residents_for([(m.channel, m.sender) for _, m in batch])
             exchanges = await self.store.conversations_of(
                 [
@@ -284,6 +289,18 @@ class Bridge:
                 results.append(one)
         return results
 
+    async def completed(self, message: Message) -> Message:
+        """``message`` with what its channel adds once stored (see ``Channel.complete``)."""
+        channel = self.channels.get(message.channel)
+        if channel is None:
+            return message
+        try:
+            async with asyncio.timeout(COMPLETE_TIMEOUT):
+                return await channel.complete(message)
+        except Exception as exc:  # a platform's profile API must never stop a report
+            log.info("%s:%s kept as it came (%s)", message.channel, message.platform_id, exc)
+            return message
+
     async def process_fresh(self, inbound_id: int, message: Message) -> Handled:
         """``process``, redone from fresh reads when a request changed under it."""
         for _ in range(MAX_CONFLICTS - 1):
@@ -295,6 +312,7 @@ class Bridge:
 
     async def process(self, inbound_id: int, message: Message) -> Handled:
         """Decide what one accepted message changes, then write it in one commit."""
+        message = await self.completed(message)
         resident = await self.store.resident_for(message.channel, message.sender)
         message, effects = await self.decide(message, resident)
         return await commit(self, inbound_id, message, effects)

@@ -71,6 +71,15 @@ class Channel:
     async def stop(self) -> None:
         """Disconnect; what was accepted is already stored, so nothing is lost."""
 
+    async def complete(self, message: Message) -> Message:
+        """What the platform can add to a stored message before it is handled (the sender's
+        profile, say); the message as it is by default.
+
+        Called by the worker, after the platform has been answered: a slow or failing
+        platform API never delays an acknowledgement. Never raises for a platform failure.
+        """
+        return message
+
     async def fetch(self, attachment: Attachment) -> bytes | None:
         """The bytes of a photo a resident or staff member sent here; None if not possible.
 

@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/webhooks/slack/events"
 INTERACTIVITY_PATH = "/webhooks/slack/interactivity"
-# users.info runs before Slack gets its answer, and Slack allows 3 s in all.
-PROFILE_TIMEOUT = 1.0
+# users.info runs in the worker, after Slack has its answer; a slow one only delays a reply.
+PROFILE_TIMEOUT = 2.0
 # Errors worth another try; any other ``ok: false`` is the request's own fault.
 TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -191,9 +191,13 @@ class SlackChannel(Channel):
         if message is None:
             return None
         assert self._bridge is not None
-        message = dataclasses.replace(message, sender=await self.profile(message.sender))
+        # Stored and answered at once; the profile (users.info) is looked up by the worker.
         await self._bridge.submit(message)
         return message
+
+    async def complete(self, message: Message) -> Message:
+        """The sender's name and language from their Slack profile (``users.info``)."""
+        return dataclasses.replace(message, sender=await self.profile(message.sender))
 
     async def profile(self, sender: Sender) -> Sender:
         """``sender`` with name and language (``users.info`` locale), cached per user.

@@ -81,6 +81,8 @@ class SlackEmulator(Emulator):
             team_id="T0JUN", app_id="A0JUNBRIDGE", bot_user_id="U0JUNBOT", bot_id="B0JUNBOT"
         )
         self.workspace = SlackWorkspace(self.identity)
+        # Web API methods that answer only once a test lets them (a slow day at Slack).
+        self.held: dict[str, asyncio.Event] = {}
         self.rate_limits: dict[str, RateLimit] = {}
         self.bridge_url: str | None = None
         self.link = SocketModeLink(
@@ -173,8 +175,15 @@ class SlackEmulator(Emulator):
 
     # -- the Web API ----------------------------------------------------------------------
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Make ``method`` wait until the returned event is set, as a slow Slack would."""
+        self.held[method] = asyncio.Event()
+        return self.held[method]
+
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
+        if method in self.held:
+            await self.held[method].wait()
         params: dict[str, Any] = dict(request.query_params)
         failure = self.take_failure(method)
         if failure is not None:

@@ -4,6 +4,7 @@ verifies them in the bridge's web app, the bridge answers through the real slack
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from slack_town import Town
@@ -28,6 +29,24 @@ async def test_a_signed_message_becomes_a_request_answered_in_its_thread(town: T
     # users.info said es-ES: the answer is Spanish, with the reference in bold mrkdwn.
     assert f"*{request.reference}*" in call.params["text"]
     assert "electricista" in call.params["text"]
+    resident = await town.bridge.store.find_resident("slack:U0VECINA")
+    assert resident is not None and resident.name == "María"
+
+
+async def test_slack_gets_its_answer_before_the_profile_lookup(town: Town) -> None:
+    # users.info does not answer until the test lets it: the event must be answered anyway
+    # (Slack allows 3 s), so the profile is looked up after answering, by the worker.
+    slow = town.slack.hold("users.info")
+    push = await asyncio.wait_for(town.slack.resident_says(LAMP), timeout=10)
+    assert push.status == 200
+    assert town.inbound() == [(f"C0PLAZA:{push.ts}", "pending")]
+    slow.set()
+    await town.bridge.drain()
+    [request] = await town.bridge.requests.open()
+    assert await town.bridge.outbox.flush() == 1
+    # The profile still arrived in time for the answer: Spanish, and María's name kept.
+    [call] = town.slack.sent("chat.postMessage")
+    assert f"*{request.reference}*" in call.params["text"] and "electricista" in call.params["text"]
     resident = await town.bridge.store.find_resident("slack:U0VECINA")
     assert resident is not None and resident.name == "María"
 
