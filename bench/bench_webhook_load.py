@@ -1,0 +1,247 @@
+"""The webhook answer under load: signed Slack events at a steady rate against `junbridge run`.
+
+A load generator in this process posts signed Slack ``message`` events (built by the Slack
+emulator from its captured-shape payloads, each from a different resident) at a fixed
+rate, open loop (each event leaves at its time whether or not earlier ones were answered),
+to a real ``junbridge run`` subprocess in Slack events mode. The emulator in this process
+also serves the Slack Web API the bridge answers through. In the same run, the same load
+goes to a bare Starlette endpoint in its own uvicorn process (it reads the body and answers
+200): the floor for this machine and this load generator.
+
+For each rate it prints p50/p99/max time to the HTTP answer (given only once the message is
+stored), how many took longer than Slack's 3 s, and how long the backlog took to drain
+(every accepted message handled) after the load stopped. Machines here are shared and
+noisy: compare with the bare endpoint, measured in the same run.
+
+    .venv/bin/python bench/bench_webhook_load.py [--rates 50 200 500] [--seconds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).parent))
+from stores import command_line
+
+from junbridge.testing.emulators import (
+    SlackEmulator,
+    slack_link,
+)
+from junbridge.testing.emulators import slack_payloads as payloads
+
+ROOT = Path(__file__).parent.parent
+JUNBRIDGE = Path(sys.executable).parent / "junbridge"
+BARE = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+async def events(request):
+    await request.body()
+    return PlainTextResponse("")
+async def health(request):
+    return PlainTextResponse("ok")
+app = Starlette(routes=[Route("/webhooks/slack/events", events, methods=["POST"]),
+                        Route("/healthz", health)])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Run:
+    """One rate against one server: answer times and statuses."""
+
+    rate: int
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    drain: float | None = None
+
+    def p(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] * 1000
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            try:
+                if (await client.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} never became healthy")
+
+
+async def load(url: str, slack: SlackEmulator, rate: int, seconds: float, tag: str) -> Run:
+    """Post ``rate`` signed events a second for ``seconds``, open loop."""
+    run = Run(rate=rate)
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(trust_env=False, timeout=30, limits=limits) as client:
+
+        async def one(n: int) -> None:
+            event = payloads.person_message(
+                identity=slack.identity,
+                user=f"U{tag}{n:06d}",
+                text=f"La farola {n} de la calle Real no funciona",
+                ts=slack.next_ts(),
+                channel="C0PLAZA",
+                channel_type="channel",
+                thread_ts=None,
+                parent_user_id=None,
+            )
+            body = json.dumps(payloads.event_callback(identity=slack.identity, event=event))
+            headers = {
+                **slack_link.signature(body, slack.signing_secret),
+                "Content-Type": "application/json",
+            }
+            begun = time.perf_counter()
+            try:
+                answer = await client.post(
+                    f"{url}/webhooks/slack/events", content=body.encode(), headers=headers
+                )
+                status = answer.status_code
+            except httpx.HTTPError:
+                status = 0
+            run.latencies.append(time.perf_counter() - begun)
+            run.statuses[status] = run.statuses.get(status, 0) + 1
+
+        tasks = []
+        start = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+    return run
+
+
+def pending(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as connection:
+        query = "SELECT count(*) FROM inbound WHERE status = 'pending'"
+        return int(connection.execute(query).fetchone()[0])
+
+
+async def drained(db: Path) -> float:
+    """Seconds until every accepted message is handled (bounded at 120 s)."""
+    start = time.perf_counter()
+    # Another process's database: nothing to wait on but the rows themselves.
+    while pending(db) and time.perf_counter() - start < 120:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    return time.perf_counter() - start
+
+
+async def measure(rates: list[int], seconds: float) -> tuple[list[Run], list[Run]]:
+    slack = SlackEmulator()
+    await slack.start()
+    bridge_runs, bare_runs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        port, bare_port = free_port(), free_port()
+        config = {
+            "town": {"name": "Jun"},
+            "store": {"url": f"sqlite:///{folder / 'jun.db'}"},
+            "web": {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
+            "plugins_dir": str(ROOT / "plugins"),
+            "channels": {
+                "slack": {
+                    "bot_token": {"$env": "BENCH_SLACK_BOT_TOKEN"},
+                    "signing_secret": {"$env": "BENCH_SLACK_SIGNING_SECRET"},
+                    "api_url": slack.api_url,
+                }
+            },
+            "departments": {"lighting": {"staff": [{"name": "electricista"}]}},
+        }
+        (folder / "channels.yaml").write_text(yaml.safe_dump(config))
+        env = {
+            **os.environ,
+            "BENCH_SLACK_BOT_TOKEN": slack.bot_token,
+            "BENCH_SLACK_SIGNING_SECRET": slack.signing_secret,
+        }
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+            env.pop(name, None)
+        # Started once, before anything is timed.
+        bridge = subprocess.Popen(  # noqa: ASYNC220
+            [str(JUNBRIDGE), "run", "--config", str(folder / "channels.yaml")],
+            env=env,
+            stderr=(folder / "bridge.log").open("wb"),
+        )
+        bare = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-c", BARE, str(bare_port)], env=env
+        )
+        try:
+            url, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
+            await wait_healthy(url, bridge)
+            await wait_healthy(bare_url, bare)
+            for rate in rates:
+                bare_runs.append(await load(bare_url, slack, rate, seconds, f"B{rate}"))
+                run = await load(url, slack, rate, seconds, f"R{rate}")
+                run.drain = await drained(folder / "jun.db")
+                bridge_runs.append(run)
+        finally:
+            # Shutdown is not measured: SIGTERM would send every queued reply first, at
+            # Slack's pace, so the processes are killed once the figures are in.
+            for process in (bridge, bare):
+                process.kill()
+                process.wait(timeout=30)
+            await slack.stop()
+    return bridge_runs, bare_runs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", type=int, nargs="+", default=[50, 200, 500])
+    parser.add_argument("--seconds", type=float, default=4.0)
+    args = parser.parse_args()
+    bridge_runs, bare_runs = asyncio.run(measure(args.rates, args.seconds))
+    table = Table(title=f"Signed Slack events for {args.seconds:g} s at each rate (ms)")
+    for column in ("events/s", "server", "p50", "p99", "max", "> 3 s", "statuses", "drained"):
+        table.add_column(column, justify="right")
+    for run, bare in zip(bridge_runs, bare_runs, strict=True):
+        for name, r in (("bare Starlette", bare), ("junbridge run", run)):
+            table.add_row(
+                str(r.rate),
+                name,
+                f"{r.p(0.5):.1f}",
+                f"{r.p(0.99):.1f}",
+                f"{max(r.latencies) * 1000:.0f}",
+                str(sum(x > 3 for x in r.latencies)),
+                " ".join(f"{s}×{n}" for s, n in sorted(r.statuses.items())),
+                f"{r.drain:.1f} s" if r.drain is not None else "-",
+            )
+    console = Console()
+    console.print(table)
+    console.print(
+        "drained: after the load stopped, until every accepted message was handled. "
+        f"command: {command_line()}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
