@@ -22,6 +22,7 @@ from junbridge.store import leases, links, records
 from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer
 from junbridge.store.schema import (
+    REQUEST_IS_OPEN,
     conversations,
     cursors,
     inbound,
@@ -32,8 +33,6 @@ from junbridge.store.schema import (
 )
 from junbridge.store.transaction import Transaction
 from junbridge.text import storable_text
-
-_CLOSED = [s.value for s in Status if not s.is_open]
 
 
 def _utcnow() -> datetime:
@@ -442,18 +441,21 @@ class Store:
         if department is not None:
             query = query.where(requests.c.department == department)
         if open_only:
-            query = query.where(requests.c.state.not_in(_CLOSED))
+            query = query.where(REQUEST_IS_OPEN)
         if state is not None:
             query = query.where(requests.c.state == state.value)
         return await self._requests(query)
 
     async def open_load(self, department: str) -> dict[str, int]:
-        """How many open requests each assignee of ``department`` holds (one query)."""
+        """How many open requests each assignee of ``department`` holds (one query).
+
+        Read through the partial index of open requests (REQUEST_IS_OPEN, said exactly so).
+        """
         query = (
             select(requests.c.assignee, func.count())
             .where(
                 requests.c.department == department,
-                requests.c.state.not_in(_CLOSED),
+                REQUEST_IS_OPEN,
                 requests.c.assignee.is_not(None),
             )
             .group_by(requests.c.assignee)
