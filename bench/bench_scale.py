@@ -51,6 +51,7 @@ from junbridge.store.schema import (
     outbox,
     requests,
     residents,
+    threads,
     timers,
 )
 from junbridge.testing import make_bridge, make_message
@@ -115,7 +116,7 @@ def filled_rows(template: Rows, first: int, last: int, *, closed_up_to: int = 0)
     """
     [request] = template["requests"]
     was_ref, was_assignee = request["reference"], request["assignee"]
-    out: Rows = {name: [] for name in template}
+    out: Rows = {name: [] for name in TABLES}
     for k in range(first, last + 1):
         ref, assignee = f"JUN-{k:04d}", STAFF[k % len(STAFF)]
         resident_id = (k - 1) // REQUESTS_PER_RESIDENT + 1
@@ -191,12 +192,14 @@ def filled_rows(template: Rows, first: int, last: int, *, closed_up_to: int = 0)
                     "request_reference": ref,
                 }
             )
-        for row in template["outbox"]:
+        for number, row in enumerate(template["outbox"]):
             reply = {key: swap(value) for key, value in row["reply"].items()}
             reply.update(conversation=user, recipient=user)
+            outbox_id = (k - 1) * len(template["outbox"]) + number + 1
             out["outbox"].append(
                 {
                     **_no_id(row),
+                    "id": outbox_id,
                     "request_reference": ref,
                     "reply": reply,
                     # Delivered long ago: the outbox worker has nothing left of them.
@@ -204,6 +207,16 @@ def filled_rows(template: Rows, first: int, last: int, *, closed_up_to: int = 0)
                     "attempts": 1,
                     "sent_at": row["created_at"],
                     "platform_ids": [str(k)],
+                }
+            )
+            # What Store.mark_sent notes of a delivered reply: the request its id is about.
+            out["threads"].append(
+                {
+                    "channel": row["channel"],
+                    "conversation": user,
+                    "thread": str(k),
+                    "request_reference": ref,
+                    "outbox_id": outbox_id,
                 }
             )
     return out
@@ -222,6 +235,7 @@ TABLES: dict[str, SqlTable] = {
     "timers": timers,
     "inbound": inbound,
     "outbox": outbox,
+    "threads": threads,
 }
 
 
@@ -238,7 +252,7 @@ def fill(url: str, size: int, template: Rows, *, open_count: int = -1) -> dict[s
                     db.execute(table.insert(), rows[name])
         if engine.dialect.name == "postgresql":
             # Ids were given explicitly: move the sequences past them, as the pipeline would.
-            for table in (residents, requests):
+            for table in (residents, requests, outbox):
                 db.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "

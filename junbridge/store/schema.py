@@ -283,3 +283,24 @@ timers = Table(
     Column("done_at", UTCDateTime, nullable=True),
     Index(None, "done_at", "due_at"),
 )
+
+# Since 0006: the request each delivered message is about, by the ids its platform gave it
+# (a Slack card's ts is the root of its thread), written when the outbox row is marked sent.
+# Staff answering in a card's thread find the request here however old the card is. Of the
+# messages holding one id in one conversation, the newest (highest outbox id) counts.
+threads = Table(
+    "threads",
+    metadata,
+    Column("channel", String, primary_key=True),
+    Column("conversation", String, primary_key=True),
+    Column("thread", String, primary_key=True),
+    Column("request_reference", String, nullable=False),
+    # Retention deletes a request's outbox rows; what they posted goes with them.
+    Column(
+        "outbox_id",
+        Integer,
+        ForeignKey("outbox.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
 from junbridge.store import engine as engines
-from junbridge.store import leases, links, records
+from junbridge.store import leases, links, records, threads
 from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer
 from junbridge.store.schema import (
@@ -195,20 +195,9 @@ class Store:
         if thread is None:
             return None
         async with self._read() as connection:
-            rows = await connection.execute(
-                select(outbox.c.request_reference, outbox.c.reply, outbox.c.platform_ids)
-                .where(
-                    outbox.c.channel == channel,
-                    outbox.c.status == "sent",
-                    outbox.c.request_reference.is_not(None),
-                )
-                .order_by(outbox.c.id.desc())
-                .limit(500)
+            return await threads.reference(
+                connection, channel=channel, conversation=conversation, thread=thread
             )
-            for row in rows:
-                if row.reply.get("conversation") == conversation and thread in row.platform_ids:
-                    return str(row.request_reference)
-        return None
 
     async def pending_inbound(self) -> builtins.list[tuple[int, Message]]:
         """Accepted messages not yet handled, oldest first: what a crash left to redo."""
@@ -405,14 +394,35 @@ class Store:
             await connection.execute(update(outbox).where(outbox.c.id == outbox_id).values(values))
 
     async def mark_sent(self, outbox_id: int, *, platform_ids: Sequence[str], at: datetime) -> None:
-        """Record delivery and the ids the platform gave the sent message(s)."""
-        await self._set_outbox(
-            outbox_id,
-            status="sent",
-            sent_at=at,
-            platform_ids=builtins.list(platform_ids),
-            error=None,
-        )
+        """Record delivery and the ids the platform gave the sent message(s).
+
+        For a reply about a request, each id is also noted as a thread of that request, so
+        staff answering in it later are understood (see threads.py).
+        """
+        async with self._write() as connection:
+            sent = (
+                await connection.execute(
+                    update(outbox)
+                    .where(outbox.c.id == outbox_id)
+                    .values(
+                        status="sent",
+                        sent_at=at,
+                        platform_ids=builtins.list(platform_ids),
+                        error=None,
+                    )
+                    .returning(outbox.c.channel, outbox.c.reply, outbox.c.request_reference)
+                )
+            ).one_or_none()
+            conversation = sent.reply.get("conversation") if sent is not None else None
+            if sent is not None and sent.request_reference and isinstance(conversation, str):
+                await threads.record(
+                    connection,
+                    outbox_id=outbox_id,
+                    channel=sent.channel,
+                    conversation=conversation,
+                    platform_ids=platform_ids,
+                    reference=sent.request_reference,
+                )
 
     async def mark_retry(self, outbox_id: int, *, error: str, retry_at: datetime) -> None:
         """Put a reply that failed to send back in the queue, due at ``retry_at``."""
