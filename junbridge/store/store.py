@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
 from junbridge.store import engine as engines
-from junbridge.store import leases, links, records, threads
+from junbridge.store import leases, links, pages, records, threads
 from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer
 from junbridge.store.schema import (
@@ -281,6 +281,26 @@ class Store:
         """The request with ``reference`` (``JUN-0142``), with its history, or None."""
         found = await self._requests(select(requests).where(requests.c.reference == reference))
         return found[0] if found else None
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        before: str | None = None,
+        department: str | None = None,
+        open_only: bool = False,
+        state: Status | None = None,
+    ) -> pages.Page:
+        """Up to ``limit`` requests as the town hall's table shows them, newest first (older
+        than request ``before``), and how many match in all (see pages.py)."""
+        return await pages.page(
+            self,
+            limit=limit,
+            before=before,
+            department=department,
+            open_only=open_only,
+            state=state,
+        )
 
     async def _requests(self, query: Select[Any]) -> builtins.list[ServiceRequest]:
         async with self._read() as connection:
