@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
 import json
 import operator
+import shlex
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from junbridge.cli import cli
+from junbridge.model import ServiceRequest, Status
+from junbridge.store import Store
 
 ROOT = Path(__file__).parent.parent
 
@@ -226,3 +233,117 @@ def test_requests_stats_shows_promises_and_ratings_per_department(town):
     run("requests", "set", "--config", str(town), "JUN-0001", "resolved", "--by", "electricista")
     code, out = run("requests", "stats", "--config", str(town))
     assert code == 0 and "lighting" in out and "median to resolve" in out
+
+
+# -- requests list: a page at a time -------------------------------------------------------
+
+LATER = timedelta(days=30)
+
+
+def lamp(number: int, **changes: Any) -> ServiceRequest:
+    """An unsaved lamp report, received ``number`` hours into the day, due in a month."""
+    now = datetime.now(UTC)
+    base = ServiceRequest(
+        service_request_id="",
+        service_code="streetlight",
+        service_name="Alumbrado público",
+        description=f"farola {number} apagada",
+        requested_datetime=now + timedelta(hours=number),
+        updated_datetime=now,
+        expected_datetime=now + LATER,
+        reference="",
+        department="lighting",
+        assignee="electricista",
+    )
+    return dataclasses.replace(base, **changes).noted("received", by="telegram:42", at=now)
+
+
+def store_in(town: Path, *made: ServiceRequest) -> list[str]:
+    """Save ``made`` straight into the town's store, oldest first; their references."""
+
+    async def save() -> list[str]:
+        store = await Store.open(f"sqlite:///{town.parent / 'junbridge.db'}")
+        try:
+            return await store.write(lambda tx: [(tx.save_request(r)).reference for r in made])
+        finally:
+            await store.close()
+
+    return asyncio.run(save())
+
+
+def listed(out: str) -> list[str]:
+    """The references a ``requests list`` shows, in order."""
+    return [line.split()[0] for line in out.splitlines() if line.startswith("JUN-")]
+
+
+def test_requests_list_shows_a_page_newest_first_and_the_command_for_the_next(town):
+    store_in(town, *(lamp(n) for n in range(1, 8)))
+    code, out = run("requests", "list", "--config", str(town), "--limit", "3")
+    assert code == 0 and listed(out) == ["JUN-0007", "JUN-0006", "JUN-0005"]
+    assert "3 of 7 requests, newest first." in out
+    older = f"junbridge requests list --config {town} --limit 3 --before JUN-0005"
+    assert f"Older ones: {older}" in out
+
+    code, out = run(*shlex.split(older)[1:])
+    assert code == 0 and listed(out) == ["JUN-0004", "JUN-0003", "JUN-0002"]
+    assert "3 of 7 requests, newest first, older than JUN-0005." in out
+    code, out = run("requests", "list", "--config", str(town), "--limit=3", "--before=jun-0002")
+    assert code == 0 and listed(out) == ["JUN-0001"] and "Older ones" not in out
+    assert "These are the oldest." in out
+
+    code, out = run("requests", "list", "--config", str(town), "--before", "JUN-0099")
+    assert code == 1 and "no request JUN-0099" in out
+
+
+def test_requests_list_filters_and_counts_what_matches(town):
+    done = lamp(3).transition(Status.CLOSED, by="electricista", at=datetime.now(UTC))
+    theft = lamp(4, department="police", assignee="agente de guardia", privacy="private")
+    store_in(town, lamp(1), lamp(2), done, theft)
+    code, out = run("requests", "list", "--config", str(town), "--open")
+    assert listed(out) == ["JUN-0004", "JUN-0002", "JUN-0001"]
+    assert "3 of 3 matching requests" in out
+    code, out = run("requests", "list", "--config", str(town), "--open", "--limit", "1")
+    assert "--open --limit 1 --before JUN-0004" in out
+    code, out = run("requests", "list", "--config", str(town), "--department", "police")
+    assert listed(out) == ["JUN-0004"] and "(private)" in out and "farola 4" not in out
+    code, out = run("requests", "list", "--config", str(town), "--status", "closed")
+    assert listed(out) == ["JUN-0003"] and "1 of 1 matching requests" in out
+    code, out = run("requests", "list", "--config", str(town), "--status", "rejected")
+    assert code == 0 and "No requests match." in out
+
+
+def test_requests_list_sla_column_reads_the_history(town):
+    now = datetime.now(UTC)
+    store_in(
+        town,
+        lamp(1),
+        lamp(2).noted("sla_warning", by="junbridge", at=now),
+        lamp(3).noted("sla_breach", by="junbridge", at=now),
+        lamp(4, expected_datetime=now - timedelta(hours=1)),
+        lamp(5, expected_datetime=None),
+    )
+    _, out = run("requests", "list", "--config", str(town))
+    sla = {line.split()[0]: line.split()[-1] for line in out.splitlines() if line[:4] == "JUN-"}
+    assert sla == {
+        "JUN-0001": "time",  # on time
+        "JUN-0002": "75%",
+        "JUN-0003": "breached",
+        "JUN-0004": "breached",
+        "JUN-0005": "-",
+    }
+
+
+def test_requests_list_fits_80_columns(town, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    long_words = "La farola de la calle Real no funciona desde ayer y la de al lado parpadea " * 3
+    store_in(
+        town,
+        lamp(1, description=long_words),
+        lamp(2, assignee="la jefa de obras del ayuntamiento", state=Status.IN_PROGRESS),
+    )
+    _, out = run("requests", "list", "--config", str(town))
+    table = out.split("\n\n")[0].splitlines()
+    assert len(table) == 1 + 2 * 2  # the header, then two lines per request
+    assert max(len(line) for line in table) <= 80
+    assert table[1].startswith("JUN-0002  lighting    in_progress  la jefa de …")
+    assert table[4].startswith("  La farola de la calle Real") and table[4].endswith("…")

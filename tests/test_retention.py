@@ -174,7 +174,11 @@ async def test_delete_removes_the_request_its_history_replies_and_photo(
         photo = photo_file(theft)
         kept = await report(bridge, "Un coche mal aparcado en mi vado", user="luis")
         theft = await bridge.set_state(theft.reference, Status.CLOSED, by="agente de guardia")
-        assert await bridge.store.replies_for(theft.reference)
+        for row in await bridge.store.claim_outbox(now=clock(), limit=100):
+            await bridge.store.mark_sent(row.id, platform_ids=[f"sent-{row.id}"], at=clock())
+        first = (await bridge.store.replies_for(theft.reference))[0]
+        thread = (first.reply.channel, first.reply.conversation, first.platform_ids[0])
+        assert await bridge.store.reference_for_thread(*thread) == theft.reference
         rows = await history_rows(bridge)
         clock.advance(31 * DAY)
 
@@ -185,6 +189,8 @@ async def test_delete_removes_the_request_its_history_replies_and_photo(
         assert await bridge.requests.get(theft.reference) is None
         assert await history_rows(bridge) == rows - len(theft.history)
         assert await bridge.store.replies_for(theft.reference) == []
+        # The ids its replies were sent as lead nowhere: they went with the replies.
+        assert await bridge.store.reference_for_thread(*thread) is None
         assert await bridge.store.inbound_reference("telegram", "tg-1") is None
         assert not photo.exists()
         assert await bridge.requests.get(kept.reference) == kept

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 
-from junbridge.model import Status
+from junbridge.model import Reply, Status
+from junbridge.store.schema import outbox
 from junbridge.testing import make_bridge, make_message
 
 DATA = Path(__file__).parent / "data"
@@ -74,6 +76,33 @@ async def test_resolve_with_a_photo_in_the_card_thread_tells_the_resident_with_t
     assert notice.photo.platform_ref == "F0LAMPFIXED"
     assert request.reference in notice.text and "bombilla cambiada" in notice.text
     assert confirmation.conversation == "C0LIGHTSTAFF" and "resolved" in confirmation.text
+
+
+async def test_resolve_in_the_thread_of_a_card_600_replies_old_finds_its_request(bridge):
+    request = await lamp(bridge)
+    await sent_card(bridge, request.reference)
+    # Since the card, 600 replies about other requests were delivered in the staff channel
+    # (written straight into the outbox: 600 pipeline runs would take a minute).
+    later = [
+        {
+            "created_at": WEDNESDAY_10,
+            "request_reference": f"JUN-{n}",
+            "channel": "slack",
+            "reply": Reply(text=f"JUN-{n} → resolved", **STAFF_PLACE).to_json(),
+            "status": "sent",
+            "attempts": 1,
+            "next_attempt_at": WEDNESDAY_10,
+            "sent_at": WEDNESDAY_10,
+            "platform_ids": [f"1764070000.{n:06d}"],
+        }
+        for n in range(1000, 1600)
+    ]
+    async with bridge.store._write() as connection:
+        await connection.execute(insert(outbox), later)
+    resolve = make_message("resolve bombilla cambiada", user="U0ELECTRIC", **STAFF_PLACE)
+    handled = await bridge.receive(dataclasses.replace(resolve, thread="1764061200.000100"))
+    assert handled.request.reference == request.reference
+    assert handled.request.state is Status.RESOLVED
 
 
 async def test_someone_who_is_not_staff_cannot_resolve(bridge):

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import shlex
 import statistics
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from junbridge.bridge import Bridge
 from junbridge.cli.common import config_option, console, fail, open_bridge, run_async
 from junbridge.model import IllegalTransition, ServiceRequest, Status
+from junbridge.store.pages import Summary
 
 STATES = [s.value for s in Status]
 
@@ -22,11 +26,17 @@ def requests() -> None:
     """List, inspect and change service requests."""
 
 
-def when(bridge: Bridge, request: ServiceRequest, value: object) -> str:
+DEFAULT_LIMIT = 50
+LIST_COLUMNS = ("ref", "department", "state", "assignee", "received", "due", "SLA")
+# Widest a department or assignee is shown, so that a request's line fits 80 columns.
+NAME_WIDTH = 12
+
+
+def when(bridge: Bridge, value: object, *, shape: str = "%d %b %H:%M") -> str:
     """A datetime in the town's time zone, short."""
     if not isinstance(value, datetime):
         return "-"
-    return value.astimezone(bridge.departments[request.department].tz).strftime("%d %b %H:%M")
+    return value.astimezone(ZoneInfo(bridge.config.town.timezone)).strftime(shape)
 
 
 @requests.command("list")
@@ -34,47 +44,131 @@ def when(bridge: Bridge, request: ServiceRequest, value: object) -> str:
 @click.option("--status", "state", type=click.Choice(STATES), help="Only requests in this state.")
 @click.option("--department", help="Only this department's requests.")
 @click.option("--open", "open_only", is_flag=True, help="Only requests not closed.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="Requests per page.",
+)
+@click.option("--before", metavar="REF", help="The next page: requests older than REF.")
 @run_async
 async def list_requests(
-    config_path: Path, state: str | None, department: str | None, open_only: bool
+    config_path: Path,
+    state: str | None,
+    department: str | None,
+    open_only: bool,
+    limit: int,
+    before: str | None,
 ) -> None:
-    """A table of requests, newest first."""
+    """A page of requests, newest first, with how many there are and how to see more."""
     bridge = await open_bridge(config_path, recover=False)
     try:
-        if open_only:
-            found = await bridge.requests.open(department)
-        else:
-            found = await bridge.requests.all(
-                department=department, state=Status(state) if state else None
-            )
+        found = await bridge.store.page(
+            limit=limit,
+            before=before.upper() if before else None,
+            department=department,
+            open_only=open_only,
+            state=Status(state) if state else None,
+        )
         parked = await bridge.store.parked()
+    except LookupError as exc:
+        raise fail(f"error: {exc}") from None
     finally:
         await bridge.close()
-    table = Table(title=f"{len(found)} requests", title_justify="left")
-    for column in ("ref", "department", "state"):
-        table.add_column(column, no_wrap=True)
-    for column in ("assignee", "received", "expected", "SLA"):
-        table.add_column(column, overflow="fold")
-    table.add_column("summary", overflow="fold")
-    now = bridge.clock()
-    for r in found:
-        summary = r.description if r.privacy == "public" else "(private)"
-        table.add_row(
-            r.reference,
-            r.department,
-            r.state.value,
-            r.assignee or "-",
-            when(bridge, r, r.requested_datetime),
-            when(bridge, r, r.expected_datetime),
-            sla_status(r, now, promised=promised(bridge, r)),
-            summary[:60],
+    out = console()
+    filtered = bool(state or department or open_only)
+    if not found.summaries:
+        out.print(
+            f"No requests older than {before.upper()}."
+            if before
+            else ("No requests match." if filtered else "No requests.")
         )
-    console().print(table)
+    for line in listing(bridge, found.summaries, width=out.width):
+        out.print(line, soft_wrap=True)
+    if found.summaries:
+        which = "matching requests" if filtered else "requests"
+        after = f", older than {before.upper()}" if before else ""
+        out.print(f"\n{len(found.summaries):,} of {found.total:,} {which}, newest first{after}.")
+    if found.more:
+        older = [
+            "junbridge",
+            "requests",
+            "list",
+            *(["--config", str(config_path)] if config_path != Path("channels.yaml") else []),
+            *(["--status", state] if state else []),
+            *(["--department", department] if department else []),
+            *(["--open"] if open_only else []),
+            *(["--limit", str(limit)] if limit != DEFAULT_LIMIT else []),
+            "--before",
+            found.summaries[-1].reference,
+        ]
+        out.print(f"Older ones: {shlex.join(older)}", markup=False, soft_wrap=True)
+    elif before and found.summaries:
+        out.print("These are the oldest.")
     if parked:
-        console().print(
+        out.print(
             f"[yellow]{len(parked)} message(s) could not be handled and are parked:[/] "
             "junbridge requests parked"
         )
+
+
+def listing(bridge: Bridge, summaries: Sequence[Summary], *, width: int) -> list[Text]:
+    """A header and two lines per request: its facts in columns, then its summary.
+
+    The summary has a line of its own so that the columns fit 80 characters.
+    """
+    if not summaries:
+        return []
+    now = bridge.clock()
+    rows = [
+        [
+            Text(s.reference),
+            _name(s.department),
+            Text(s.state.value),
+            _name(s.assignee or "-"),
+            Text(when(bridge, s.requested_datetime)),
+            # The promised day alone: the SLA column says how it stands.
+            Text(when(bridge, s.expected_datetime, shape="%d %b")),
+            Text.from_markup(
+                sla_cell(
+                    state=s.state,
+                    expected=s.expected_datetime,
+                    now=now,
+                    warned=s.sla_warned,
+                    breached=s.sla_breached,
+                    promised=promised(bridge, s.department),
+                )
+            ),
+        ]
+        for s in summaries
+    ]
+    widths = [
+        max(len(title), *(row[i].cell_len for row in rows)) for i, title in enumerate(LIST_COLUMNS)
+    ]
+    lines = [_line([Text(title, style="bold") for title in LIST_COLUMNS], widths)]
+    for s, row in zip(summaries, rows, strict=True):
+        lines.append(_line(row, widths))
+        summary = Text("  " + (s.summary if s.privacy == "public" else "(private)"), style="dim")
+        summary.truncate(width, overflow="ellipsis")
+        lines.append(summary)
+    return lines
+
+
+def _line(cells: Sequence[Text], widths: Sequence[int]) -> Text:
+    """Cells padded to their column's width, two spaces apart."""
+    line = Text()
+    for number, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+        line.append_text(cell)
+        if number < len(cells) - 1:
+            line.append(" " * (width - cell.cell_len + 2))
+    return line
+
+
+def _name(name: str) -> Text:
+    cell = Text(name)
+    cell.truncate(NAME_WIDTH, overflow="ellipsis")
+    return cell
 
 
 @requests.command("parked")
@@ -142,7 +236,7 @@ async def show(config_path: Path, reference: str) -> None:
         ("assignee", request.assignee),
         ("address", request.address or request.address_id),
         ("location", f"{request.lat}, {request.long}" if request.lat else None),
-        ("expected", when(bridge, request, request.expected_datetime)),
+        ("expected", when(bridge, request.expected_datetime)),
         ("notice", request.service_notice),
     ):
         if value:
@@ -151,7 +245,7 @@ async def show(config_path: Path, reference: str) -> None:
     for column in ("when", "who", "what", "note"):
         history.add_column(column)
     for entry in request.history:
-        history.add_row(when(bridge, request, entry.at), entry.by, entry.action, entry.note or "")
+        history.add_row(when(bridge, entry.at), entry.by, entry.action, entry.note or "")
     out.print(history)
     sent = Table(title="Replies", title_justify="left")
     for column in ("channel", "to", "status", "text"):
@@ -184,23 +278,39 @@ async def set_state(
 
 
 def sla_status(request: ServiceRequest, now: datetime, *, promised: bool = True) -> str:
-    """How the request stands against its promise, as a table cell.
+    """How the request stands against its promise, as a table cell (see :func:`sla_cell`)."""
+    actions = {h.action for h in request.history}
+    return sla_cell(
+        state=request.state,
+        expected=request.expected_datetime,
+        now=now,
+        warned="sla_warning" in actions,
+        breached="sla_breach" in actions,
+        promised=promised,
+    )
+
+
+def sla_cell(
+    *,
+    state: Status,
+    expected: datetime | None,
+    now: datetime,
+    warned: bool,
+    breached: bool,
+    promised: bool = True,
+) -> str:
+    """How a request stands against its promise, from its SLA history lines, as rich markup.
 
     ``promised`` is False for departments whose expected time is an appointment.
     """
     if not promised:
         return "-"
-    actions = {h.action for h in request.history}
-    if "sla_breach" in actions or (
-        request.expected_datetime
-        and request.state.is_open
-        and request.state is not Status.RESOLVED
-        and now > request.expected_datetime
-    ):
+    working = state.is_open and state is not Status.RESOLVED
+    if breached or (expected and working and now > expected):
         return "[red]breached[/]"
-    if "sla_warning" in actions and request.state.is_open and request.state is not Status.RESOLVED:
+    if warned and working:
         return "[yellow]75%[/]"
-    return "on time" if request.expected_datetime else "-"
+    return "on time" if expected else "-"
 
 
 @requests.command("stats")
@@ -226,7 +336,9 @@ async def stats(config_path: Path) -> None:
             is not None
         ]
         ratings = [int(r.details["rating"]) for r in mine if "rating" in r.details]
-        breached = sum("breached" in sla_status(r, now, promised=promised(bridge, r)) for r in mine)
+        breached = sum(
+            "breached" in sla_status(r, now, promised=promised(bridge, r.department)) for r in mine
+        )
         average = sum(ratings) / len(ratings) if ratings else None
         stars = (
             f"{'★' * round(average)}{'☆' * (5 - round(average))} {average:.1f} ({len(ratings)})"
@@ -244,7 +356,7 @@ async def stats(config_path: Path) -> None:
     console().print(table)
 
 
-def promised(bridge: Bridge, request: ServiceRequest) -> bool:
-    """Whether the request's department makes promises staff are held to (not appointments)."""
-    department = bridge.departments.get(request.department)
-    return department.sla_alerts if department is not None else True
+def promised(bridge: Bridge, department: str) -> bool:
+    """Whether ``department`` makes promises staff are held to (not appointments)."""
+    known = bridge.departments.get(department)
+    return known.sla_alerts if known is not None else True

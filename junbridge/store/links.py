@@ -16,18 +16,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from junbridge.model import Resident, ServiceRequest, Status
+from junbridge.model import Resident, ServiceRequest
 from junbridge.store import records
 from junbridge.store import residents as people
 from junbridge.store.records import ConversationState
-from junbridge.store.schema import conversations, requests, residents
+from junbridge.store.schema import REQUEST_IS_OPEN, conversations, requests, residents
 
 if TYPE_CHECKING:
     from junbridge.store.store import Store
 
 LINK_CODE_TTL = timedelta(minutes=15)
 LINK_CODE_DIGITS = 6
-_CLOSED = [s.value for s in Status if not s.is_open]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +76,7 @@ async def requests_of(
         select(requests).where(requests.c.resident_id == resident_id).order_by(requests.c.id.desc())
     )
     if open_only:
-        query = query.where(requests.c.state.not_in(_CLOSED))
+        query = query.where(REQUEST_IS_OPEN)
     return await store._requests(query)
 
 

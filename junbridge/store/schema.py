@@ -20,8 +20,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    literal_column,
 )
 from sqlalchemy.types import TypeDecorator
+
+from junbridge.model import Status
 
 # Deterministic constraint names, so the migration can name (and later alter) the same ones.
 NAMING_CONVENTION = {
@@ -34,6 +37,7 @@ NAMING_CONVENTION = {
 
 INBOUND_STATUSES = ("pending", "done", "failed", "parked")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+CLOSED_STATES = tuple(s.value for s in Status if not s.is_open)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -165,6 +169,22 @@ requests = Table(
     Column("version", Integer, nullable=False, server_default="1"),
 )
 
+# Since 0006: what counts as open, with the closed states as constants in the SQL. Queries
+# of open requests say exactly this, so the partial index below serves them: neither SQLite
+# nor a PostgreSQL generic plan can match an index's predicate to bound parameters.
+REQUEST_IS_OPEN = requests.c.state.not_in([literal_column(f"'{s}'") for s in CLOSED_STATES])
+# Least-loaded assignment counts each assignee's open requests on every new report, and a
+# department (the doctor's booked slots) lists its open ones: this index holds open requests
+# alone, so neither grows with the closed ones. By id, so a department's come newest first
+# without a sort, and SQLite (no statistics) prefers it to ix_requests_department.
+Index(
+    None,
+    requests.c.department,
+    requests.c.id,
+    sqlite_where=REQUEST_IS_OPEN,
+    postgresql_where=REQUEST_IS_OPEN,
+)
+
 history = Table(
     "history",
     metadata,
@@ -262,4 +282,25 @@ timers = Table(
     Column("due_at", UTCDateTime, nullable=False),
     Column("done_at", UTCDateTime, nullable=True),
     Index(None, "done_at", "due_at"),
+)
+
+# Since 0006: the request each delivered message is about, by the ids its platform gave it
+# (a Slack card's ts is the root of its thread), written when the outbox row is marked sent.
+# Staff answering in a card's thread find the request here however old the card is. Of the
+# messages holding one id in one conversation, the newest (highest outbox id) counts.
+threads = Table(
+    "threads",
+    metadata,
+    Column("channel", String, primary_key=True),
+    Column("conversation", String, primary_key=True),
+    Column("thread", String, primary_key=True),
+    Column("request_reference", String, nullable=False),
+    # Retention deletes a request's outbox rows; what they posted goes with them.
+    Column(
+        "outbox_id",
+        Integer,
+        ForeignKey("outbox.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
 )

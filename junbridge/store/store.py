@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
 from junbridge.store import engine as engines
-from junbridge.store import intake, leases, links, records
+from junbridge.store import intake, leases, links, pages, records, threads
 from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer
 from junbridge.store.schema import (
+    REQUEST_IS_OPEN,
     conversations,
     cursors,
     inbound,
@@ -34,7 +35,6 @@ from junbridge.store.schema import (
 )
 from junbridge.store.transaction import Transaction
 
-_CLOSED = [s.value for s in Status if not s.is_open]
 T = TypeVar("T")
 
 
@@ -215,20 +215,9 @@ class Store:
         if thread is None:
             return None
         async with self._read() as connection:
-            rows = await connection.execute(
-                select(outbox.c.request_reference, outbox.c.reply, outbox.c.platform_ids)
-                .where(
-                    outbox.c.channel == channel,
-                    outbox.c.status == "sent",
-                    outbox.c.request_reference.is_not(None),
-                )
-                .order_by(outbox.c.id.desc())
-                .limit(500)
+            return await threads.reference(
+                connection, channel=channel, conversation=conversation, thread=thread
             )
-            for row in rows:
-                if row.reply.get("conversation") == conversation and thread in row.platform_ids:
-                    return str(row.request_reference)
-        return None
 
     async def pending_inbound(self) -> builtins.list[tuple[int, Message]]:
         """Accepted messages not yet handled, oldest first: what a crash left to redo."""
@@ -340,6 +329,26 @@ class Store:
         """The request with ``reference`` (``JUN-0142``), with its history, or None."""
         found = await self._requests(select(requests).where(requests.c.reference == reference))
         return found[0] if found else None
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        before: str | None = None,
+        department: str | None = None,
+        open_only: bool = False,
+        state: Status | None = None,
+    ) -> pages.Page:
+        """Up to ``limit`` requests as the town hall's table shows them, newest first (older
+        than request ``before``), and how many match in all (see pages.py)."""
+        return await pages.page(
+            self,
+            limit=limit,
+            before=before,
+            department=department,
+            open_only=open_only,
+            state=state,
+        )
 
     async def _requests(self, query: Select[Any]) -> builtins.list[ServiceRequest]:
         async with self._read() as connection:
@@ -479,14 +488,35 @@ class Store:
             await connection.execute(update(outbox).where(outbox.c.id == outbox_id).values(values))
 
     async def mark_sent(self, outbox_id: int, *, platform_ids: Sequence[str], at: datetime) -> None:
-        """Record delivery and the ids the platform gave the sent message(s)."""
-        await self._set_outbox(
-            outbox_id,
-            status="sent",
-            sent_at=at,
-            platform_ids=builtins.list(platform_ids),
-            error=None,
-        )
+        """Record delivery and the ids the platform gave the sent message(s).
+
+        For a reply about a request, each id is also noted as a thread of that request, so
+        staff answering in it later are understood (see threads.py).
+        """
+        async with self._write() as connection:
+            sent = (
+                await connection.execute(
+                    update(outbox)
+                    .where(outbox.c.id == outbox_id)
+                    .values(
+                        status="sent",
+                        sent_at=at,
+                        platform_ids=builtins.list(platform_ids),
+                        error=None,
+                    )
+                    .returning(outbox.c.channel, outbox.c.reply, outbox.c.request_reference)
+                )
+            ).one_or_none()
+            conversation = sent.reply.get("conversation") if sent is not None else None
+            if sent is not None and sent.request_reference and isinstance(conversation, str):
+                await threads.record(
+                    connection,
+                    outbox_id=outbox_id,
+                    channel=sent.channel,
+                    conversation=conversation,
+                    platform_ids=platform_ids,
+                    reference=sent.request_reference,
+                )
 
     async def mark_retry(self, outbox_id: int, *, error: str, retry_at: datetime) -> None:
         """Put a reply that failed to send back in the queue, due at ``retry_at``."""
@@ -515,18 +545,21 @@ class Store:
         if department is not None:
             query = query.where(requests.c.department == department)
         if open_only:
-            query = query.where(requests.c.state.not_in(_CLOSED))
+            query = query.where(REQUEST_IS_OPEN)
         if state is not None:
             query = query.where(requests.c.state == state.value)
         return await self._requests(query)
 
     async def open_load(self, department: str) -> dict[str, int]:
-        """How many open requests each assignee of ``department`` holds (one query)."""
+        """How many open requests each assignee of ``department`` holds (one query).
+
+        Read through the partial index of open requests (REQUEST_IS_OPEN, said exactly so).
+        """
         query = (
             select(requests.c.assignee, func.count())
             .where(
                 requests.c.department == department,
-                requests.c.state.not_in(_CLOSED),
+                REQUEST_IS_OPEN,
                 requests.c.assignee.is_not(None),
             )
             .group_by(requests.c.assignee)

@@ -40,15 +40,32 @@ def _describe(connection: Connection) -> dict[str, Any]:
                 for u in inspector.get_unique_constraints(table)
             ),
             "fks": sorted(
-                (f["name"], tuple(f["constrained_columns"]), f["referred_table"])
+                (
+                    f["name"],
+                    tuple(f["constrained_columns"]),
+                    f["referred_table"],
+                    sorted(f["options"].items()),
+                )
                 for f in inspector.get_foreign_keys(table)
             ),
             "indexes": sorted(
-                (i["name"], tuple(str(c) for c in i["column_names"]), bool(i["unique"]))
+                (
+                    i["name"],
+                    tuple(str(c) for c in i["column_names"]),
+                    bool(i["unique"]),
+                    _predicate(i),
+                )
                 for i in inspector.get_indexes(table)
             ),
         }
     return tables
+
+
+def _predicate(index: Any) -> str | None:
+    """A partial index's WHERE, as the database keeps it (a query must say the same)."""
+    options = index.get("dialect_options", {})
+    where = options.get("sqlite_where", options.get("postgresql_where"))
+    return None if where is None else str(where)
 
 
 async def test_migrated_database_matches_schema_py(make_db_url: Callable[[], str]) -> None:
