@@ -272,6 +272,8 @@ class Bridge:
                     alone.append((inbound_id, message))  # handle_held records the failure
                     continue
                 decided.append((inbound_id, message, effects))
+                # Deciding is plain Python: let waiting webhooks be answered between messages.
+                await asyncio.sleep(0)
             written = await self.store.write(
                 lambda tx: [write(tx, self, inbound_id, e) for inbound_id, _, e in decided]
             )
