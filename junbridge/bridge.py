@@ -158,13 +158,23 @@ class Bridge:
         return accepted
 
     async def sweep(self, stop: asyncio.Event, *, interval: float = 5.0) -> None:
-        """Until ``stop``: queue messages nobody holds (a dead worker's, retries) every few s."""
+        """Until ``stop``: queue messages nobody holds (a dead worker's, retries) every few s.
+
+        A claim takes one message per conversation, the oldest; once those are handled the
+        next ones are looked for at once, so a dead worker's backlog in one busy channel is
+        not taken over one message per ``interval``.
+        """
         while not stop.is_set():
+            claimed = []
             try:
-                for held in await self.store.claim_expired():
+                claimed = await self.store.claim_expired()
+                for held in claimed:
                     self.inbound.put(held.inbound_id, held.message)
             except Exception:
                 log.exception("sweep of unclaimed messages failed; trying again")
+            if claimed:
+                await self.inbound.drain()
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
 

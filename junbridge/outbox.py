@@ -20,8 +20,11 @@ from junbridge.store import OutboxRow, Store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-# A row claimed this long ago and never marked was left by a crashed worker.
+# A row claimed this long ago and never marked was left by a crashed worker. Long, because
+# one send may take several platform calls, each with its SDK's timeout.
 STUCK_AFTER = timedelta(minutes=5)
+# How often each worker puts such rows back in the queue.
+REQUEUE_EVERY = timedelta(seconds=5)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -51,6 +54,9 @@ class Outbox:
     async def deliver(self, row: OutboxRow) -> int:
         """Send one claimed row and record the result; 1 if it was delivered."""
         channel = self.channels[row.reply.channel]
+        if not await self.store.renew_claim(row.id, attempts=row.attempts, at=self.clock()):
+            log.warning("reply %s was put back in the queue before its turn; not sent", row.id)
+            return 0
         try:
             ids = await channel.send(row.reply)
         except DeliveryError as exc:
@@ -76,10 +82,18 @@ class Outbox:
         await self.store.mark_retry(row.id, error=error, retry_at=self.clock() + delay)
 
     async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
-        """Deliver until ``stop`` is set, then finish the batch in hand."""
-        await self.store.requeue_stuck(older_than=self.clock() - STUCK_AFTER)
+        """Deliver until ``stop`` is set, then finish the batch in hand.
+
+        Every ``REQUEUE_EVERY`` it also puts back replies a worker claimed and never
+        settled (it died): a live worker sends them ``STUCK_AFTER`` after the claim.
+        """
+        requeued: datetime | None = None
         while not stop.is_set():
             try:
+                now = self.clock()
+                if requeued is None or not now - REQUEUE_EVERY < requeued <= now:
+                    requeued = now
+                    await self.store.requeue_stuck(older_than=now - STUCK_AFTER)
                 await self.flush()
             except Exception:
                 log.exception("outbox pass failed; trying again")

@@ -13,6 +13,7 @@ from junbridge.model import MessageKind, Status
 from junbridge.store import Store
 from junbridge.store.leases import LEASE
 from junbridge.testing import make_bridge, make_message
+from junbridge.testing.clock import ManualClock
 
 DATA = Path(__file__).parent / "data"
 # Wednesday 25 November 2026, 10:00 in Jun (09:00 UTC): the town hall is open.
@@ -170,6 +171,39 @@ async def test_an_accepted_message_survives_a_crash_before_processing(tmp_path, 
         assert answer.status == "pending" and request.reference in answer.reply.text
     finally:
         await restarted.close()
+
+
+async def test_a_dead_workers_backlog_in_one_group_is_taken_over_in_one_sweep(tmp_path, db_url):
+    clock = ManualClock(WEDNESDAY_10)
+    live = await make_bridge(
+        config=DATA / "jun.yaml", clock=clock, workdir=tmp_path, store_url=db_url
+    )
+    dead = await Store.open(db_url, reference_prefix="JUN", clock=clock)
+    stop = asyncio.Event()
+    try:
+        # Four neighbours wrote in one group chat; the worker that accepted them died.
+        for n in range(4):
+            message = make_message(
+                f"La farola {n + 1} de la plaza no funciona",
+                user=f"vecino{n}",
+                private=False,
+                conversation="-100777",
+            )
+            await dead.accept(message)
+        await dead.close()
+        clock.advance(LEASE.total_seconds())
+        # One message of a conversation at a time, but not one per interval.
+        sweep = asyncio.create_task(live.sweep(stop, interval=3600))
+        for _ in range(200):  # 10 s at most
+            if not await live.store.pending_inbound():
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await sweep
+        assert len(await live.requests.all()) == 4
+    finally:
+        stop.set()
+        await live.close()
 
 
 async def test_changing_state_by_hand_is_checked_and_kept_in_history(bridge):

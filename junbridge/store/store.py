@@ -483,6 +483,26 @@ class Store:
             )
             return [records.outbox_row(row) for row in rows]
 
+    async def renew_claim(self, outbox_id: int, *, attempts: int, at: datetime) -> bool:
+        """Whether this worker still holds a reply it claimed; if so the claim dates from ``at``.
+
+        A claim is the row in ``sending`` with the ``attempts`` its claim counted. It is gone
+        once ``requeue_stuck`` put the row back (and another claim counted again), so a reply
+        is never sent from a batch that waited too long. Renewed just before each send, a
+        claim only counts as stuck if that one send hangs.
+        """
+        async with self._write() as connection:
+            result = await connection.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id == outbox_id,
+                    outbox.c.status == "sending",
+                    outbox.c.attempts == attempts,
+                )
+                .values(claimed_at=at)
+            )
+            return bool(result.rowcount)
+
     async def _set_outbox(self, outbox_id: int, **values: Any) -> None:
         async with self._write() as connection:
             await connection.execute(update(outbox).where(outbox.c.id == outbox_id).values(values))

@@ -6,7 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from junbridge.model import Reply
+from junbridge.outbox import REQUEUE_EVERY, STUCK_AFTER, Outbox
 from junbridge.store import Store
+from junbridge.testing.clock import ManualClock
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 
@@ -109,3 +111,65 @@ async def test_replies_left_sending_by_a_crash_are_requeued(db_url: str) -> None
         assert await store.requeue_stuck(older_than=NOW) == 0
     finally:
         await store.close()
+
+
+class Recorder:
+    """A channel that only records what it sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, reply: Reply) -> list[str]:
+        self.sent.append(reply.text)
+        return [f"m-{len(self.sent)}"]
+
+
+async def test_a_running_worker_sends_what_a_dead_one_claimed_once_it_is_stuck(
+    db_url: str,
+) -> None:
+    clock = ManualClock(NOW)
+    dead, live = await Store.open(db_url, clock=clock), await Store.open(db_url, clock=clock)
+    telegram = Recorder()
+    outbox = Outbox(live, {"telegram": telegram}, clock)
+    # Claimed by a worker that died before sending it ...
+    await queue(dead, reply("Recibido"))
+    [claimed] = await dead.claim_outbox(now=clock())
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop, interval=0.01))
+    try:
+        # ... the live one leaves it alone ...
+        await asyncio.sleep(0.2)
+        assert telegram.sent == []
+        # ... until it has been stuck that long, whenever the live worker started.
+        clock.advance((STUCK_AFTER + REQUEUE_EVERY).total_seconds())
+        for _ in range(200):  # 2 s at most
+            [row] = await live.replies_for("JUN-0001")
+            if row.status == "sent":
+                break
+            await asyncio.sleep(0.01)
+        assert telegram.sent == ["Recibido"]
+        assert (row.id, row.status, row.attempts) == (claimed.id, "sent", 2)
+    finally:
+        stop.set()
+        await running
+        await dead.close()
+        await live.close()
+
+
+async def test_a_reply_put_back_while_its_batch_waited_is_not_sent_from_that_batch(
+    db_url: str,
+) -> None:
+    slow, other = await open_store(db_url), await open_store(db_url)
+    try:
+        await queue(slow, reply("Recibido"))
+        [held] = await slow.claim_outbox(now=NOW)
+        # The batch waited so long that another worker put the reply back and claimed it.
+        assert await other.requeue_stuck(older_than=NOW + STUCK_AFTER) == 1
+        [taken] = await other.claim_outbox(now=NOW + STUCK_AFTER)
+        slow_channel, other_channel = Recorder(), Recorder()
+        assert await Outbox(slow, {"telegram": slow_channel}, clock).deliver(held) == 0
+        assert await Outbox(other, {"telegram": other_channel}, clock).deliver(taken) == 1
+        assert (slow_channel.sent, other_channel.sent) == ([], ["Recibido"])
+    finally:
+        await slow.close()
+        await other.close()
