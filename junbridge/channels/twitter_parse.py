@@ -46,7 +46,8 @@ Json = Mapping[str, Any]
 def snowflake_time(snowflake: str) -> datetime:
     """When an X id was made: its top bits are milliseconds since X's epoch."""
     ms = (int(snowflake) >> 22) + SNOWFLAKE_EPOCH_MS
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    # Whole seconds, then the milliseconds: no float division to round.
+    return datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
 
 
 def language(code: str | None) -> str | None:

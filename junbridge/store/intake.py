@@ -9,12 +9,14 @@ batch.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from junbridge.model import Message
@@ -28,10 +30,6 @@ if TYPE_CHECKING:
     from junbridge.store.store import Store
 
 log = logging.getLogger(__name__)
-
-
-# Built once: values go as parameters, so nothing is coerced per message.
-_INSERT = insert(inbound)
 
 
 class Intake:
@@ -72,46 +70,58 @@ class Intake:
 
 
 def accept_rows(tx: Transaction, *, store: Store, messages: list[Message]) -> list[Accepted]:
-    """Insert the messages not stored yet; the others (redeliveries) get their stored row."""
+    """Insert the messages not stored yet; the others (redeliveries) get their stored row.
+
+    Two workers may be sent the same messages at once (a platform retrying, a load balancer).
+    Each batch inserts in one order (by dedupe key) and skips a key the other has taken
+    (``ON CONFLICT DO NOTHING``, waiting for that worker's commit): never a deadlock, never
+    an error, and the stored row is read back for the loser.
+    """
     connection = tx.connection
-    keys = list({(m.channel, m.platform_id) for m in messages})
-    stored = {
-        (row.channel, row.platform_id): Accepted(
-            inbound_id=row.id,
-            is_new=False,
-            status=row.status,
-            request_reference=row.request_reference,
-        )
-        for row in connection.execute(
-            select(
-                inbound.c.id,
-                inbound.c.channel,
-                inbound.c.platform_id,
-                inbound.c.status,
-                inbound.c.request_reference,
-            ).where(tuple_(inbound.c.channel, inbound.c.platform_id).in_(keys))
-        )
-    }
+    insert_once = _insert_once(store.dialect)
     now = store.clock()
+    accepted: dict[tuple[str, str], Accepted] = {}
+    for message in sorted(messages, key=lambda m: (m.channel, m.platform_id)):
+        key = (message.channel, message.platform_id)
+        if key in accepted:
+            continue  # a twin in the same batch (a platform retrying at once)
+        inbound_id = connection.execute(insert_once, row(store, message, now)).scalar()
+        if inbound_id is not None:
+            accepted[key] = Accepted(
+                inbound_id=inbound_id, is_new=True, status="pending", request_reference=None
+            )
+            continue
+        stored = connection.execute(
+            select(inbound.c.id, inbound.c.status, inbound.c.request_reference).where(
+                inbound.c.channel == message.channel, inbound.c.platform_id == message.platform_id
+            )
+        ).one()
+        accepted[key] = Accepted(
+            inbound_id=stored.id,
+            is_new=False,
+            status=stored.status,
+            request_reference=stored.request_reference,
+        )
     results = []
+    first: set[tuple[str, str]] = set()
     for message in messages:
         key = (message.channel, message.platform_id)
-        if key in stored:
-            results.append(stored[key])
-            continue
-        inbound_id = connection.execute(_INSERT, row(store, message, now))
-        accepted = Accepted(
-            inbound_id=inbound_id.inserted_primary_key[0],  # type: ignore[index]
-            is_new=True,
-            status="pending",
-            request_reference=None,
-        )
-        results.append(accepted)
-        # A twin in the same batch (a platform retrying at once) is the same message.
-        stored[key] = Accepted(
-            inbound_id=accepted.inbound_id, is_new=False, status="pending", request_reference=None
-        )
+        found = accepted[key]
+        if key in first and found.is_new:
+            found = dataclasses.replace(found, is_new=False)  # the twin, after the original
+        first.add(key)
+        results.append(found)
     return results
+
+
+def _insert_once(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT (channel, platform_id) DO NOTHING RETURNING id``."""
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        make(inbound)
+        .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
+        .returning(inbound.c.id)
+    )
 
 
 def row(store: Store, message: Message, now: datetime) -> dict[str, object]:

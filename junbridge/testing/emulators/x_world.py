@@ -74,7 +74,11 @@ class XWorld:
 
     def new_id(self) -> str:
         """A snowflake: milliseconds since X's epoch in the top bits, a sequence below."""
-        ms = int(self.clock().timestamp() * 1000) - SNOWFLAKE_EPOCH_MS
+        now = self.clock()
+        # Exact milliseconds: ``timestamp() * 1000`` can lose one to float rounding, and the
+        # post's created_at (exact) would then disagree with its id by a millisecond.
+        ms = int(now.replace(microsecond=0).timestamp()) * 1000 + now.microsecond // 1000
+        ms -= SNOWFLAKE_EPOCH_MS
         return str((ms << 22) | (next(self._sequence) & 0x3FFFFF))
 
     # -- users ---------------------------------------------------------------------------
