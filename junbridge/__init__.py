@@ -4,6 +4,7 @@ The public API for department and channel plugins lives here.
 """
 
 from junbridge.channels.base import Channel, InvalidPayload
+from junbridge.config.settings import DepartmentSettings, Secret, Settings, Shift, Staff
 from junbridge.departments import Change, Conversation, Department, Outcome, Say
 from junbridge.hookspecs import hookimpl
 from junbridge.model import (
@@ -20,7 +21,6 @@ from junbridge.model import (
     Status,
     VersionConflict,
 )
-from junbridge.settings import DepartmentSettings, Secret, Settings, Shift, Staff
 
 __all__ = [
     "Attachment",

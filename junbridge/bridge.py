@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pluggy
 
-from junbridge import abuse, commands, conversations, followup, outcomes, scheduler, staff
+from junbridge import conversations
 from junbridge.channels.base import Channel
 from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
+from junbridge.desk import abuse, commands, followup, staff
 from junbridge.effects import Effects, commit, committed, write
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
@@ -37,6 +38,7 @@ from junbridge.model import (
 )
 from junbridge.outbox import Outbox
 from junbridge.plugins import collect, get_plugin_manager
+from junbridge.requests import outcomes, scheduler
 from junbridge.routing import Route
 from junbridge.store import Accepted, ConversationState, Store, Transaction
 from junbridge.store.leases import LeaseLost

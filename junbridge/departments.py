@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
 from junbridge import dates, rota
-from junbridge.lifecycle import expected_datetime
+from junbridge.config.settings import DepartmentSettings, Staff, TownSettings
 from junbridge.model import (
     Attachment,
     Choice,
@@ -29,7 +29,7 @@ from junbridge.model import (
     ServiceRequest,
     Status,
 )
-from junbridge.settings import DepartmentSettings, Staff, TownSettings
+from junbridge.requests.lifecycle import expected_datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

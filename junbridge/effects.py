@@ -118,7 +118,8 @@ def write_request(
     original: ServiceRequest | None,
 ) -> tuple[ServiceRequest | None, list[tuple[Reply, datetime | None]]]:
     """Save a new or changed request and plan its timers; a new one's staff card to post."""
-    from junbridge import scheduler, staff  # both build on the bridge's other modules
+    from junbridge.desk import staff  # both build on the bridge's other modules
+    from junbridge.requests import scheduler
 
     if request is None:
         return None, []

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "junbridge.routing",
-    "junbridge.triage",
+    "junbridge.desk.triage",
     "junbridge.channels.telegram",
     "junbridge.channels.slack",
     "junbridge.channels.twitter",

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from junbridge.config.settings import RetentionSettings
 from junbridge.media import local_path
 from junbridge.model import Attachment, Status
-from junbridge.settings import RetentionSettings
 from junbridge.store import retention as queries
 from junbridge.store.retention import Action
 

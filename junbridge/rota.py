@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from junbridge.settings import WEEKDAYS, Shift, Staff, TownSettings
+from junbridge.config.settings import WEEKDAYS, Shift, Staff, TownSettings
 
 # How far ahead to look for the next shift before saying there is none.
 HORIZON_DAYS = 21

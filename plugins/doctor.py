@@ -18,9 +18,9 @@ from pydantic import Field
 
 import junbridge
 from junbridge import Change, Choice, Conversation, Message, MessageKind, Outcome, Status
+from junbridge.config.settings import WEEKDAYS, Weekday
 from junbridge.dates import SLOT, format_moment
 from junbridge.departments import fold, keyword_hits
-from junbridge.settings import WEEKDAYS, Weekday
 
 # What a resident writes to manage a booking, besides pressing its buttons.
 ANSWERS: dict[str, list[str]] = {

@@ -17,10 +17,10 @@ from pydantic import Field, ValidationError
 
 import junbridge
 from junbridge import Change, Conversation, Message, Outcome, Say, Status
+from junbridge.config.settings import WEEKDAYS, Weekday, resolve_path
 from junbridge.dates import DAY, WEEKDAY_DAY, format_day
 from junbridge.departments import keyword_hits
 from junbridge.model import JunbridgeError
-from junbridge.settings import WEEKDAYS, Weekday, resolve_path
 
 # How families ask. A question that names no day is about today.
 NOTICES = {

@@ -10,10 +10,10 @@ import sqlalchemy
 import yaml
 from click.testing import CliRunner
 
-from junbridge.abuse import Limiter, Verdict
 from junbridge.cli import cli
+from junbridge.config.settings import LimitsSettings
+from junbridge.desk.abuse import Limiter, Verdict
 from junbridge.model import Resident
-from junbridge.settings import LimitsSettings
 from junbridge.store.schema import inbound
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import WEDNESDAY_10, ManualClock

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from junbridge.commands import Command, parse
+from junbridge.desk.commands import Command, parse
 from junbridge.model import MessageKind, Status
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock

@@ -18,7 +18,7 @@ from junbridge.config import (
     plugins_dir_of,
     read_yaml,
 )
-from junbridge.settings import ChannelSettings, DepartmentSettings, Secret, Staff
+from junbridge.config.settings import ChannelSettings, DepartmentSettings, Secret, Staff
 
 
 class TelegramSettings(ChannelSettings):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from junbridge.display import displayed
+from junbridge.cli.display import displayed
 
 
 def test_telegram_html_is_shown_bold_and_unescaped():

@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from junbridge.lifecycle import (
+from junbridge.config.settings import Hours, TownSettings
+from junbridge.model import ServiceRequest, Status
+from junbridge.requests.lifecycle import (
     OPEN311_FIELDS,
     add_business_hours,
     business_hours_between,
@@ -16,8 +18,6 @@ from junbridge.lifecycle import (
     next_opening,
     open311,
 )
-from junbridge.model import ServiceRequest, Status
-from junbridge.settings import Hours, TownSettings
 
 MADRID = ZoneInfo("Europe/Madrid")
 # Weekdays 08:00-15:00, the Inmaculada (Tuesday 8 December 2026) off.

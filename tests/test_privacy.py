@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from junbridge.lifecycle import open311
 from junbridge.model import Reply, ServiceRequest, Status
 from junbridge.privacy import is_publishable, public_description, public_reply, redact
+from junbridge.requests.lifecycle import open311
 from junbridge.testing import make_bridge, make_message
 
 DATA = Path(__file__).parent / "data"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from junbridge import scheduler
 from junbridge.model import MessageKind, Status
+from junbridge.requests import scheduler
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock
 

@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from junbridge.bridge import Bridge
 from junbridge.channels.base import Channel
 from junbridge.cli import cli
+from junbridge.config.settings import ChannelSettings, RetentionSettings
 from junbridge.media import local_path
 from junbridge.model import Attachment, ServiceRequest, Status
 from junbridge.retention import apply_retention
-from junbridge.settings import ChannelSettings, RetentionSettings
 from junbridge.store.schema import history
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from junbridge import scheduler
 from junbridge.model import Status
+from junbridge.requests import scheduler
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.routing import BaseRoute
 
+from junbridge.config.settings import ChannelSettings
 from junbridge.model import Attachment, JunbridgeError, Message, Reply
-from junbridge.settings import ChannelSettings
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge

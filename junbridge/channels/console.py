@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from junbridge.channels.base import Channel
+from junbridge.config.settings import ChannelSettings
 from junbridge.hookspecs import hookimpl
 from junbridge.markup import RenderError, parse, plain
 from junbridge.model import Reply
-from junbridge.settings import ChannelSettings
 
 
 def render(reply: Reply) -> str:

@@ -34,10 +34,10 @@ from starlette.routing import BaseRoute, Route
 from junbridge.channels.base import Channel, DeliveryError, InvalidPayload
 from junbridge.channels.slack_events import ACTION_PREFIX, parse
 from junbridge.channels.slack_render import SECTION_LIMIT, escape, preview, render, render_mrkdwn
+from junbridge.config.settings import ChannelSettings, Secret
 from junbridge.hookspecs import hookimpl
 from junbridge.markup import RenderError
 from junbridge.model import Attachment, JunbridgeError, Message, Reply, Sender
-from junbridge.settings import ChannelSettings, Secret
 from junbridge.text import storable
 
 if TYPE_CHECKING:

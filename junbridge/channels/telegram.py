@@ -40,9 +40,9 @@ from junbridge.channels.telegram_render import (
     utf16_len,
 )
 from junbridge.channels.telegram_send import retry_seconds, send_reply
+from junbridge.config.settings import ChannelSettings, Secret
 from junbridge.hookspecs import hookimpl
 from junbridge.model import Attachment, JunbridgeError, Message, MessageKind, Reply
-from junbridge.settings import ChannelSettings, Secret
 from junbridge.text import storable
 
 if TYPE_CHECKING:

@@ -54,10 +54,10 @@ from junbridge.channels.twitter_render import (
     render,
     weighted_length,
 )
+from junbridge.config.settings import ChannelSettings, Secret
 from junbridge.hookspecs import hookimpl
 from junbridge.markup import RenderError
 from junbridge.model import Attachment, JunbridgeError, Message, Reply
-from junbridge.settings import ChannelSettings, Secret
 from junbridge.text import storable
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import click
 from junbridge.channels.base import InvalidPayload
 from junbridge.cli.common import config_option, console, fail, run_async
 from junbridge.plugins import PluginError, collect, get_plugin_manager
-from junbridge.service import run as run_service
+from junbridge.runner import run as run_service
 
 PLATFORMS = ("telegram", "slack", "twitter")
 

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from junbridge.bridge import Bridge
 from junbridge.cli.common import config_option, console, open_bridge, run_async
-from junbridge.display import displayed
+from junbridge.cli.display import displayed
 from junbridge.handled import Handled
 from junbridge.model import Reply, ServiceRequest
 from junbridge.testing.clock import ManualClock

@@ -11,9 +11,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from junbridge.cli.display import displayed
 from junbridge.demo.script import PLATFORM_TITLES, Day, SceneTimeout, Transcript
 from junbridge.demo.town import DemoTown, open_town
-from junbridge.display import displayed
 
 
 async def play(town: DemoTown, transcript: Transcript, console: Console) -> None:

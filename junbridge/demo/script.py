@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from junbridge import scheduler
 from junbridge.demo.town import DemoTown
 from junbridge.model import Sender
+from junbridge.requests import scheduler
 from junbridge.store import OutboxRow
 
 # Generous: it bounds a demo that would otherwise hang, it does not time anything.

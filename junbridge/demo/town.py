@@ -21,8 +21,8 @@ import yaml
 
 from junbridge.bridge import Bridge
 from junbridge.config import plugins_dir_of
-from junbridge.service import start_channels
-from junbridge.settings import WEEKDAYS
+from junbridge.config.settings import WEEKDAYS
+from junbridge.runner import start_channels
 from junbridge.testing.clock import ManualClock
 from junbridge.testing.emulators.slack import SlackEmulator
 from junbridge.testing.emulators.telegram import TelegramEmulator

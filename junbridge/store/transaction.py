@@ -214,7 +214,7 @@ class Transaction:
     # -- timers ----------------------------------------------------------------------------
 
     def add_timer(self, reference: str, kind: str, due_at: datetime) -> None:
-        """Something to do for request ``reference`` at ``due_at`` (see junbridge.scheduler)."""
+        """Something to do for request ``reference`` at ``due_at`` (see requests.scheduler)."""
         self._connection.execute(
             insert(timers).values(request_reference=reference, kind=kind, due_at=due_at)
         )

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from junbridge.config.settings import TownSettings
 from junbridge.departments import Conversation, DepartmentContext, Outcome
 from junbridge.model import Message, MessageKind, Resident, Sender, ServiceRequest, Status
 from junbridge.plugins import load_file
-from junbridge.settings import TownSettings
 
 doctor = load_file(Path(__file__).parents[2] / "plugins" / "doctor.py")
 Doctor = doctor.Doctor

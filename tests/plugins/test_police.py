@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from junbridge.config.settings import TownSettings
 from junbridge.departments import Conversation, DepartmentContext, Outcome
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
 from junbridge.plugins import load_file
-from junbridge.settings import TownSettings
 
 police = load_file(Path(__file__).parents[2] / "plugins" / "police.py")
 Police = police.Police

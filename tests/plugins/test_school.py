@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from junbridge.config.settings import TownSettings
 from junbridge.departments import Conversation, DepartmentContext, Outcome
 from junbridge.model import JunbridgeError, Message, Resident, Sender, ServiceRequest, Status
 from junbridge.plugins import load_file
-from junbridge.settings import TownSettings
 
 ROOT = Path(__file__).parents[2]
 school = load_file(ROOT / "plugins" / "school.py")

@@ -1,7 +1,7 @@
 """channels.yaml -> a validated :class:`Config`, with every problem reported at once.
 
 Each block is checked by its plugin's ``Settings`` model; a problem names the file, the line,
-the key path and what was expected (see :mod:`junbridge.config_errors`). Secrets are written
+the key path and what was expected (see :mod:`junbridge.config.errors`). Secrets are written
 ``{$env: NAME}`` and read when used, so a missing variable is reported by
 :func:`missing_secrets`, not by :func:`load_config`.
 """
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from junbridge.config_errors import (
+from junbridge.config.errors import (
     ConfigError,
     Problem,
     describe,
@@ -25,8 +25,8 @@ from junbridge.config_errors import (
     line_of,
     validation_problems,
 )
-from junbridge.config_yaml import display_name, read, read_yaml
-from junbridge.settings import (
+from junbridge.config.reader import display_name, read, read_yaml
+from junbridge.config.settings import (
     ChannelSettings,
     DepartmentSettings,
     Secret,

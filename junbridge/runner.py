@@ -7,9 +7,9 @@ import logging
 import signal
 from pathlib import Path
 
-from junbridge import scheduler
 from junbridge.bridge import Bridge
 from junbridge.config import missing_secrets
+from junbridge.requests import scheduler
 from junbridge.web.app import create_app
 from junbridge.web.server import serve
 

@@ -18,8 +18,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from junbridge.config.settings import Secret
 from junbridge.model import JunbridgeError
-from junbridge.settings import Secret
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from junbridge.config.settings import Staff
 from junbridge.departments import Department, Say, fold
 from junbridge.effects import Effects
 from junbridge.model import (
@@ -28,9 +29,8 @@ from junbridge.model import (
     ServiceRequest,
     Status,
 )
-from junbridge.outcomes import resident_label
 from junbridge.privacy import redact
-from junbridge.settings import Staff
+from junbridge.requests.outcomes import resident_label
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -391,7 +391,7 @@ def apply(
 
 async def handle(bridge: Bridge, message: Message, department: Department) -> Effects:
     """A message in a staff place: a command from staff, or chatter that stays there."""
-    from junbridge import scheduler  # scheduler uses this module too
+    from junbridge.requests import scheduler  # scheduler uses this module too
 
     pressed = message.kind is MessageKind.BUTTON and message.choice
     command = parse_command(message.choice if pressed else message.text)  # type: ignore[arg-type]

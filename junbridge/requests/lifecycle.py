@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
+from junbridge.config.settings import WEEKDAYS, TownSettings
 from junbridge.model import ServiceRequest, Status
 from junbridge.privacy import redact
-from junbridge.settings import WEEKDAYS, TownSettings
 
 # A calendar with opening hours has an opening within a week plus its holidays; this bounds
 # the search so that a calendar of holidays only fails loudly instead of looping.

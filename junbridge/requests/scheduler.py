@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from junbridge import followup, staff
 from junbridge.departments import Department
-from junbridge.lifecycle import quiet_until, warning_time
+from junbridge.desk import followup, staff
 from junbridge.model import Reply, ServiceRequest, Status, VersionConflict
+from junbridge.requests.lifecycle import quiet_until, warning_time
 from junbridge.store import Timer, Transaction
 
 if TYPE_CHECKING:

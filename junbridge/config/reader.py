@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from junbridge.config_errors import ConfigError, Problem, describe
+from junbridge.config.errors import ConfigError, Problem, describe
 
 _MERGE = "tag:yaml.org,2002:merge"
 _ONE_DOCUMENT = "only one YAML document is allowed: remove the second '---'"

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from junbridge.config.settings import LimitsSettings
 from junbridge.effects import Effects
 from junbridge.model import Message, Reply, Resident
-from junbridge.settings import LimitsSettings
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge

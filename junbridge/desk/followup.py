@@ -13,8 +13,8 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from junbridge import staff
 from junbridge.departments import Department, fold
+from junbridge.desk import staff
 from junbridge.effects import Effects
 from junbridge.model import Choice, Message, MessageKind, Reply, Resident, ServiceRequest, Status
 
@@ -103,7 +103,7 @@ def understood(message: Message, request: ServiceRequest) -> tuple[str, str] | N
 
 async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effects | None:
     """Handle a resident's answer to "is it fixed?" or to the rating; None if it is not one."""
-    from junbridge import scheduler
+    from junbridge.requests import scheduler
 
     if not may_be_an_answer(message):
         return None

@@ -9,7 +9,7 @@ and no department is waiting for an answer in that chat, so "cancelar" while the
 asks about an appointment still goes to the doctor.
 
 Answers are private (a direct message when the resident wrote in public), come from the
-templates in :data:`junbridge.commands_texts.COMMANDS_TEXTS` that admins may override under
+templates in :data:`junbridge.desk.commands_texts.COMMANDS_TEXTS` that admins may override under
 ``departments.triage.replies``, and never list anyone's requests but the resident's own.
 """
 
@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 
-from junbridge import abuse, dates, staff
+from junbridge import dates
 from junbridge.departments import Department, fold
+from junbridge.desk import abuse, staff
 from junbridge.effects import Effects
 from junbridge.model import (
     IllegalTransition,
@@ -35,7 +36,7 @@ from junbridge.model import (
     ServiceRequest,
     Status,
 )
-from junbridge.outcomes import DONE, resident_label
+from junbridge.requests.outcomes import DONE, resident_label
 from junbridge.store import ConversationState
 from junbridge.store.links import LINK_CODE_TTL
 

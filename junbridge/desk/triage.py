@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from junbridge import abuse
-from junbridge.commands_texts import COMMANDS_TEXTS
 from junbridge.departments import (
     Change,
     Conversation,
@@ -19,6 +17,8 @@ from junbridge.departments import (
     RegisterDepartment,
     fold,
 )
+from junbridge.desk import abuse
+from junbridge.desk.commands_texts import COMMANDS_TEXTS
 from junbridge.hookspecs import hookimpl
 from junbridge.model import Choice, Message, MessageKind
 
