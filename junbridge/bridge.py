@@ -20,10 +20,11 @@ import pluggy
 
 from junbridge import conversations
 from junbridge.channels.base import Channel
+from junbridge.commit import commit, committed, write
 from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
 from junbridge.desk import abuse, commands, followup, staff
-from junbridge.effects import Effects, commit, committed, write
+from junbridge.effects import Effects
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
 from junbridge.media import MediaStore
@@ -38,7 +39,7 @@ from junbridge.model import (
 )
 from junbridge.outbox import Outbox
 from junbridge.plugins import collect, get_plugin_manager
-from junbridge.requests import outcomes, scheduler
+from junbridge.requests import outcomes, timers
 from junbridge.routing import Route
 from junbridge.store import Accepted, ConversationState, Store, Transaction
 from junbridge.store.leases import LeaseLost
@@ -536,8 +537,8 @@ class Bridge:
             changed, replies = edit(request, department)
             changed = tx.save_request(changed)
             if department is not None:
-                scheduler.plan(tx, changed, department, was=request.state)
-            tx.enqueue_many(scheduler.replies_with_quiet(self, replies))
+                timers.plan(tx, changed, department, was=request.state)
+            tx.enqueue_many(timers.replies_with_quiet(self, replies))
             return changed
 
         for attempt in range(1, MAX_CONFLICTS + 1):
@@ -565,7 +566,7 @@ class Bridge:
             if department is None:
                 return changed, []
             if state is Status.REOPENED:
-                changed = scheduler.restarted(changed, department)
+                changed = timers.restarted(changed, department)
             key = f"state_{state.value}"
             if department.template(key, changed.language or department.town.language) is None:
                 return changed, []  # nothing to tell (closed after "is it fixed?" is answered)

@@ -366,3 +366,12 @@ class Department:
 
 RegisterDepartment = Callable[[type[Department]], None]
 """The ``register`` callable passed to the ``register_departments`` hook."""
+
+
+def place_of(department: Department) -> tuple[str, str] | None:
+    """The (channel, conversation) of a department's staff place, if it has one."""
+    place = department.settings.staff_place
+    if place is None:
+        return None
+    channel, _, conversation = place.partition(":")
+    return channel, conversation

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from babel import Locale
 
 from junbridge import dates
-from junbridge.departments import Department, fold
-from junbridge.desk import abuse, staff
+from junbridge.departments import Department, fold, place_of
+from junbridge.desk import abuse
 from junbridge.effects import Effects
 from junbridge.model import (
     IllegalTransition,
@@ -289,7 +289,7 @@ async def cancel(asked: Asked) -> Answer:
         asked.answer(asked.text("cancelled", reference=reference), request=request).replies
     )
     department = bridge.departments.get(request.department)
-    place = staff.place_of(department) if department else None
+    place = place_of(department) if department else None
     if place is not None:
         text = asked.desk.text("staff_cancelled", asked.desk.town.language, reference=reference)
         replies.append(

@@ -17,6 +17,7 @@ from junbridge.departments import Department, fold
 from junbridge.desk import staff
 from junbridge.effects import Effects
 from junbridge.model import Choice, Message, MessageKind, Reply, Resident, ServiceRequest, Status
+from junbridge.requests import timers
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -103,8 +104,6 @@ def understood(message: Message, request: ServiceRequest) -> tuple[str, str] | N
 
 async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effects | None:
     """Handle a resident's answer to "is it fixed?" or to the rating; None if it is not one."""
-    from junbridge.requests import scheduler
-
     if not may_be_an_answer(message):
         return None
     request = await awaiting(bridge, message, resident)
@@ -144,7 +143,7 @@ async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effect
             note="el vecino dice que no está arreglado",
             channel=message.channel,
         )
-        changed = scheduler.restarted(changed, department)
+        changed = timers.restarted(changed, department)
         replies.append(_say(changed, department, "state_reopened"))
         alert = await staff.alert(bridge, changed, department, reopened=True)
         if alert is not None:
@@ -152,8 +151,8 @@ async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effect
     return Effects(
         request=changed,
         original=request,
-        replies=tuple(scheduler.replies_with_quiet(bridge, replies)),
-        cancel_timers=(scheduler.FIXED_DEADLINE,),
+        replies=tuple(timers.replies_with_quiet(bridge, replies)),
+        cancel_timers=(timers.FIXED_DEADLINE,),
         department=department.name,
     )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from junbridge.config.settings import Staff
-from junbridge.departments import Department, Say, fold
+from junbridge.departments import Department, Say, fold, place_of
 from junbridge.effects import Effects
 from junbridge.model import (
     Attachment,
@@ -30,6 +30,7 @@ from junbridge.model import (
     Status,
 )
 from junbridge.privacy import redact
+from junbridge.requests import timers
 from junbridge.requests.outcomes import resident_label
 
 if TYPE_CHECKING:
@@ -87,15 +88,6 @@ def parse_command(text: str) -> Command | None:
         return None
     reference = found["ref"].upper() if found["ref"] else None
     return Command(verb=found["verb"].lower(), reference=reference, rest=found["rest"].strip())
-
-
-def place_of(department: Department) -> tuple[str, str] | None:
-    """The (channel, conversation) of a department's staff place, if it has one."""
-    place = department.settings.staff_place
-    if place is None:
-        return None
-    channel, _, conversation = place.partition(":")
-    return channel, conversation
 
 
 def department_for_place(
@@ -391,8 +383,6 @@ def apply(
 
 async def handle(bridge: Bridge, message: Message, department: Department) -> Effects:
     """A message in a staff place: a command from staff, or chatter that stays there."""
-    from junbridge.requests import scheduler  # scheduler uses this module too
-
     pressed = message.kind is MessageKind.BUTTON and message.choice
     command = parse_command(message.choice if pressed else message.text)  # type: ignore[arg-type]
     request = original = None
@@ -425,10 +415,10 @@ async def handle(bridge: Bridge, message: Message, department: Department) -> Ef
     if request is not None:
         owner = bridge.departments.get(request.department, owner)  # a referral moves it
     if request is not None and original is not None and request.state is Status.REOPENED:
-        request = scheduler.restarted(request, owner)
+        request = timers.restarted(request, owner)
     return Effects(
         request=request,
         original=original if request is not None else None,
-        replies=tuple(scheduler.replies_with_quiet(bridge, replies)),
+        replies=tuple(timers.replies_with_quiet(bridge, replies)),
         department=department.name,
     )
