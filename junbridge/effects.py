@@ -3,7 +3,7 @@
 Each step of the pipeline (blocked sender, rate limit, staff desk, resident command, "is it
 fixed?", edit, department) reads what it needs and returns :class:`Effects`: the request it
 changed, the replies to send, the timers and conversation state to keep. No step opens a
-transaction. :func:`commit` writes all of it in one transaction, with the inbound message
+transaction. ``junbridge.commit`` writes all of it in one transaction, with the inbound message
 marked handled in the same one: either the whole outcome of a message is stored, or none of
 it (and the message is handled again).
 """
