@@ -40,28 +40,30 @@ def declared(*, extra: str | None = None) -> list[Requirement]:
 
 
 @pytest.mark.parametrize(
-    ("lock", "extras"), [("run.txt", ()), ("test.txt", ("test",))], ids=["run", "test"]
+    ("lock", "extras"),
+    [("requirements.txt", ()), ("requirements-test.txt", ("test",))],
+    ids=["run", "test"],
 )
 def test_every_declared_dependency_is_pinned_within_its_range_with_hashes(
     lock: str, extras: tuple[str, ...]
 ) -> None:
-    pins = locked(ROOT / "requirements" / lock)
-    assert len(pins) > 40, f"requirements/{lock} looks truncated"
+    pins = locked(ROOT / lock)
+    assert len(pins) > 40, f"{lock} looks truncated"
     wanted = declared() + [r for extra in extras for r in declared(extra=extra)]
     stale = []
     for requirement in wanted:
         name = canonicalize_name(requirement.name)
         if name not in pins or pins[name][0] not in requirement.specifier:
             stale.append(f"{requirement} (locked: {pins.get(name, ('nothing',))[0]})")
-    assert not stale, f"pyproject.toml and requirements/{lock} disagree; run scripts/lock: {stale}"
+    assert not stale, f"pyproject.toml and {lock} disagree; run scripts/lock: {stale}"
     unhashed = [name for name, (_, _, hashes) in pins.items() if hashes == 0]
-    assert not unhashed, f"pins without hashes in requirements/{lock}: {unhashed}"
+    assert not unhashed, f"pins without hashes in {lock}: {unhashed}"
 
 
 def test_run_and_test_locks_agree_on_every_shared_package() -> None:
     run, test = (
-        locked(ROOT / "requirements" / "run.txt"),
-        locked(ROOT / "requirements" / "test.txt"),
+        locked(ROOT / "requirements.txt"),
+        locked(ROOT / "requirements-test.txt"),
     )
     differ = {
         n: (run[n][0], test[n][0]) for n in run.keys() & test.keys() if run[n][0] != test[n][0]
@@ -74,7 +76,7 @@ def test_run_and_test_locks_agree_on_every_shared_package() -> None:
     reason="this run is against the newest releases on purpose (bash .ci/run --latest)",
 )
 def test_this_environment_has_the_locked_version_of_every_package() -> None:
-    pins = locked(ROOT / "requirements" / "test.txt")
+    pins = locked(ROOT / "requirements-test.txt")
     wrong = []
     for name, (version, marker, _) in sorted(pins.items()):
         if marker and not Marker(marker).evaluate():
@@ -87,5 +89,5 @@ def test_this_environment_has_the_locked_version_of_every_package() -> None:
             wrong.append(f"{name} {installed} (locked {version})")
     assert not wrong, (
         "this environment is not the lock; install it as the README says "
-        f"(pip install -r requirements/test.txt): {wrong}"
+        f"(pip install -r requirements-test.txt): {wrong}"
     )
