@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from junbridge.model import Message
 from junbridge.store import leases
@@ -56,9 +55,6 @@ class Intake:
                 results = await self._store.write(
                     partial(accept_rows, store=self._store, messages=messages)
                 )
-            except IntegrityError:
-                # Another worker stored one of them meanwhile: each on its own settles it.
-                results = [await self._store.accept(message) for message in messages]
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():

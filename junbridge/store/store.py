@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import os
 import socket
 import tempfile
@@ -147,30 +148,10 @@ class Store:
 
         The accepting worker holds a lease on the new row and handles it (see leases.py).
         """
-        values = intake.row(self, message, self.clock())
-        try:
-            inbound_id: int = await self.write(
-                lambda tx: tx.connection.execute(insert(inbound), values).inserted_primary_key[0]  # type: ignore[index]
-            )
-        except IntegrityError:
-            # The dedupe key exists: the platform redelivered, or a twin call won the race.
-            row = await self.read(
-                lambda connection: connection.execute(
-                    select(inbound.c.id, inbound.c.status, inbound.c.request_reference).where(
-                        inbound.c.channel == message.channel,
-                        inbound.c.platform_id == message.platform_id,
-                    )
-                ).one()
-            )
-            return Accepted(
-                inbound_id=row.id,
-                is_new=False,
-                status=row.status,
-                request_reference=row.request_reference,
-            )
-        return Accepted(
-            inbound_id=inbound_id, is_new=True, status="pending", request_reference=None
+        [accepted] = await self.write(
+            functools.partial(intake.accept_rows, store=self, messages=[message])
         )
+        return accepted
 
     async def accept_together(self, message: Message) -> Accepted:
         """``accept``, sharing one transaction with the accepts that arrive meanwhile."""
@@ -249,20 +230,8 @@ class Store:
 
     async def resident_for(self, channel: str, sender: Sender) -> Resident:
         """The resident writing as ``sender`` on ``channel``, created on their first message."""
-        known = await self.read(lambda connection: people.find_sender(connection, channel, sender))
-        if known is not None:
-            return known
-        for _ in range(3):
-            try:
-                return await self.write(
-                    lambda tx: people.get_or_create(
-                        tx.connection, channel, sender, now=self.clock()
-                    )
-                )
-            except IntegrityError:
-                # Another worker created this identity meanwhile; the next round finds it.
-                continue
-        raise RuntimeError(f"could not store resident {channel}:{sender.id}")
+        [resident] = await self.residents_for([(channel, sender)])
+        return resident
 
     async def residents_for(
         self, senders: builtins.list[tuple[str, Sender]]
@@ -361,16 +330,8 @@ class Store:
 
         Given several conversation keys, the open exchange under the first that has one.
         """
-        query = select(conversations).where(
-            conversations.c.resident_id == resident_id,
-            conversations.c.channel == channel,
-            conversations.c.conversation.in_(conversation),
-            conversations.c.expires_at > now,
-        )
-        rows = await self.read(lambda connection: connection.execute(query).all())
-        found = {row.conversation: row for row in rows}
-        row = next((found[key] for key in conversation if key in found), None)
-        return records.conversation_state(row) if row is not None else None
+        [state] = await self.conversations_of([(resident_id, channel, conversation)], now=now)
+        return state
 
     async def conversations_of(
         self, wanted: Sequence[tuple[int, str, Sequence[str]]], *, now: datetime

@@ -213,12 +213,6 @@ class Transaction:
 
     # -- timers ----------------------------------------------------------------------------
 
-    def add_timer(self, reference: str, kind: str, due_at: datetime) -> None:
-        """Something to do for request ``reference`` at ``due_at`` (see requests.scheduler)."""
-        self._connection.execute(
-            insert(timers).values(request_reference=reference, kind=kind, due_at=due_at)
-        )
-
     def add_timers(self, reference: str, due: Sequence[tuple[str, datetime]]) -> None:
         """Several timers for request ``reference`` in one statement: (kind, due_at) each."""
         self._connection.execute(
