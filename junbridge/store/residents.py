@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Row,
+    bindparam,
     delete,
     exists,
     insert,
@@ -61,29 +64,70 @@ def load_sync(connection: Connection, *where: Any) -> list[Resident]:
     return [records.resident(row, linked[row.id]) for row in rows]
 
 
-def find_sender(connection: Connection, channel: str, sender: Sender) -> Resident | None:
-    """The resident behind ``sender`` in one read, if known and nothing about them changed.
+SenderKey = tuple[str, str]
+"""``(channel, platform user id)``: who wrote, as the platform names them."""
+
+_this = identities.alias("this")
+# Built once: the store runs it for every batch of messages, with the senders as parameters.
+_FIND_SENDERS = (
+    select(
+        residents,
+        _this.c.channel.label("this_channel"),
+        _this.c.platform_user_id.label("this_id"),
+        _this.c.handle.label("this_handle"),
+        identities.c.channel.label("linked_channel"),
+        identities.c.platform_user_id.label("linked_id"),
+    )
+    .select_from(_this)
+    .join(residents, residents.c.id == _this.c.resident_id)
+    .join(identities, identities.c.resident_id == residents.c.id)
+    .where(tuple_(_this.c.channel, _this.c.platform_user_id).in_(bindparam("keys", expanding=True)))
+    .order_by(identities.c.id)
+)
+_NEW_RESIDENTS = (
+    insert(residents)
+    .values(
+        name=bindparam("name"),
+        language=bindparam("language"),
+        preferred_channel=bindparam("channel"),
+        created_at=bindparam("now"),
+    )
+    .returning(residents.c.id, sort_by_parameter_order=True)
+)
+_NEW_IDENTITIES = insert(identities).values(
+    channel=bindparam("channel"),
+    platform_user_id=bindparam("sender_id"),
+    handle=bindparam("handle"),
+    resident_id=bindparam("resident_id"),
+)
+
+
+def find_senders(
+    connection: Connection, senders: Sequence[tuple[str, Sender]]
+) -> list[Resident | None]:
+    """The residents behind ``senders``, in one read, each None if new or changed.
 
     None when the sender is new, or their handle or name changed: the caller then takes
-    the writing path (:func:`get_or_create`). Most messages come from known residents whose
-    details are the same as last time, and need no write at all.
+    the writing path (:func:`get_or_create_all`). Most messages come from known residents
+    whose details are the same as last time, and need no write at all.
     """
-    this = identities.alias("this")
-    rows = (
-        connection.execute(
-            select(
-                residents,
-                this.c.handle.label("this_handle"),
-                identities.c.channel.label("linked_channel"),
-                identities.c.platform_user_id.label("linked_id"),
-            )
-            .select_from(this)
-            .join(residents, residents.c.id == this.c.resident_id)
-            .join(identities, identities.c.resident_id == residents.c.id)
-            .where(this.c.channel == channel, this.c.platform_user_id == sender.id)
-            .order_by(identities.c.id)
-        )
-    ).all()
+    rows = _rows_of(connection, senders)
+    return [_unchanged(rows.get((channel, sender.id)), sender) for channel, sender in senders]
+
+
+def _rows_of(
+    connection: Connection, senders: Sequence[tuple[str, Sender]]
+) -> dict[SenderKey, list[Row[Any]]]:
+    """Each known sender's resident row, once per linked identity."""
+    keys = sorted({(channel, sender.id) for channel, sender in senders})
+    rows: defaultdict[SenderKey, list[Row[Any]]] = defaultdict(list)
+    for row in connection.execute(_FIND_SENDERS, {"keys": keys}):
+        rows[(row.this_channel, row.this_id)].append(row)
+    return rows
+
+
+def _unchanged(rows: list[Row[Any]] | None, sender: Sender) -> Resident | None:
+    """The resident in ``rows`` if ``sender``'s handle and name are as stored."""
     if not rows:
         return None
     first = rows[0]
@@ -92,6 +136,63 @@ def find_sender(connection: Connection, channel: str, sender: Sender) -> Residen
     if sender.name is not None and sender.name != first.name:
         return None
     return records.resident(first, [f"{r.linked_channel}:{r.linked_id}" for r in rows])
+
+
+def get_or_create_all(
+    connection: Connection, senders: Sequence[tuple[str, Sender]], *, now: datetime
+) -> list[Resident]:
+    """The residents behind ``senders``: new ones created, handles and names kept current.
+
+    Senders nobody knows are created together: one insert of residents and one of their
+    identities, whatever their number. Raises IntegrityError if another worker creates
+    one of the same identities meanwhile; the caller retries in a new transaction, which
+    then finds it.
+    """
+    rows = _rows_of(connection, senders)
+    known: dict[SenderKey, Resident] = {}
+    new: dict[SenderKey, tuple[str, Sender]] = {}
+    for channel, sender in senders:
+        key = (channel, sender.id)
+        if key in known or key in new:
+            continue
+        if key not in rows:
+            new[key] = (channel, sender)
+        else:
+            # Known, and the same as last time; or their handle or name changed.
+            same = _unchanged(rows[key], sender)
+            known[key] = same or get_or_create(connection, channel, sender, now=now)
+    known |= _create(connection, list(new.values()), now=now)
+    return [known[(channel, sender.id)] for channel, sender in senders]
+
+
+def _create(
+    connection: Connection, senders: Sequence[tuple[str, Sender]], *, now: datetime
+) -> dict[SenderKey, Resident]:
+    """New residents for ``senders`` nobody knows yet: two inserts for all of them."""
+    if not senders:
+        return {}
+    ids = connection.execute(
+        _NEW_RESIDENTS,
+        [{"name": s.name, "language": s.language, "channel": c, "now": now} for c, s in senders],
+    ).scalars()
+    created = dict(zip(senders, ids, strict=True))
+    connection.execute(
+        _NEW_IDENTITIES,
+        [
+            {"channel": c, "sender_id": s.id, "handle": s.handle, "resident_id": created[(c, s)]}
+            for c, s in senders
+        ],
+    )
+    return {
+        (c, s.id): Resident(
+            id=resident_id,
+            identities=(f"{c}:{s.id}",),
+            name=s.name,
+            language=s.language,
+            preferred_channel=c,
+        )
+        for (c, s), resident_id in created.items()
+    }
 
 
 def get_or_create(
@@ -107,36 +208,17 @@ def get_or_create(
         connection.execute(select(identities.c.resident_id, identities.c.handle).where(*key))
     ).one_or_none()
     if found is None:
-        result = connection.execute(
-            insert(residents).values(
-                name=sender.name,
-                language=sender.language,
-                preferred_channel=channel,
-                created_at=now,
-            )
-        )
-        resident_id: int = result.inserted_primary_key[0]  # type: ignore[index]
+        return _create(connection, [(channel, sender)], now=now)[(channel, sender.id)]
+    resident_id = found.resident_id
+    if sender.handle is not None and sender.handle != found.handle:
+        connection.execute(update(identities).where(*key).values(handle=sender.handle))
+    # A sender without a name (some platforms omit it) keeps the one we have.
+    if sender.name is not None:
         connection.execute(
-            insert(identities).values(
-                channel=channel,
-                platform_user_id=sender.id,
-                handle=sender.handle,
-                resident_id=resident_id,
-            )
+            update(residents)
+            .where(residents.c.id == resident_id, residents.c.name.is_distinct_from(sender.name))
+            .values(name=sender.name)
         )
-    else:
-        resident_id = found.resident_id
-        if sender.handle is not None and sender.handle != found.handle:
-            connection.execute(update(identities).where(*key).values(handle=sender.handle))
-        # A sender without a name (some platforms omit it) keeps the one we have.
-        if sender.name is not None:
-            connection.execute(
-                update(residents)
-                .where(
-                    residents.c.id == resident_id, residents.c.name.is_distinct_from(sender.name)
-                )
-                .values(name=sender.name)
-            )
     [person] = load_sync(connection, residents.c.id == resident_id)
     return person
 

@@ -127,11 +127,12 @@ class Store:
 
     def _write_now(self, work: Callable[[Transaction], T]) -> T:
         with self._sync_writer.begin() as connection:
-            return work(
-                Transaction(
-                    connection, reference_prefix=self._prefix, clock=self.clock, worker=self.worker
-                )
+            tx = Transaction(
+                connection, reference_prefix=self._prefix, clock=self.clock, worker=self.worker
             )
+            done = work(tx)
+            tx.flush()
+            return done
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         """Run the blocking reads in ``work`` on one connection, in a worker thread."""
@@ -237,19 +238,13 @@ class Store:
         self, senders: builtins.list[tuple[str, Sender]]
     ) -> builtins.list[Resident]:
         """The residents behind several senders: one read, and one write for any new ones."""
-        found = await self.read(
-            lambda connection: [people.find_sender(connection, c, s) for c, s in senders]
-        )
+        found = await self.read(lambda connection: people.find_senders(connection, senders))
         if all(r is not None for r in found):
             return [r for r in found if r is not None]
         for _ in range(3):
             try:
                 return await self.write(
-                    lambda tx: [
-                        known
-                        or people.get_or_create(tx.connection, channel, sender, now=self.clock())
-                        for known, (channel, sender) in zip(found, senders, strict=True)
-                    ]
+                    lambda tx: people.get_or_create_all(tx.connection, senders, now=self.clock())
                 )
             except IntegrityError:
                 continue  # another worker created one of them meanwhile

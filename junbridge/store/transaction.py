@@ -8,7 +8,18 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Executable,
+    Insert,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from junbridge.model import Reply, ServiceRequest, VersionConflict
@@ -37,13 +48,39 @@ _FINISH_INBOUND = update(inbound).where(
     inbound.c.status == "pending",
     inbound.c.worker == bindparam("b_worker"),
 )
+_ADD_HISTORY = insert(history)
+_ADD_TIMERS = insert(timers)
+_ENQUEUE = insert(outbox)
+
+
+def _upsert_conversation() -> dict[str, Insert]:
+    """One statement per dialect: insert the conversation, or replace the stored one."""
+    columns = [c.name for c in conversations.c if c.name != "id"]
+    changing = [c for c in columns if c not in _CONVERSATION_KEY]
+    values: dict[str, Any] = {c: bindparam(c) for c in columns}
+    pg = postgresql.insert(conversations).values(values)
+    lite = sqlite.insert(conversations).values(values)
+    return {
+        "postgresql": pg.on_conflict_do_update(
+            index_elements=_CONVERSATION_KEY, set_={c: pg.excluded[c] for c in changing}
+        ),
+        "sqlite": lite.on_conflict_do_update(
+            index_elements=_CONVERSATION_KEY, set_={c: lite.excluded[c] for c in changing}
+        ),
+    }
+
+
+_SAVE_CONVERSATION = _upsert_conversation()
 
 
 class Transaction:
     """Writes inside ``Store.write(fn)``: ``fn`` runs in one transaction, in a worker thread.
 
-    Every method runs its statements at once on the blocking connection; an exception
-    out of ``fn`` undoes all of them.
+    Rows that nothing in the transaction reads back (history lines, timers, replies, a
+    conversation, the message marked handled) are gathered and written together, one
+    statement per table, before any other statement and at the end: a batch of 64 messages
+    then writes its replies in one INSERT, not 64. Everything else runs at once. An
+    exception out of ``fn`` undoes all of it.
     """
 
     def __init__(
@@ -55,16 +92,48 @@ class Transaction:
         worker: str,
     ) -> None:
         self._connection = connection
-        #: The blocking connection, for statements no method here covers.
-        self.connection = connection
         self._prefix = reference_prefix
         self._clock = clock
         self._worker = worker
+        # Gathered rows, per statement, in the order they were first asked for.
+        self._later: dict[Executable, list[dict[str, Any]]] = {}
+        self._finishing = 0
+
+    @property
+    def connection(self) -> Connection:
+        """The blocking connection, for statements no method here covers (rows gathered so
+        far are written first, so what they read and write sees them)."""
+        self.flush()
+        return self._connection
+
+    def _now(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        """Run ``statement`` at once, after the rows gathered so far."""
+        self.flush()
+        return self._connection.execute(statement, parameters)
+
+    def _gather(self, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self._later.setdefault(statement, []).extend(rows)
+
+    def flush(self) -> None:
+        """Write the gathered rows: one statement per table (the store calls this last).
+
+        Raises LeaseLost if a message being marked handled is no longer this worker's.
+        """
+        later, self._later = self._later, {}
+        finishing, self._finishing = self._finishing, 0
+        for statement, rows in later.items():
+            result = self._connection.execute(statement, rows)
+            if statement is _FINISH_INBOUND and result.rowcount != finishing:
+                raise LeaseLost(
+                    f"{finishing - result.rowcount} of {finishing} inbound messages are no "
+                    f"longer held by {self._worker}"
+                )
 
     def load_request(self, reference: str) -> ServiceRequest | None:
         """The stored request, read inside this transaction (locked on PostgreSQL)."""
         query = select(requests).where(requests.c.reference == reference).with_for_update()
-        found = records.load_requests(self._connection, query)
+        found = records.load_requests(self.connection, query)
         return found[0] if found else None
 
     def save_request(self, request: ServiceRequest) -> ServiceRequest:
@@ -81,12 +150,12 @@ class Transaction:
             values["reference"] = values["service_request_id"] = f"new-{uuid.uuid4().hex}"
             # Values as parameters, not .values(): the statement is then built and compiled
             # once, not coerced column by column for every request (the hot path's main cost).
-            result = self._connection.execute(_INSERT_REQUEST, values)
+            result = self._now(_INSERT_REQUEST, values)
             request_id: int = result.inserted_primary_key[0]  # type: ignore[index]
             reference = f"{self._prefix}-{request_id:04d}"
-            self._connection.execute(
+            self._gather(
                 _SET_REFERENCE,
-                {"b_id": request_id, "reference": reference, "service_request_id": reference},
+                [{"b_id": request_id, "reference": reference, "service_request_id": reference}],
             )
             request = dataclasses.replace(
                 request, reference=reference, service_request_id=reference, version=1
@@ -96,7 +165,7 @@ class Transaction:
             # Only the version this copy was read at may be replaced: a stale copy (another
             # worker, or the timer task between two awaits, saved meanwhile) is refused.
             values["version"] = request.version + 1
-            found = self._connection.execute(
+            found = self._now(
                 _UPDATE_REQUEST,
                 {**values, "b_reference": request.reference, "b_version": request.version},
             ).scalar()
@@ -117,15 +186,13 @@ class Transaction:
                 )
                 or 0
             )
-        new = request.history[stored:]
-        if new:
-            self._connection.execute(
-                insert(history),
-                [
-                    records.history_values(request_id, position, entry)
-                    for position, entry in enumerate(new, start=stored)
-                ],
-            )
+        self._gather(
+            _ADD_HISTORY,
+            [
+                records.history_values(request_id, position, entry)
+                for position, entry in enumerate(request.history[stored:], start=stored)
+            ],
+        )
         return request
 
     def finish_inbound(
@@ -134,44 +201,33 @@ class Transaction:
         """Mark an accepted message handled: ``done``, or ``failed`` if it erred with no request.
 
         Only while this worker holds it: if its lease ran out and another worker took the
-        message over, ``LeaseLost`` undoes everything this transaction wrote.
+        message over, ``LeaseLost`` (raised when the rows are written) undoes everything this
+        transaction wrote.
         """
         status = "failed" if error is not None and request_reference is None else "done"
-        result = self._connection.execute(
+        self._gather(
             _FINISH_INBOUND,
-            {
-                "b_id": inbound_id,
-                "b_worker": self._worker,
-                "status": status,
-                "request_reference": request_reference,
-                "error": error,
-                "lease_until": None,
-            },
+            [
+                {
+                    "b_id": inbound_id,
+                    "b_worker": self._worker,
+                    "status": status,
+                    "request_reference": request_reference,
+                    "error": error,
+                    "lease_until": None,
+                }
+            ],
         )
-        if result.rowcount == 0:
-            raise LeaseLost(f"inbound message {inbound_id} is no longer held by {self._worker}")
+        self._finishing += 1
 
     def save_conversation(self, state: ConversationState) -> None:
         """Store ``state``, replacing the one for the same resident, channel and conversation."""
-        values = records.conversation_values(state)
-        statement: Insert
-        if self._connection.dialect.name == "postgresql":
-            pg = postgresql.insert(conversations).values(values)
-            statement = pg.on_conflict_do_update(
-                index_elements=_CONVERSATION_KEY,
-                set_={k: pg.excluded[k] for k in values if k not in _CONVERSATION_KEY},
-            )
-        else:
-            lite = sqlite.insert(conversations).values(values)
-            statement = lite.on_conflict_do_update(
-                index_elements=_CONVERSATION_KEY,
-                set_={k: lite.excluded[k] for k in values if k not in _CONVERSATION_KEY},
-            )
-        self._connection.execute(statement)
+        statement = _SAVE_CONVERSATION[self._connection.dialect.name]
+        self._gather(statement, [records.conversation_values(state)])
 
     def end_conversation(self, resident_id: int, channel: str, conversation: str) -> None:
         """Forget the resident's open exchange in that conversation (no-op if none)."""
-        self._connection.execute(
+        self._now(
             delete(conversations).where(
                 conversations.c.resident_id == resident_id,
                 conversations.c.channel == channel,
@@ -184,17 +240,15 @@ class Transaction:
     ) -> int:
         """Queue ``reply`` for the outbox worker (not before ``not_before``); return its id."""
         values = self._outbox_row(reply, request_reference, not_before)
-        result = self._connection.execute(insert(outbox).values(values))
+        result = self._now(insert(outbox).values(values))
         outbox_id: int = result.inserted_primary_key[0]  # type: ignore[index]
         return outbox_id
 
     def enqueue_many(self, queued: Sequence[tuple[Reply, datetime | None]]) -> None:
         """Queue several replies in one statement, each with its earliest time (or None)."""
-        if queued:
-            self._connection.execute(
-                insert(outbox),
-                [self._outbox_row(reply, reply.reference, at) for reply, at in queued],
-            )
+        self._gather(
+            _ENQUEUE, [self._outbox_row(reply, reply.reference, at) for reply, at in queued]
+        )
 
     def _outbox_row(
         self, reply: Reply, request_reference: str | None, not_before: datetime | None
@@ -215,14 +269,14 @@ class Transaction:
 
     def add_timers(self, reference: str, due: Sequence[tuple[str, datetime]]) -> None:
         """Several timers for request ``reference`` in one statement: (kind, due_at) each."""
-        self._connection.execute(
-            insert(timers),
+        self._gather(
+            _ADD_TIMERS,
             [{"request_reference": reference, "kind": k, "due_at": at} for k, at in due],
         )
 
     def cancel_timers(self, reference: str, kinds: Sequence[str]) -> None:
         """Forget the pending timers of those kinds for ``reference``."""
-        self._connection.execute(
+        self._now(
             delete(timers).where(
                 timers.c.request_reference == reference,
                 timers.c.kind.in_(list(kinds)),
@@ -232,7 +286,7 @@ class Transaction:
 
     def finish_timer(self, timer_id: int) -> bool:
         """Mark a timer done; False if another worker already did (it must not act twice)."""
-        result = self._connection.execute(
+        result = self._now(
             update(timers)
             .where(timers.c.id == timer_id, timers.c.done_at.is_(None))
             .values(done_at=self._clock())
