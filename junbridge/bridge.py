@@ -20,7 +20,7 @@ import pluggy
 
 from junbridge import conversations
 from junbridge.channels.base import Channel
-from junbridge.commit import commit, committed, write
+from junbridge.commit import commit, committed, write_all
 from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
 from junbridge.desk import abuse, commands, followup, staff
@@ -288,7 +288,7 @@ class Bridge:
                 # Deciding is plain Python: let waiting webhooks be answered between messages.
                 await asyncio.sleep(0)
             written = await self.store.write(
-                lambda tx: [write(tx, self, inbound_id, e) for inbound_id, _, e in decided]
+                lambda tx: write_all(tx, self, [(inbound_id, e) for inbound_id, _, e in decided])
             )
         except Exception as exc:
             log.info("group commit of %d messages fell back to one by one: %s", len(batch), exc)

@@ -9,6 +9,7 @@ for many messages in one transaction (group commit).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from junbridge.bridge import Bridge
 
 Written = tuple[ServiceRequest | None, list[tuple[Reply, datetime | None]], int]
+Decided = tuple[int, Effects]
+"""An accepted message's inbound id and what its steps decided."""
 
 
 async def commit(bridge: Bridge, inbound_id: int, message: Message, effects: Effects) -> Handled:
@@ -47,12 +50,38 @@ def committed(bridge: Bridge, message: Message, effects: Effects, written: Writt
     )
 
 
-def write(tx: Transaction, bridge: Bridge, inbound_id: int, effects: Effects) -> Written:
+def write_all(tx: Transaction, bridge: Bridge, decided: Sequence[Decided]) -> list[Written]:
+    """:func:`write` for several messages in one transaction (group commit).
+
+    Their new requests are inserted together first, in one statement.
+    """
+    inserted = iter(tx.insert_requests([r for _, e in decided if (r := _new(e)) is not None]))
+    return [
+        write(tx, bridge, inbound_id, e, inserted=next(inserted) if _new(e) else None)
+        for inbound_id, e in decided
+    ]
+
+
+def _new(effects: Effects) -> ServiceRequest | None:
+    """The request ``effects`` create, if they create one."""
+    request = effects.request
+    return request if request is not None and request.reference == "" else None
+
+
+def write(
+    tx: Transaction,
+    bridge: Bridge,
+    inbound_id: int,
+    effects: Effects,
+    *,
+    inserted: ServiceRequest | None = None,
+) -> Written:
     """The statements of one commit, run in the store's worker thread: no awaits here.
 
+    ``inserted`` is the message's new request if already stored (see :func:`write_all`).
     Returns the saved request, the replies queued (staff cards first) and how many cards.
     """
-    request, card = write_request(tx, bridge, effects.request, effects.original)
+    request, card = write_request(tx, bridge, effects.request, effects.original, inserted)
     if request is not None:
         if effects.cancel_timers:
             tx.cancel_timers(request.reference, effects.cancel_timers)
@@ -81,6 +110,7 @@ def write_request(
     bridge: Bridge,
     request: ServiceRequest | None,
     original: ServiceRequest | None,
+    inserted: ServiceRequest | None = None,
 ) -> tuple[ServiceRequest | None, list[tuple[Reply, datetime | None]]]:
     """Save a new or changed request and plan its timers; a new one's staff card to post."""
     if request is None:
@@ -90,7 +120,7 @@ def write_request(
         return request, []  # read, not changed: nothing to write
     if not is_new and original is None:
         raise ValueError(f"a change to {request.reference} needs the request as it was read")
-    saved = tx.save_request(request)
+    saved = inserted or tx.save_request(request)
     department = bridge.departments.get(saved.department)
     if department is None:
         return saved, []

@@ -31,7 +31,9 @@ from junbridge.store.schema import conversations, history, inbound, outbox, requ
 _CONVERSATION_KEY = ("resident_id", "channel", "conversation")
 
 
-_INSERT_REQUEST = insert(requests)
+# Values as parameters, not .values(): the statements are built and compiled once, not
+# coerced column by column for every request (once the hot path's main cost).
+_INSERT_REQUESTS = insert(requests).returning(requests.c.id, sort_by_parameter_order=True)
 _SET_REFERENCE = update(requests).where(requests.c.id == bindparam("b_id"))
 _UPDATE_REQUEST = (
     update(requests)
@@ -98,6 +100,8 @@ class Transaction:
         # Gathered rows, per statement, in the order they were first asked for.
         self._later: dict[Executable, list[dict[str, Any]]] = {}
         self._finishing = 0
+        # History lines per request id, stored or gathered: counted once per transaction.
+        self._lines: dict[int, int] = {}
 
     @property
     def connection(self) -> Connection:
@@ -106,20 +110,28 @@ class Transaction:
         self.flush()
         return self._connection
 
-    def _now(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
-        """Run ``statement`` at once, after the rows gathered so far."""
-        self.flush()
+    def _now(
+        self, statement: Executable, parameters: Any = None, *, after: Executable | None = None
+    ) -> CursorResult[Any]:
+        """Run ``statement`` at once, after the rows gathered so far (or only those of
+        ``after``: the one gathered statement it depends on)."""
+        self.flush(only=after)
         return self._connection.execute(statement, parameters)
 
     def _gather(self, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             self._later.setdefault(statement, []).extend(rows)
 
-    def flush(self) -> None:
+    def flush(self, only: Executable | None = None) -> None:
         """Write the gathered rows: one statement per table (the store calls this last).
 
         Raises LeaseLost if a message being marked handled is no longer this worker's.
         """
+        if only is not None:
+            rows = self._later.pop(only, None)
+            if rows:
+                self._connection.execute(only, rows)
+            return
         later, self._later = self._later, {}
         finishing, self._finishing = self._finishing, 0
         for statement, rows in later.items():
@@ -139,46 +151,30 @@ class Transaction:
     def save_request(self, request: ServiceRequest) -> ServiceRequest:
         """Insert a new request (``reference == ""``) or update a stored one; return it saved.
 
-        A new request gets ``reference`` and ``service_request_id`` ``PREFIX-0001``, from the
-        row id so that concurrent workers never hand out the same number. History entries
-        past those already stored are appended; stored ones are never rewritten.
+        History entries past those already stored are appended; stored ones are never
+        rewritten.
         """
-        values = records.request_values(request)
         if request.reference == "":
-            values["version"] = 1
-            # A unique stand-in until the row id, and so the reference, is known.
-            values["reference"] = values["service_request_id"] = f"new-{uuid.uuid4().hex}"
-            # Values as parameters, not .values(): the statement is then built and compiled
-            # once, not coerced column by column for every request (the hot path's main cost).
-            result = self._now(_INSERT_REQUEST, values)
-            request_id: int = result.inserted_primary_key[0]  # type: ignore[index]
-            reference = f"{self._prefix}-{request_id:04d}"
-            self._gather(
-                _SET_REFERENCE,
-                [{"b_id": request_id, "reference": reference, "service_request_id": reference}],
+            [saved] = self.insert_requests([request])
+            return saved
+        # Only the version this copy was read at may be replaced: a stale copy (another
+        # worker, or the timer task between two awaits, saved meanwhile) is refused.
+        values = records.request_values(request) | {"version": request.version + 1}
+        # It depends on no gathered row but a reference given earlier in this transaction.
+        request_id = self._now(
+            _UPDATE_REQUEST,
+            {**values, "b_reference": request.reference, "b_version": request.version},
+            after=_SET_REFERENCE,
+        ).scalar()
+        if request_id is None:
+            exists = self._connection.scalar(
+                select(requests.c.id).where(requests.c.reference == request.reference)
             )
-            request = dataclasses.replace(
-                request, reference=reference, service_request_id=reference, version=1
-            )
-            stored = 0
-        else:
-            # Only the version this copy was read at may be replaced: a stale copy (another
-            # worker, or the timer task between two awaits, saved meanwhile) is refused.
-            values["version"] = request.version + 1
-            found = self._now(
-                _UPDATE_REQUEST,
-                {**values, "b_reference": request.reference, "b_version": request.version},
-            ).scalar()
-            if found is None:
-                exists = self._connection.scalar(
-                    select(requests.c.id).where(requests.c.reference == request.reference)
-                )
-                if exists is None:
-                    raise LookupError(f"no request {request.reference}")
-                raise VersionConflict(request.reference, request.version)
-            request_id = found
-            request = dataclasses.replace(request, version=request.version + 1)
-            stored = (
+            if exists is None:
+                raise LookupError(f"no request {request.reference}")
+            raise VersionConflict(request.reference, request.version)
+        if request_id not in self._lines:
+            self._lines[request_id] = (
                 self._connection.scalar(
                     select(func.count())
                     .select_from(history)
@@ -186,6 +182,46 @@ class Transaction:
                 )
                 or 0
             )
+        saved = dataclasses.replace(request, version=request.version + 1)
+        self._add_history(request_id, saved)
+        return saved
+
+    def insert_requests(self, new: Sequence[ServiceRequest]) -> list[ServiceRequest]:
+        """Store new requests, all in one INSERT; return them saved, in the same order.
+
+        Each gets ``reference`` and ``service_request_id`` ``PREFIX-0001`` from its row id,
+        so that concurrent workers never hand out the same number.
+        """
+        if not new:
+            return []
+        rows = [
+            # A unique stand-in until the row id, and so the reference, is known.
+            records.request_values(r) | {"version": 1, "reference": f"new-{uuid.uuid4().hex}"}
+            for r in new
+        ]
+        for row in rows:
+            row["service_request_id"] = row["reference"]
+        # Nothing gathered touches a request that does not exist yet.
+        ids = self._now(_INSERT_REQUESTS, rows, after=_SET_REFERENCE).scalars().all()
+        saved = []
+        for request_id, request in zip(ids, new, strict=True):
+            reference = f"{self._prefix}-{request_id:04d}"
+            self._gather(
+                _SET_REFERENCE,
+                [{"b_id": request_id, "reference": reference, "service_request_id": reference}],
+            )
+            stored = dataclasses.replace(
+                request, reference=reference, service_request_id=reference, version=1
+            )
+            self._lines[request_id] = 0
+            self._add_history(request_id, stored)
+            saved.append(stored)
+        return saved
+
+    def _add_history(self, request_id: int, request: ServiceRequest) -> None:
+        """Gather the history lines of ``request`` past those already stored."""
+        stored = self._lines[request_id]
+        self._lines[request_id] = len(request.history)
         self._gather(
             _ADD_HISTORY,
             [
@@ -193,7 +229,6 @@ class Transaction:
                 for position, entry in enumerate(request.history[stored:], start=stored)
             ],
         )
-        return request
 
     def finish_inbound(
         self, inbound_id: int, *, request_reference: str | None, error: str | None = None
