@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from junbridge.model import Message
@@ -74,30 +74,35 @@ def accept_rows(tx: Transaction, *, store: Store, messages: list[Message]) -> li
     an error, and the stored row is read back for the loser.
     """
     connection = tx.connection
-    insert_once = _insert_once(store.dialect)
     now = store.clock()
-    accepted: dict[tuple[str, str], Accepted] = {}
-    for message in sorted(messages, key=lambda m: (m.channel, m.platform_id)):
-        key = (message.channel, message.platform_id)
-        if key in accepted:
-            continue  # a twin in the same batch (a platform retrying at once)
-        inbound_id = connection.execute(insert_once, row(store, message, now)).scalar()
-        if inbound_id is not None:
-            accepted[key] = Accepted(
-                inbound_id=inbound_id, is_new=True, status="pending", request_reference=None
-            )
-            continue
-        stored = connection.execute(
-            select(inbound.c.id, inbound.c.status, inbound.c.request_reference).where(
-                inbound.c.channel == message.channel, inbound.c.platform_id == message.platform_id
-            )
-        ).one()
-        accepted[key] = Accepted(
-            inbound_id=stored.id,
-            is_new=False,
-            status=stored.status,
-            request_reference=stored.request_reference,
+    unique = {(m.channel, m.platform_id): m for m in messages}
+    keys = sorted(unique)
+    inserted = connection.execute(
+        _insert_once(store.dialect), [row(store, unique[key], now) for key in keys]
+    )
+    accepted: dict[tuple[str, str], Accepted] = {
+        (r.channel, r.platform_id): Accepted(
+            inbound_id=r.id, is_new=True, status="pending", request_reference=None
         )
+        for r in inserted
+    }
+    stored = [key for key in keys if key not in accepted]
+    if stored:
+        for r in connection.execute(
+            select(
+                inbound.c.id,
+                inbound.c.channel,
+                inbound.c.platform_id,
+                inbound.c.status,
+                inbound.c.request_reference,
+            ).where(tuple_(inbound.c.channel, inbound.c.platform_id).in_(stored))
+        ):
+            accepted[(r.channel, r.platform_id)] = Accepted(
+                inbound_id=r.id,
+                is_new=False,
+                status=r.status,
+                request_reference=r.request_reference,
+            )
     results = []
     first: set[tuple[str, str]] = set()
     for message in messages:
@@ -111,13 +116,18 @@ def accept_rows(tx: Transaction, *, store: Store, messages: list[Message]) -> li
 
 
 def _insert_once(dialect: str) -> Any:
-    """``INSERT ... ON CONFLICT (channel, platform_id) DO NOTHING RETURNING id``."""
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        make(inbound)
-        .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
-        .returning(inbound.c.id)
-    )
+    """``INSERT ... ON CONFLICT (channel, platform_id) DO NOTHING RETURNING id, ...``: one
+    statement for the whole batch, whose rows come back with their keys (a skipped one,
+    already stored, does not come back)."""
+    return _INSERT_ONCE[dialect]
+
+
+_INSERT_ONCE = {
+    dialect: make(inbound)
+    .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
+    .returning(inbound.c.id, inbound.c.channel, inbound.c.platform_id)
+    for dialect, make in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 def row(store: Store, message: Message, now: datetime) -> dict[str, object]:
