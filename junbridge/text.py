@@ -10,6 +10,7 @@ platform payload through :func:`storable`, and the rest of junbridge only sees r
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Mapping
 from enum import Enum
@@ -52,6 +53,8 @@ def _storable(value: object) -> object:
         return value  # MessageKind is a str too, and must stay a MessageKind
     if isinstance(value, str):
         return storable_text(value)
+    if isinstance(value, (Mapping, list)) and _clean(value):
+        return value  # most payloads: nothing to repair, and no walk to find that out
     if isinstance(value, Mapping):
         return {_storable(key): _storable(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -63,3 +66,21 @@ def _storable(value: object) -> object:
         changes = {f.name: _storable(getattr(value, f.name)) for f in fields if f.init}
         return dataclasses.replace(value, **changes)
     return value
+
+
+# In JSON text: a control character as json escapes it, or a UTF-16 half as it is.
+_SUSPECT_JSON = re.compile(r"\\(?:u00(?:0[0-9a-fA-F]|1[0-9a-fA-F])|[bf])|[\ud800-\udfff]")
+
+
+def _clean(value: Mapping[object, object] | list[object]) -> bool:
+    """True if no string in ``value`` needs repair: one pass in C, not a walk in Python.
+
+    ``json`` writes the control characters as escapes and leaves UTF-16 halves as they are.
+    A resident who typed a backslash and "u0000" is a false alarm: the walk then finds
+    nothing to repair.
+    """
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError):
+        return False  # keys json cannot write: walk it
+    return _SUSPECT_JSON.search(encoded) is None
