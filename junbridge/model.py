@@ -18,6 +18,24 @@ from junbridge.text import storable
 Privacy = Literal["public", "private"]
 
 
+def plain(value: Any) -> Any:
+    """A dataclass as dicts and lists, like ``dataclasses.asdict`` but without copying what
+    is already plain: strings, numbers and JSON payloads (a message's ``raw``) are shared.
+    ``asdict`` deep-copies each of them, which made it the costliest step of storing a
+    message."""
+    names = _FIELD_NAMES.get(type(value))
+    if names is None:
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            if isinstance(value, (tuple, list)):
+                return [plain(item) for item in value]
+            return value
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: plain(getattr(value, name)) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 class JunbridgeError(Exception):
     """Base class of the errors junbridge raises on purpose."""
 
@@ -97,7 +115,7 @@ class Message:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict that :meth:`from_json` turns back into an equal Message."""
-        data = dataclasses.asdict(self)
+        data: dict[str, Any] = plain(self)
         data["sent_at"] = self.sent_at.isoformat()
         data["kind"] = self.kind.value
         return data
@@ -354,7 +372,8 @@ class Reply:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict for the outbox."""
-        return dataclasses.asdict(self)
+        data: dict[str, Any] = plain(self)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Reply:

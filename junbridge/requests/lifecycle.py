@@ -7,6 +7,7 @@ before any arithmetic, so a day on which the clocks change has its true length.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -33,6 +34,25 @@ def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
+def _period(day: date, start: time, end: time, timezone: str) -> tuple[datetime, datetime]:
+    """The opening period (UTC) of ``day`` from ``start`` to ``end``, town time.
+
+    Kept once worked out: every report asks for the same few days.
+    """
+    tz = ZoneInfo(timezone)
+    opens = _local(day, start, tz)
+    # "08:00-00:00" closes at midnight; any other end before the start is a mistake.
+    if end == time(0):
+        return opens, _local(day + timedelta(days=1), time(0), tz)
+    if end > start:
+        return opens, _local(day, end, tz)
+    raise ValueError(
+        f"business hours {start:%H:%M}-{end:%H:%M} end before they start; hours past "
+        "midnight are not supported"
+    )
+
+
 def _openings(after: datetime, town: TownSettings) -> Iterator[tuple[datetime, datetime]]:
     """The town's opening periods (UTC) that end after ``after``, in order."""
     _require_aware(after, "datetime")
@@ -44,17 +64,7 @@ def _openings(after: datetime, town: TownSettings) -> Iterator[tuple[datetime, d
     for _ in range(_SEARCH_DAYS):
         hours = town.business_hours.get(WEEKDAYS[day.weekday()])
         if hours is not None and day not in holidays:
-            opens = _local(day, hours.start, tz)
-            # "08:00-00:00" closes at midnight; any other end before the start is a mistake.
-            if hours.end == time(0):
-                closes = _local(day + timedelta(days=1), time(0), tz)
-            elif hours.end > hours.start:
-                closes = _local(day, hours.end, tz)
-            else:
-                raise ValueError(
-                    f"business hours {hours.start:%H:%M}-{hours.end:%H:%M} end before they "
-                    "start; hours past midnight are not supported"
-                )
+            opens, closes = _period(day, hours.start, hours.end, town.timezone)
             if closes > after:
                 yield opens, closes
         day += timedelta(days=1)
