@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Executable,
     Insert,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -130,17 +132,55 @@ class Transaction:
         if only is not None:
             rows = self._later.pop(only, None)
             if rows:
-                self._connection.execute(only, rows)
+                self._write(only, rows)
             return
         later, self._later = self._later, {}
         finishing, self._finishing = self._finishing, 0
         for statement, rows in later.items():
-            result = self._connection.execute(statement, rows)
-            if statement is _FINISH_INBOUND and result.rowcount != finishing:
+            written = self._write(statement, rows)
+            if statement is _FINISH_INBOUND and written != finishing:
                 raise LeaseLost(
-                    f"{finishing - result.rowcount} of {finishing} inbound messages are no "
+                    f"{finishing - written} of {finishing} inbound messages are no "
                     f"longer held by {self._worker}"
                 )
+
+    def _write(self, statement: Executable, rows: list[dict[str, Any]]) -> int:
+        """Write gathered rows; return how many rows were written.
+
+        An UPDATE of many rows by id is one statement with a CASE per differing column, not
+        one statement per row (``executemany`` sends each row's UPDATE on its own).
+        """
+        if len(rows) > 1 and statement is _SET_REFERENCE:
+            references = {row["b_id"]: row["reference"] for row in rows}
+            by_id = case(references, value=requests.c.id)
+            return self._connection.execute(
+                update(requests)
+                .where(requests.c.id.in_(list(references)))
+                .values(reference=by_id, service_request_id=by_id)
+            ).rowcount
+        if len(rows) > 1 and statement is _FINISH_INBOUND:
+            written = 0
+            outcomes: dict[tuple[str, str | None], list[dict[str, Any]]] = defaultdict(list)
+            for row in rows:
+                outcomes[(row["status"], row["error"])].append(row)
+            for (status, error), same in outcomes.items():
+                references = {row["b_id"]: row["request_reference"] for row in same}
+                written += self._connection.execute(
+                    update(inbound)
+                    .where(
+                        inbound.c.id.in_(list(references)),
+                        inbound.c.status == "pending",
+                        inbound.c.worker == self._worker,
+                    )
+                    .values(
+                        status=status,
+                        error=error,
+                        lease_until=None,
+                        request_reference=case(references, value=inbound.c.id),
+                    )
+                ).rowcount
+            return written
+        return self._connection.execute(statement, rows).rowcount
 
     def load_request(self, reference: str) -> ServiceRequest | None:
         """The stored request, read inside this transaction (locked on PostgreSQL)."""
