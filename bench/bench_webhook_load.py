@@ -1,12 +1,15 @@
 """The webhook answer under load: signed Slack events at a steady rate against `junbridge run`.
 
-A load generator in this process posts signed Slack ``message`` events (built by the Slack
-emulator from its captured-shape payloads, each from a different resident) at a fixed
-rate, open loop (each event leaves at its time whether or not earlier ones were answered),
-to a real ``junbridge run`` subprocess in Slack events mode. The emulator in this process
-also serves the Slack Web API the bridge answers through. In the same run, the same load
-goes to a bare Starlette endpoint in its own uvicorn process (it reads the body and answers
-200): the floor for this machine and this load generator.
+A load generator in this process posts signed Slack ``message`` events (built from the Slack
+emulator's captured-shape payloads, each from a different member of the workspace, all in
+the town's public channel) at a fixed rate, open loop (each event leaves at its time whether
+or not earlier ones were answered), over raw keep-alive HTTP/1.1 connections (an HTTP client
+library costs more CPU per request than the server under test), to a real
+``junbridge run`` subprocess in Slack events mode. The Slack emulator serving the Web API the
+bridge answers through (users.info, chat.postMessage) runs in a process of its own, so its
+work does not slow the load generator. In the same run, the same load goes to a bare
+Starlette endpoint in its own uvicorn process (it reads the body and answers 200): the floor
+for this machine and this load generator.
 
 For each rate it prints p50/p99/max time to the HTTP answer (given only once the message is
 stored), how many took longer than Slack's 3 s, and how long the backlog took to drain
@@ -39,10 +42,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).parent))
 from stores import command_line
 
-from junbridge.testing.emulators import (
-    SlackEmulator,
-    slack_link,
-)
+from junbridge.testing.emulators import slack_link
 from junbridge.testing.emulators import slack_payloads as payloads
 
 ROOT = Path(__file__).parent.parent
@@ -61,6 +61,78 @@ app = Starlette(routes=[Route("/webhooks/slack/events", events, methods=["POST"]
                         Route("/healthz", health)])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
+
+# The Slack Web API, in a process of its own: it knows every member who will write.
+SLACK_WORLD = """
+import asyncio, sys
+from junbridge.testing.emulators import SlackEmulator
+async def main():
+    slack = SlackEmulator()
+    for user in sys.argv[2:]:
+        slack.workspace.add_user(user, name=user.lower(), real_name=f"Vecina {user}")
+    await slack.start(port=int(sys.argv[1]))
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+IDENTITY = payloads.Identity(
+    team_id="T0JUN", app_id="A0JUNBRIDGE", bot_user_id="U0JUNBOT", bot_id="B0JUNBOT"
+)
+SIGNING_SECRET = "jun-emulator-signing-secret"
+BOT_TOKEN = "xoxb-jun-emulator"
+
+
+def members(tag: str, count: int) -> list[str]:
+    """The Slack user ids of ``count`` residents, one per event of a run."""
+    return [f"U{tag}{n:06d}" for n in range(count)]
+
+
+class Connections:
+    """Keep-alive HTTP/1.1 connections to one server: a request is written as bytes and the
+    answer read by its Content-Length, so the generator spends little CPU per event."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._all: list[asyncio.StreamWriter] = []
+
+    async def open(self, count: int) -> None:
+        for _ in range(count):
+            self._idle.append(await self._connect())
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self._all.append(writer)
+        return reader, writer
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST and return the status (0 if the connection failed)."""
+        connection = self._idle.pop() if self._idle else await self._connect()
+        reader, writer = connection
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        try:
+            answer = await reader.readuntil(b"\r\n\r\n")
+            status = int(answer.split(b" ", 2)[1])
+            length = 0
+            for line in answer.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            writer.close()
+            return 0
+        self._idle.append(connection)
+        return status
+
+    async def close(self) -> None:
+        for writer in self._all:
+            writer.close()
 
 
 def free_port() -> int:
@@ -97,47 +169,44 @@ async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{url} never became healthy")
 
 
-async def load(url: str, slack: SlackEmulator, rate: int, seconds: float, tag: str) -> Run:
+async def load(port: int, rate: int, seconds: float, tag: str) -> Run:
     """Post ``rate`` signed events a second for ``seconds``, open loop."""
     run = Run(rate=rate)
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(trust_env=False, timeout=30, limits=limits) as client:
+    connections = Connections(port)
+    await connections.open(min(200, rate))
+    users = members(tag, int(rate * seconds))
+    started = time.time()
 
-        async def one(n: int) -> None:
-            event = payloads.person_message(
-                identity=slack.identity,
-                user=f"U{tag}{n:06d}",
-                text=f"La farola {n} de la calle Real no funciona",
-                ts=slack.next_ts(),
-                channel="C0PLAZA",
-                channel_type="channel",
-                thread_ts=None,
-                parent_user_id=None,
-            )
-            body = json.dumps(payloads.event_callback(identity=slack.identity, event=event))
-            headers = {
-                **slack_link.signature(body, slack.signing_secret),
-                "Content-Type": "application/json",
-            }
-            begun = time.perf_counter()
-            try:
-                answer = await client.post(
-                    f"{url}/webhooks/slack/events", content=body.encode(), headers=headers
-                )
-                status = answer.status_code
-            except httpx.HTTPError:
-                status = 0
-            run.latencies.append(time.perf_counter() - begun)
-            run.statuses[status] = run.statuses.get(status, 0) + 1
+    async def one(n: int) -> None:
+        event = payloads.person_message(
+            identity=IDENTITY,
+            user=users[n],
+            text=f"La farola {n} de la calle Real no funciona",
+            ts=f"{started + n / rate:.6f}",
+            channel="C0PLAZA",
+            channel_type="channel",
+            thread_ts=None,
+            parent_user_id=None,
+        )
+        body = json.dumps(payloads.event_callback(identity=IDENTITY, event=event)).encode()
+        headers = {
+            **slack_link.signature(body.decode(), SIGNING_SECRET),
+            "Content-Type": "application/json",
+        }
+        begun = time.perf_counter()
+        status = await connections.post("/webhooks/slack/events", body, headers)
+        run.latencies.append(time.perf_counter() - begun)
+        run.statuses[status] = run.statuses.get(status, 0) + 1
 
-        tasks = []
-        start = time.perf_counter()
-        for n in range(int(rate * seconds)):
-            delay = start + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(n)))
-        await asyncio.gather(*tasks)
+    tasks = []
+    start = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(n)))
+    await asyncio.gather(*tasks)
+    await connections.close()
     return run
 
 
@@ -157,12 +226,18 @@ async def drained(db: Path) -> float:
 
 
 async def measure(rates: list[int], seconds: float) -> tuple[list[Run], list[Run]]:
-    slack = SlackEmulator()
-    await slack.start()
     bridge_runs, bare_runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        port, bare_port = free_port(), free_port()
+        port, bare_port, slack_port = free_port(), free_port(), free_port()
+        everyone = [u for rate in rates for u in members(f"R{rate}", int(rate * seconds))]
+        slack = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-c", SLACK_WORLD, str(slack_port), *everyone],
+            stdout=subprocess.PIPE,
+        )
+        assert slack.stdout is not None
+        if slack.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the Slack emulator did not start")
         config = {
             "town": {"name": "Jun"},
             "store": {"url": f"sqlite:///{folder / 'jun.db'}"},
@@ -172,7 +247,7 @@ async def measure(rates: list[int], seconds: float) -> tuple[list[Run], list[Run
                 "slack": {
                     "bot_token": {"$env": "BENCH_SLACK_BOT_TOKEN"},
                     "signing_secret": {"$env": "BENCH_SLACK_SIGNING_SECRET"},
-                    "api_url": slack.api_url,
+                    "api_url": f"http://127.0.0.1:{slack_port}/api/",
                 }
             },
             "departments": {"lighting": {"staff": [{"name": "electricista"}]}},
@@ -180,8 +255,8 @@ async def measure(rates: list[int], seconds: float) -> tuple[list[Run], list[Run
         (folder / "channels.yaml").write_text(yaml.safe_dump(config))
         env = {
             **os.environ,
-            "BENCH_SLACK_BOT_TOKEN": slack.bot_token,
-            "BENCH_SLACK_SIGNING_SECRET": slack.signing_secret,
+            "BENCH_SLACK_BOT_TOKEN": BOT_TOKEN,
+            "BENCH_SLACK_SIGNING_SECRET": SIGNING_SECRET,
         }
         for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
             env.pop(name, None)
@@ -199,17 +274,16 @@ async def measure(rates: list[int], seconds: float) -> tuple[list[Run], list[Run
             await wait_healthy(url, bridge)
             await wait_healthy(bare_url, bare)
             for rate in rates:
-                bare_runs.append(await load(bare_url, slack, rate, seconds, f"B{rate}"))
-                run = await load(url, slack, rate, seconds, f"R{rate}")
+                bare_runs.append(await load(bare_port, rate, seconds, f"B{rate}"))
+                run = await load(port, rate, seconds, f"R{rate}")
                 run.drain = await drained(folder / "jun.db")
                 bridge_runs.append(run)
         finally:
             # Shutdown is not measured: SIGTERM would send every queued reply first, at
             # Slack's pace, so the processes are killed once the figures are in.
-            for process in (bridge, bare):
+            for process in (bridge, bare, slack):
                 process.kill()
                 process.wait(timeout=30)
-            await slack.stop()
     return bridge_runs, bare_runs
 
 

@@ -2,10 +2,15 @@
 
 Channels store a message (``Store.accept``) and answer the platform at once; the work
 happens here. Under load the worker takes what has piled up as one batch, whose effects are
-committed together (group commit: one transaction, one disk sync, for many messages). A
-batch holds at most one message per conversation, so a resident's answer is never decided
-before the question it answers is written. The handler records failures in the store
-(retried later, parked after the last try: see ``junbridge.store.leases``).
+committed together (group commit: one transaction, one disk sync, for many messages).
+
+A batch holds at most one message per sender on each platform, so a resident's answer is
+never decided before the question it answers is written (in that chat, or in the private
+chat a public mention moved to); residents writing in the same busy channel share batches.
+Two messages of a batch that change the same request (two staff members on one card) meet
+the request's version check, and the batch is then handled one message at a time. The
+handler records failures in the store (retried later, parked after the last try: see
+``junbridge.store.leases``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ Held = tuple[int, Message]
 HandleBatch = Callable[[list[Held]], Awaitable[object]]
 # Enough to make one commit serve many messages; small enough to answer the first soon.
 MAX_BATCH = 64
+# How far past a batch's first message ``take`` looks for others: a backlog in one chat
+# is then taken one message per batch without rescanning the whole queue each time.
+LOOK_AHEAD = 4 * MAX_BATCH
 
 
 class InboundQueue:
@@ -64,15 +72,17 @@ class InboundQueue:
         self._worker = None
 
     def take(self) -> list[Held]:
-        """The next batch, oldest first: one message per conversation, the rest kept."""
+        """The next batch, oldest first: one message per sender and platform, the rest kept
+        in order."""
         batch: list[Held] = []
         later: list[Held] = []
-        conversations: set[tuple[str, str]] = set()
-        while self._items and len(batch) < self._max:
+        exchanges: set[tuple[str, str]] = set()
+        while self._items and len(batch) < self._max and len(later) < LOOK_AHEAD:
             item = self._items.popleft()
-            key = (item[1].channel, item[1].conversation)
-            (later if key in conversations else batch).append(item)
-            conversations.add(key)
+            message = item[1]
+            key = (message.channel, message.sender.id)
+            (later if key in exchanges else batch).append(item)
+            exchanges.add(key)
         self._items.extendleft(reversed(later))
         return batch
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import functools
 import os
 import socket
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -65,6 +67,9 @@ class Store:
         # PostgreSQL). The rest of the store still awaits each statement on ``engine``.
         self._sync = engines.create_sync_engine_for(url)
         self._sync_writer = self._sync.execution_options(**{engines.WRITE: True})
+        self._one_writer: contextlib.AbstractContextManager[object] = (
+            threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        )
         self._intake = intake.Intake(self)
         self._prefix = reference_prefix
         # Who holds a lease: unique per process, readable in the database by an operator.
@@ -126,7 +131,10 @@ class Store:
         return await asyncio.to_thread(self._write_now, work)
 
     def _write_now(self, work: Callable[[Transaction], T]) -> T:
-        with self._sync_writer.begin() as connection:
+        # SQLite lets one writer in at a time; a second one waits in its busy handler, which
+        # sleeps in steps of up to 100 ms. Writers of this process queue here instead, and
+        # each goes in the moment the one before commits.
+        with self._one_writer, self._sync_writer.begin() as connection:
             tx = Transaction(
                 connection, reference_prefix=self._prefix, clock=self.clock, worker=self.worker
             )
@@ -423,21 +431,25 @@ class Store:
         )
         if channel is not None:
             due = due.where(outbox.c.channel == channel)
-        async with self._write() as connection:
-            ids = (await connection.scalars(due)).all()
+
+        def claim(tx: Transaction) -> builtins.list[OutboxRow]:
+            connection = tx.connection
+            ids = connection.scalars(due).all()
             if not ids:
                 return []
-            await connection.execute(
+            connection.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(ids))
                 .values(status="sending", attempts=outbox.c.attempts + 1, claimed_at=now)
             )
-            rows = await connection.execute(
+            rows = connection.execute(
                 select(outbox)
                 .where(outbox.c.id.in_(ids))
                 .order_by(outbox.c.next_attempt_at, outbox.c.id)
             )
             return [records.outbox_row(row) for row in rows]
+
+        return await self.write(claim)
 
     async def renew_claim(self, outbox_id: int, *, attempts: int, at: datetime) -> bool:
         """Whether this worker still holds a reply it claimed; if so the claim dates from ``at``.
@@ -447,21 +459,20 @@ class Store:
         is never sent from a batch that waited too long. Renewed just before each send, a
         claim only counts as stuck if that one send hangs.
         """
-        async with self._write() as connection:
-            result = await connection.execute(
-                update(outbox)
-                .where(
-                    outbox.c.id == outbox_id,
-                    outbox.c.status == "sending",
-                    outbox.c.attempts == attempts,
-                )
-                .values(claimed_at=at)
+        renew = (
+            update(outbox)
+            .where(
+                outbox.c.id == outbox_id,
+                outbox.c.status == "sending",
+                outbox.c.attempts == attempts,
             )
-            return bool(result.rowcount)
+            .values(claimed_at=at)
+        )
+        return await self.write(lambda tx: bool(tx.connection.execute(renew).rowcount))
 
     async def _set_outbox(self, outbox_id: int, **values: Any) -> None:
-        async with self._write() as connection:
-            await connection.execute(update(outbox).where(outbox.c.id == outbox_id).values(values))
+        change = update(outbox).where(outbox.c.id == outbox_id).values(values)
+        await self.write(lambda tx: tx.connection.execute(change))
 
     async def mark_sent(self, outbox_id: int, *, platform_ids: Sequence[str], at: datetime) -> None:
         """Record delivery and the ids the platform gave the sent message(s).
@@ -469,23 +480,19 @@ class Store:
         For a reply about a request, each id is also noted as a thread of that request, so
         staff answering in it later are understood (see threads.py).
         """
-        async with self._write() as connection:
-            sent = (
-                await connection.execute(
-                    update(outbox)
-                    .where(outbox.c.id == outbox_id)
-                    .values(
-                        status="sent",
-                        sent_at=at,
-                        platform_ids=builtins.list(platform_ids),
-                        error=None,
-                    )
-                    .returning(outbox.c.channel, outbox.c.reply, outbox.c.request_reference)
-                )
-            ).one_or_none()
+        sent_now = (
+            update(outbox)
+            .where(outbox.c.id == outbox_id)
+            .values(status="sent", sent_at=at, platform_ids=builtins.list(platform_ids), error=None)
+            .returning(outbox.c.channel, outbox.c.reply, outbox.c.request_reference)
+        )
+
+        def mark(tx: Transaction) -> None:
+            connection = tx.connection
+            sent = connection.execute(sent_now).one_or_none()
             conversation = sent.reply.get("conversation") if sent is not None else None
             if sent is not None and sent.request_reference and isinstance(conversation, str):
-                await threads.record(
+                threads.record(
                     connection,
                     outbox_id=outbox_id,
                     channel=sent.channel,
@@ -493,6 +500,8 @@ class Store:
                     platform_ids=platform_ids,
                     reference=sent.request_reference,
                 )
+
+        await self.write(mark)
 
     async def mark_retry(self, outbox_id: int, *, error: str, retry_at: datetime) -> None:
         """Put a reply that failed to send back in the queue, due at ``retry_at``."""
@@ -504,13 +513,12 @@ class Store:
 
     async def requeue_stuck(self, *, older_than: datetime) -> int:
         """Return to the queue replies claimed before ``older_than`` and never settled."""
-        async with self._write() as connection:
-            result = await connection.execute(
-                update(outbox)
-                .where(outbox.c.status == "sending", outbox.c.claimed_at < older_than)
-                .values(status="pending")
-            )
-            return result.rowcount
+        requeue = (
+            update(outbox)
+            .where(outbox.c.status == "sending", outbox.c.claimed_at < older_than)
+            .values(status="pending")
+        )
+        return await self.write(lambda tx: int(tx.connection.execute(requeue).rowcount))
 
     # Last, so that ``list`` in the annotations above still means the builtin to readers.
     async def list(

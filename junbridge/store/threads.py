@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from junbridge.store.schema import threads
 
 
-async def record(
-    connection: AsyncConnection,
+def record(
+    connection: Connection,
     *,
     outbox_id: int,
     channel: str,
@@ -44,7 +44,7 @@ async def record(
         return
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(threads).values(rows)
-    await connection.execute(
+    connection.execute(
         statement.on_conflict_do_update(
             index_elements=[threads.c.channel, threads.c.conversation, threads.c.thread],
             set_={
