@@ -17,15 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Row, and_, exists, or_, select, update
 
 from junbridge.model import JunbridgeError, Message
 from junbridge.store.schema import inbound
 
 if TYPE_CHECKING:
     from junbridge.store.store import Store
+    from junbridge.store.transaction import Transaction
 
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 3
@@ -86,15 +87,20 @@ async def claim_expired(store: Store, *, limit: int = 50) -> list[Claimed]:
     )
     if store.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True, of=inbound)
-    async with store._write() as connection:
-        rows = (await connection.execute(query)).all()
-        if not rows:
-            return []
-        await connection.execute(
-            update(inbound)
-            .where(inbound.c.id.in_([row.id for row in rows]))
-            .values(worker=store.worker, lease_until=now + LEASE, attempts=inbound.c.attempts + 1)
-        )
+
+    def claim(tx: Transaction) -> list[Row[Any, Any, Any]]:
+        rows = list(tx.connection.execute(query).all())
+        if rows:
+            tx.connection.execute(
+                update(inbound)
+                .where(inbound.c.id.in_([row.id for row in rows]))
+                .values(
+                    worker=store.worker, lease_until=now + LEASE, attempts=inbound.c.attempts + 1
+                )
+            )
+        return rows
+
+    rows = await store.write(claim)
     return [
         Claimed(
             inbound_id=row.id, message=Message.from_json(row.message), attempts=row.attempts + 1
@@ -114,12 +120,13 @@ async def release_failed(store: Store, inbound_id: int, *, error: str) -> str:
         inbound.c.status == "pending",
         inbound.c.worker == store.worker,
     )
-    async with store._write() as connection:
-        attempts = await connection.scalar(select(inbound.c.attempts).where(*held))
+
+    def release(tx: Transaction) -> str:
+        attempts = tx.connection.scalar(select(inbound.c.attempts).where(*held))
         if attempts is None:
             return ""
         status = "parked" if attempts >= MAX_ATTEMPTS else "pending"
-        await connection.execute(
+        tx.connection.execute(
             update(inbound)
             .where(*held)
             .values(
@@ -129,7 +136,9 @@ async def release_failed(store: Store, inbound_id: int, *, error: str) -> str:
                 lease_until=now + BACKOFF * attempts,
             )
         )
-    return status
+        return status
+
+    return await store.write(release)
 
 
 async def list_parked(store: Store) -> list[Parked]:
