@@ -252,7 +252,14 @@ def _findings(text: str) -> Iterator[tuple[int, int, str]]:
     yield from _names(text)
 
 
+# Five digits or more, apart only by what people write between the digits of a phone number:
+# text without such a run holds no phone number, and the costly matchers below are skipped.
+_DIGIT_RUN = re.compile(r"\d(?:[^\w,;:!?¡¿'\"]{0,3}\d){4,}")
+
+
 def _phones(text: str) -> Iterator[tuple[int, int, str]]:
+    if _DIGIT_RUN.search(text) is None:
+        return
     for region in PHONE_REGIONS:
         for match in phonenumbers.PhoneNumberMatcher(text, region, phonenumbers.Leniency.VALID):
             yield match.start, match.end, "phone"

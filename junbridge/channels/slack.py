@@ -89,6 +89,7 @@ class SlackChannel(Channel):
         self._app: AsyncApp | None = None
         self._http: AsyncSlackRequestHandler | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._people: dict[str, Sender] = {}
         self._dms: dict[str, str] = {}
         # Parts of a multi-message reply already posted, so a retry does not repeat them.
@@ -113,7 +114,14 @@ class SlackChannel(Channel):
     async def start(self, bridge: Bridge) -> None:
         """Build the Bolt app, learn our bot's identity, and connect Socket Mode if chosen."""
         self._bridge = bridge
-        client = AsyncWebClient(token=self.options.bot_token.get(), base_url=self.options.api_url)
+        # One HTTP session for every Web API call: kept-alive connections, not a new TCP
+        # connection (and session) per users.info or chat.postMessage.
+        self._session = aiohttp.ClientSession(trust_env=False)
+        client = AsyncWebClient(
+            token=self.options.bot_token.get(),
+            base_url=self.options.api_url,
+            session=self._session,
+        )
         app = AsyncApp(
             client=client,
             signing_secret=self.options.signing_secret.get(),
@@ -160,6 +168,9 @@ class SlackChannel(Channel):
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._app = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def _endpoint(self, request: Request) -> Response:
         if self._http is None:
