@@ -14,7 +14,8 @@ for this machine and this load generator.
 For each rate it prints p50/p99/max time to the HTTP answer (given only once the message is
 stored), how many took longer than Slack's 3 s, and how long the backlog took to drain
 (every accepted message handled) after the load stopped. Machines here are shared and
-noisy: compare with the bare endpoint, measured in the same run.
+noisy: compare with the bare endpoint, measured in the same run. Both servers are warmed up
+first, untimed (2 s at 50 events/s).
 
     .venv/bin/python bench/bench_webhook_load.py [--rates 50 200 500] [--seconds 4]
 """
@@ -79,6 +80,7 @@ IDENTITY = payloads.Identity(
     team_id="T0JUN", app_id="A0JUNBRIDGE", bot_user_id="U0JUNBOT", bot_id="B0JUNBOT"
 )
 SIGNING_SECRET = "jun-emulator-signing-secret"
+WARM_UP_RATE, WARM_UP_SECONDS = 50, 2
 BOT_TOKEN = "xoxb-jun-emulator"
 
 
@@ -230,7 +232,9 @@ async def measure(rates: list[int], seconds: float) -> tuple[list[Run], list[Run
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         port, bare_port, slack_port = free_port(), free_port(), free_port()
-        everyone = [u for rate in rates for u in members(f"R{rate}", int(rate * seconds))]
+        everyone = members("WR", int(WARM_UP_RATE * WARM_UP_SECONDS)) + [
+            u for rate in rates for u in members(f"R{rate}", int(rate * seconds))
+        ]
         slack = subprocess.Popen(  # noqa: ASYNC220
             [sys.executable, "-c", SLACK_WORLD, str(slack_port), *everyone],
             stdout=subprocess.PIPE,
@@ -273,6 +277,10 @@ async def measure(rates: list[int], seconds: float) -> tuple[list[Run], list[Run
             url, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
             await wait_healthy(url, bridge)
             await wait_healthy(bare_url, bare)
+            # Warm-up, untimed: first connections, statement caches, the first batches.
+            await load(bare_port, WARM_UP_RATE, WARM_UP_SECONDS, "WB")
+            await load(port, WARM_UP_RATE, WARM_UP_SECONDS, "WR")
+            await drained(folder / "jun.db")
             for rate in rates:
                 bare_runs.append(await load(bare_port, rate, seconds, f"B{rate}"))
                 run = await load(port, rate, seconds, f"R{rate}")
