@@ -43,6 +43,7 @@ from junbridge.requests import outcomes, timers
 from junbridge.routing import Route
 from junbridge.store import Accepted, ConversationState, Store, Transaction
 from junbridge.store.leases import LeaseLost
+from junbridge.store.records import Usage
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +273,10 @@ class Bridge:
                 ],
                 now=self.clock(),
             )
+            earliest = min(abuse.sent_at(self, m) for _, m in batch)
+            usages = await self.store.usage_of(
+                [r.id for r in residents], since=earliest - abuse.DAY
+            )
             decided = []
             alone = []
             for (inbound_id, message), resident, exchange in zip(
@@ -279,7 +284,7 @@ class Bridge:
             ):
                 try:
                     message, effects = await self.decide(
-                        message, resident, open_exchange=(exchange,)
+                        message, resident, open_exchange=(exchange,), usage=usages[resident.id]
                     )
                 except Exception:
                     alone.append((inbound_id, message))  # handle_held records the failure
@@ -338,22 +343,39 @@ class Bridge:
         resident: Resident,
         *,
         open_exchange: tuple[ConversationState | None] | None = None,
+        usage: Usage | None = None,
     ) -> tuple[Message, Effects]:
         """The steps, in order; the first that takes the message says what it changes.
 
         Blocked or flooding sender, staff desk, resident command, "is it fixed?" answer,
         edit, department. Steps read; none writes. Returns the message as handled (photos
-        made local) and its Effects. ``open_exchange`` is the resident's open conversation,
-        when the caller has already read it (a batch reads all of them at once).
+        made local) and its Effects. ``open_exchange`` is the resident's open conversation
+        and ``usage`` what their rate limits count, when the caller has already read them
+        (a batch reads all of them at once).
         """
         place = staff.department_for_place(self.departments, message)
-        if place is None:
-            stopped = abuse.check(self, message, resident)
-            if stopped is not None:
-                return message, stopped  # kept, not handled, nothing fetched
-        message = await self.media.localize(message, self.channels.get(message.channel))
         if place is not None:
+            message = await self.media.localize(message, self.channels.get(message.channel))
             return message, await staff.handle(self, message, place)
+        at = abuse.sent_at(self, message)
+        if usage is None:
+            [usage] = (await self.store.usage_of([resident.id], since=at - abuse.DAY)).values()
+        stopped = abuse.check(self, message, resident, usage)
+        if stopped is not None:
+            return message, stopped  # kept, not handled, nothing fetched
+        message = await self.media.localize(message, self.channels.get(message.channel))
+        message, effects = await self.resident_steps(message, resident, open_exchange)
+        # Passed the limits: it counts toward them once committed, whatever became of it.
+        return message, dataclasses.replace(effects, counted=(resident.id, at))
+
+    async def resident_steps(
+        self,
+        message: Message,
+        resident: Resident,
+        open_exchange: tuple[ConversationState | None] | None,
+    ) -> tuple[Message, Effects]:
+        """Resident command, "is it fixed?" answer, edit, department: the first that takes
+        the message."""
         for step in (commands.handle, followup.answer):
             effects = await step(self, message, resident)
             if effects is not None:

@@ -97,10 +97,13 @@ def write(
     rendered = effects.render(request) if effects.render is not None else ()
     queued = [*card, *effects.replies, *((reply, None) for reply in rendered)]
     tx.enqueue_many(queued)
+    if effects.notice is not None:
+        tx.set_limit_notice(*effects.notice)
     tx.finish_inbound(
         inbound_id,
         request_reference=request.reference if request and effects.link_request else None,
         error=effects.error,
+        counted=effects.counted,
     )
     return request, queued, len(card)
 

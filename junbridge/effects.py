@@ -13,13 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from junbridge.model import Reply, ServiceRequest
 from junbridge.store import ConversationState
-
-if TYPE_CHECKING:
-    pass
 
 # Replies that can only be written once the request is saved (they name its reference).
 Render = Callable[[ServiceRequest | None], Sequence[Reply]]
@@ -47,6 +43,10 @@ class Effects:
     link_request: bool = True
     #: Why the message was stopped or failed, kept on the inbound row.
     error: str | None = None
+    #: (resident id, when written): the message counts toward the resident's rate limits.
+    counted: tuple[int, datetime] | None = None
+    #: (resident id, until): told they are over a limit; no second notice before then.
+    notice: tuple[int, datetime] | None = None
     department: str | None = None
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from click.testing import CliRunner
 
 from junbridge.cli import cli
 from junbridge.config.settings import LimitsSettings
-from junbridge.desk.abuse import Limiter, Verdict
+from junbridge.desk.abuse import Verdict, verdict
 from junbridge.model import Resident
+from junbridge.store.records import Usage
 from junbridge.store.schema import inbound
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import WEDNESDAY_10, ManualClock
@@ -147,15 +149,41 @@ async def test_a_blocked_resident_gets_no_reply_and_no_request(bridge, tmp_path)
     assert (await write(bridge, "La farola de la calle Real no funciona")).request is not None
 
 
-def test_limiter_counts_only_handled_messages():
-    limiter = Limiter(LimitsSettings(unverified_messages_per_minute=1))
+def test_only_handled_messages_count_and_one_notice_per_window():
+    limits = LimitsSettings(unverified_messages_per_minute=1)
     someone = Resident(id=1, identities=("telegram:1",))
-    assert limiter.admit(someone, WEDNESDAY_10) is Verdict.ADMIT
-    assert limiter.admit(someone, WEDNESDAY_10) is Verdict.TOO_FAST
-    assert limiter.admit(someone, WEDNESDAY_10) is Verdict.QUIET
+    assert verdict(limits, someone, Usage(), WEDNESDAY_10) is Verdict.ADMIT
+    handled_one = Usage(counted=(WEDNESDAY_10,))
+    assert verdict(limits, someone, handled_one, WEDNESDAY_10) is Verdict.TOO_FAST
+    told = Usage(counted=(WEDNESDAY_10,), notice_until=WEDNESDAY_10 + timedelta(minutes=1))
+    assert verdict(limits, someone, told, WEDNESDAY_10) is Verdict.QUIET
     # A minute after the one handled message, not after the refused ones: heard again.
     later = WEDNESDAY_10.replace(minute=1, second=1)
-    assert limiter.admit(someone, later) is Verdict.ADMIT
+    assert verdict(limits, someone, told, later) is Verdict.ADMIT
+
+
+async def test_limits_hold_across_a_restart_and_between_workers(tmp_path, clock):
+    """The count is in the store: a second bridge on the same database (a restart, or
+    another worker) sees the messages the first one handled, and the notice it gave."""
+    first = await make_bridge(config=DATA / "jun.yaml", clock=clock, workdir=tmp_path)
+    try:
+        for n in range(5):
+            assert (await write(first, f"Hola {n}")).request is not None
+    finally:
+        await first.close()
+    second = await make_bridge(config=DATA / "jun.yaml", clock=clock, workdir=tmp_path)
+    third = await make_bridge(config=DATA / "jun.yaml", clock=clock, workdir=tmp_path)
+    try:
+        sixth = await write(second, "Hola otra vez")
+        assert sixth.error == "rate limited" and "deprisa" in says(sixth)
+        # Told once: the other worker does not tell them again in the same minute.
+        seventh = await write(third, "¿Hola?")
+        assert seventh.error == "rate limited" and seventh.replies == ()
+        clock.advance(61)
+        assert (await write(third, "La farola de la calle Real no funciona")).error is None
+    finally:
+        await second.close()
+        await third.close()
 
 
 def run(*args: str) -> tuple[int, str]:

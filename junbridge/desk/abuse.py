@@ -1,12 +1,15 @@
 """Abuse protection: blocked residents, and per-resident limits on how fast one may write.
 
 Limits come from ``town.limits`` in channels.yaml. They count each resident's handled
-messages in sliding windows (a minute, a day), in memory and per process: a restart forgets
-them, and several workers sharing one PostgreSQL each count on their own. Unverified
-residents get the stricter per-minute limit. A resident over a limit hears one polite notice
-per window; their further messages are kept (they were accepted before this check) but not
-handled. Nobody ever waits: a flood from one account costs one small write per message and
-never slows anyone else.
+messages in sliding windows (a minute, a day), from the store: a message that passes is
+marked with its resident and the time it was written, in the commit that handles it, so a
+restart forgets nothing and several workers sharing one PostgreSQL count the same messages.
+(Two workers handling the same resident's messages at the same instant may each let one
+through at the edge of a limit.) Unverified residents get the stricter per-minute limit. A
+resident over a limit hears one polite notice per window (kept on the resident); their
+further messages are kept (they were accepted before this check) but not handled. Nobody
+ever waits: a flood from one account costs one small write per message and never slows
+anyone else.
 
 A blocked resident's messages are kept, marked with the error ``blocked``, and get no reply.
 """
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING
 from junbridge.config.settings import LimitsSettings
 from junbridge.effects import Effects
 from junbridge.model import Message, Reply, Resident
+from junbridge.store.records import Usage
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -76,91 +80,71 @@ class Window:
     times: list[datetime] = field(default_factory=list)
 
     def count(self, at: datetime) -> int:
-        """Events after ``at - span``."""
-        return len(self.times) - bisect.bisect_right(self.times, at - self.span)
+        """Events after ``at - span``, up to ``at``."""
+        return bisect.bisect_right(self.times, at) - bisect.bisect_right(self.times, at - self.span)
 
     def add(self, at: datetime) -> None:
         """Record an event; forget those that left the window."""
         bisect.insort(self.times, at)
         del self.times[: bisect.bisect_right(self.times, self.times[-1] - self.span)]
 
-    def latest(self) -> datetime | None:
-        """The newest event, if any."""
-        return self.times[-1] if self.times else None
+
+def verdict(limits: LimitsSettings, resident: Resident, usage: Usage, at: datetime) -> Verdict:
+    """What the limits say about a message ``resident`` wrote at ``at``.
+
+    ``usage`` is what the store holds: the times of the resident's handled messages in the
+    last day, and until when they were already told they are over a limit.
+    """
+    day = Window(DAY, sorted(usage.counted))
+    per_minute = (
+        limits.messages_per_minute if resident.verified else limits.unverified_messages_per_minute
+    )
+    if day.count(at) >= limits.messages_per_day:
+        over = Verdict.TOO_MANY_TODAY
+    elif Window(MINUTE, day.times).count(at) >= per_minute:
+        over = Verdict.TOO_FAST
+    else:
+        # Only handled messages count: waiting a minute is always enough to be heard.
+        return Verdict.ADMIT
+    if usage.notice_until is not None and at < usage.notice_until:
+        return Verdict.QUIET
+    return over
 
 
-@dataclass(slots=True)
-class _Record:
-    minute: Window = field(default_factory=lambda: Window(MINUTE))
-    day: Window = field(default_factory=lambda: Window(DAY))
-    told_until: datetime | None = None
+def notice_span(over: Verdict) -> timedelta:
+    """How long one notice about ``over`` lasts: no second one in that window."""
+    return DAY if over is Verdict.TOO_MANY_TODAY else MINUTE
 
 
-class Limiter:
-    """Per-resident sliding windows, in memory, for one process."""
+class LinkAttempts:
+    """Wrong link codes per resident in the last hour, in memory, for one process."""
 
-    def __init__(self, limits: LimitsSettings) -> None:
-        self.limits = limits
-        self._records: dict[int, _Record] = {}
-        self._link_failures: dict[int, Window] = {}
+    def __init__(self) -> None:
+        self._failures: dict[int, Window] = {}
         self._seen = 0
-
-    def admit(self, resident: Resident, at: datetime) -> Verdict:
-        """Count a message of ``resident`` sent at ``at``, unless it is over a limit."""
-        self._sweep(at)
-        record = self._records.setdefault(resident.id, _Record())
-        per_minute = (
-            self.limits.messages_per_minute
-            if resident.verified
-            else self.limits.unverified_messages_per_minute
-        )
-        if record.day.count(at) >= self.limits.messages_per_day:
-            verdict, span = Verdict.TOO_MANY_TODAY, DAY
-        elif record.minute.count(at) >= per_minute:
-            verdict, span = Verdict.TOO_FAST, MINUTE
-        else:
-            # Only handled messages count: waiting a minute is always enough to be heard.
-            record.minute.add(at)
-            record.day.add(at)
-            return Verdict.ADMIT
-        if record.told_until is not None and at < record.told_until:
-            return Verdict.QUIET
-        record.told_until = at + span
-        return verdict
 
     def may_try_link_code(self, resident_id: int, at: datetime) -> bool:
         """Whether ``resident_id`` still has link-code attempts left this hour."""
-        failures = self._link_failures.get(resident_id)
+        failures = self._failures.get(resident_id)
         return failures is None or failures.count(at) < LINK_ATTEMPTS_PER_HOUR
 
     def link_code_failed(self, resident_id: int, at: datetime) -> None:
         """Count a wrong or expired link code sent by ``resident_id``."""
-        self._link_failures.setdefault(resident_id, Window(timedelta(hours=1))).add(at)
-
-    def _sweep(self, at: datetime) -> None:
         self._seen += 1
-        if self._seen % _SWEEP_EVERY:
-            return
-        for key, record in list(self._records.items()):
-            latest = record.day.latest()
-            if (latest is None or latest <= at - DAY) and (
-                record.told_until is None or record.told_until <= at
-            ):
-                del self._records[key]
-        for key, failures in list(self._link_failures.items()):
-            if failures.count(at) == 0:
-                del self._link_failures[key]
+        if self._seen % _SWEEP_EVERY == 0:
+            self._failures = {k: w for k, w in self._failures.items() if w.count(at)}
+        self._failures.setdefault(resident_id, Window(timedelta(hours=1))).add(at)
 
 
-_limiters: weakref.WeakKeyDictionary[Bridge, Limiter] = weakref.WeakKeyDictionary()
+_link_attempts: weakref.WeakKeyDictionary[Bridge, LinkAttempts] = weakref.WeakKeyDictionary()
 
 
-def limiter_for(bridge: Bridge) -> Limiter:
-    """The bridge's limiter, made on first use with ``town.limits``."""
-    limiter = _limiters.get(bridge)
-    if limiter is None:
-        limiter = _limiters[bridge] = Limiter(bridge.config.town.limits)
-    return limiter
+def link_attempts_for(bridge: Bridge) -> LinkAttempts:
+    """The bridge's count of wrong link codes, made on first use."""
+    attempts = _link_attempts.get(bridge)
+    if attempts is None:
+        attempts = _link_attempts[bridge] = LinkAttempts()
+    return attempts
 
 
 def sent_at(bridge: Bridge, message: Message) -> datetime:
@@ -186,8 +170,10 @@ def to_sender(message: Message, text: str, reference: str | None = None) -> Repl
     )
 
 
-def check(bridge: Bridge, message: Message, resident: Resident) -> Effects | None:
-    """Stop a blocked or too-fast resident's message here (kept, not handled); None: go on."""
+def check(bridge: Bridge, message: Message, resident: Resident, usage: Usage) -> Effects | None:
+    """Stop a blocked or too-fast resident's message here (kept, not handled); None: go on,
+    and the message counts toward the resident's limits once committed (``Effects.counted``).
+    """
     if resident.blocked:
         log.info(
             "message %s:%s from blocked %s kept",
@@ -196,14 +182,18 @@ def check(bridge: Bridge, message: Message, resident: Resident) -> Effects | Non
             message.resident_key,
         )
         return Effects(error=BLOCKED)
-    verdict = limiter_for(bridge).admit(resident, sent_at(bridge, message))
-    if verdict is Verdict.ADMIT:
+    at = sent_at(bridge, message)
+    over = verdict(bridge.config.town.limits, resident, usage, at)
+    if over is Verdict.ADMIT:
         return None
-    replies: tuple[Reply, ...] = ()
-    if verdict is not Verdict.QUIET:
-        log.warning("%s is over the %s limit", message.resident_key, verdict.value)
-        desk = bridge.departments["triage"]
-        language = bridge.language_for(message, resident, None)
-        text = desk.text(verdict.value, language, emergency=bridge.config.town.emergency_number)
-        replies = (to_sender(message, text),)
-    return Effects(replies=Effects.now(*replies), error=RATE_LIMITED)
+    if over is Verdict.QUIET:
+        return Effects(error=RATE_LIMITED)
+    log.warning("%s is over the %s limit", message.resident_key, over.value)
+    desk = bridge.departments["triage"]
+    language = bridge.language_for(message, resident, None)
+    text = desk.text(over.value, language, emergency=bridge.config.town.emergency_number)
+    return Effects(
+        replies=Effects.now(to_sender(message, text)),
+        error=RATE_LIMITED,
+        notice=(resident.id, at + notice_span(over)),
+    )

@@ -339,7 +339,7 @@ async def link(asked: Asked) -> Answer:
         code = await bridge.store.issue_link_code(asked.resident.id, now=now)
         minutes = int(LINK_CODE_TTL.total_seconds() // 60)
         return asked.answer(asked.text("link_code", code=code, minutes=minutes))
-    limiter = abuse.limiter_for(bridge)
+    limiter = abuse.link_attempts_for(bridge)
     if not limiter.may_try_link_code(asked.resident.id, now):
         return asked.answer(asked.text("link_throttled"))
     code = asked.argument.split()[0]

@@ -51,6 +51,15 @@ class ConversationState:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """What a resident's rate limits count: the times their handled messages were written
+    (the last day's), and until when they were already told they are over a limit."""
+
+    counted: tuple[datetime, ...] = ()
+    notice_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxRow:
     """One queued reply and how its delivery is going."""
 

@@ -117,11 +117,16 @@ inbound = Table(
     Column("worker", String, nullable=True),
     # Messages of one conversation are handled in order, whichever worker takes them.
     Column("conversation", String, nullable=True),
+    # Since 0007: a message that passed the rate limits counts toward its resident's
+    # limits from ``counted_at`` (when it was written), in every worker alike.
+    Column("resident_id", Integer, nullable=True),
+    Column("counted_at", UTCDateTime, nullable=True),
     # The dedupe key: a platform that redelivers an event finds it here.
     UniqueConstraint("channel", "platform_id"),
     _status_check("status", INBOUND_STATUSES),
     Index(None, "status"),
     Index(None, "channel", "conversation"),
+    Index(None, "resident_id", "counted_at"),
 )
 
 requests = Table(
@@ -259,6 +264,8 @@ cursors = Table(
 # Since 0004: residents the town hall blocked (abuse), and why.
 residents.append_column(Column("blocked_at", UTCDateTime, nullable=True))
 residents.append_column(Column("blocked_reason", String, nullable=True))
+# Since 0007: told they are over a rate limit; no second notice before this time.
+residents.append_column(Column("limit_notice_until", UTCDateTime, nullable=True))
 
 # One-time codes that prove the same person owns two accounts (/link on one, the code on the
 # other): the code is tied to the resident who asked for it, and expires.

@@ -17,7 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, func, insert, make_url, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    func,
+    insert,
+    make_url,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -25,7 +35,7 @@ from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
 from junbridge.store import engine as engines
 from junbridge.store import intake, leases, links, pages, records, threads
 from junbridge.store import residents as people
-from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer
+from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer, Usage
 from junbridge.store.schema import (
     REQUEST_IS_OPEN,
     conversations,
@@ -39,6 +49,16 @@ from junbridge.store.schema import (
 from junbridge.store.transaction import Transaction
 
 T = TypeVar("T")
+
+# Built once; the rate limits read them for every batch of messages.
+_COUNTED = select(inbound.c.resident_id, inbound.c.counted_at).where(
+    inbound.c.resident_id.in_(bindparam("ids", expanding=True)),
+    inbound.c.counted_at > bindparam("since"),
+)
+_NOTICES = select(residents.c.id, residents.c.limit_notice_until).where(
+    residents.c.id.in_(bindparam("ids", expanding=True)),
+    residents.c.limit_notice_until.is_not(None),
+)
 
 
 def _utcnow() -> datetime:
@@ -360,6 +380,22 @@ class Store:
             )
             states.append(records.conversation_state(row) if row is not None else None)
         return states
+
+    async def usage_of(self, resident_ids: Sequence[int], *, since: datetime) -> dict[int, Usage]:
+        """What the rate limits count for each resident: their handled messages written after
+        ``since``, and their last notice; one read (two statements) for a whole batch."""
+
+        def read(connection: Connection) -> dict[int, Usage]:
+            ids = sorted(set(resident_ids))
+            counted: dict[int, builtins.list[datetime]] = {i: [] for i in ids}
+            for row in connection.execute(_COUNTED, {"ids": ids, "since": since}):
+                counted[row.resident_id].append(row.counted_at)
+            notices = {
+                row.id: row.limit_notice_until for row in connection.execute(_NOTICES, {"ids": ids})
+            }
+            return {i: Usage(counted=tuple(counted[i]), notice_until=notices.get(i)) for i in ids}
+
+        return await self.read(read)
 
     async def replies_for(self, reference: str) -> builtins.list[OutboxRow]:
         """The replies queued for request ``reference``, in queue order, with delivery status."""

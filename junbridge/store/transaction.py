@@ -19,6 +19,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -28,7 +29,15 @@ from junbridge.model import Reply, ServiceRequest, VersionConflict
 from junbridge.store import records
 from junbridge.store.leases import LeaseLost
 from junbridge.store.records import ConversationState
-from junbridge.store.schema import conversations, history, inbound, outbox, requests, timers
+from junbridge.store.schema import (
+    conversations,
+    history,
+    inbound,
+    outbox,
+    requests,
+    residents,
+    timers,
+)
 
 _CONVERSATION_KEY = ("resident_id", "channel", "conversation")
 
@@ -164,20 +173,26 @@ class Transaction:
             for row in rows:
                 outcomes[(row["status"], row["error"])].append(row)
             for (status, error), same in outcomes.items():
-                references = {row["b_id"]: row["request_reference"] for row in same}
+                ids = [row["b_id"] for row in same]
+                # Typed, so that a column of NULLs is still an integer or a time to PostgreSQL.
+                each = {
+                    column: case(
+                        {
+                            row["b_id"]: literal(row[column], type_=inbound.c[column].type)
+                            for row in same
+                        },
+                        value=inbound.c.id,
+                    )
+                    for column in ("request_reference", "resident_id", "counted_at")
+                }
                 written += self._connection.execute(
                     update(inbound)
                     .where(
-                        inbound.c.id.in_(list(references)),
+                        inbound.c.id.in_(ids),
                         inbound.c.status == "pending",
                         inbound.c.worker == self._worker,
                     )
-                    .values(
-                        status=status,
-                        error=error,
-                        lease_until=None,
-                        request_reference=case(references, value=inbound.c.id),
-                    )
+                    .values(status=status, error=error, lease_until=None, **each)
                 ).rowcount
             return written
         return self._connection.execute(statement, rows).rowcount
@@ -271,7 +286,12 @@ class Transaction:
         )
 
     def finish_inbound(
-        self, inbound_id: int, *, request_reference: str | None, error: str | None = None
+        self,
+        inbound_id: int,
+        *,
+        request_reference: str | None,
+        error: str | None = None,
+        counted: tuple[int, datetime] | None = None,
     ) -> None:
         """Mark an accepted message handled: ``done``, or ``failed`` if it erred with no request.
 
@@ -290,10 +310,18 @@ class Transaction:
                     "request_reference": request_reference,
                     "error": error,
                     "lease_until": None,
+                    "resident_id": counted[0] if counted else None,
+                    "counted_at": counted[1] if counted else None,
                 }
             ],
         )
         self._finishing += 1
+
+    def set_limit_notice(self, resident_id: int, until: datetime) -> None:
+        """The resident was told they are over a rate limit: no second notice before ``until``."""
+        self._now(
+            update(residents).where(residents.c.id == resident_id).values(limit_notice_until=until)
+        )
 
     def save_conversation(self, state: ConversationState) -> None:
         """Store ``state``, replacing the one for the same resident, channel and conversation."""
