@@ -266,16 +266,14 @@ class Bridge:
             completed = await asyncio.gather(*(self.completed(m) for _, m in batch))
             batch = [(inbound_id, m) for (inbound_id, _), m in zip(batch, completed, strict=True)]
             residents = await self.store.residents_for([(m.channel, m.sender) for _, m in batch])
-            exchanges = await self.store.conversations_of(
+            earliest = min(abuse.sent_at(self, m) for _, m in batch)
+            exchanges, usages = await self.store.batch_context(
                 [
                     (r.id, m.channel, conversation_keys(m))
                     for (_, m), r in zip(batch, residents, strict=True)
                 ],
                 now=self.clock(),
-            )
-            earliest = min(abuse.sent_at(self, m) for _, m in batch)
-            usages = await self.store.usage_of(
-                [r.id for r in residents], since=earliest - abuse.DAY
+                since=earliest - abuse.DAY,
             )
             decided = []
             alone = []

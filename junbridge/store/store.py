@@ -360,42 +360,28 @@ class Store:
         self, wanted: Sequence[tuple[int, str, Sequence[str]]], *, now: datetime
     ) -> builtins.list[ConversationState | None]:
         """:meth:`conversation` for several (resident id, channel, keys) in one query."""
-        rows = await self.read(
-            lambda connection: connection.execute(
-                select(conversations).where(
-                    tuple_(
-                        conversations.c.resident_id,
-                        conversations.c.channel,
-                        conversations.c.conversation,
-                    ).in_([(r, c, key) for r, c, keys in wanted for key in keys]),
-                    conversations.c.expires_at > now,
-                )
-            ).all()
-        )
-        found = {(row.resident_id, row.channel, row.conversation): row for row in rows}
-        states: builtins.list[ConversationState | None] = []
-        for resident_id, channel, keys in wanted:
-            row = next(
-                (found[k] for key in keys if (k := (resident_id, channel, key)) in found), None
-            )
-            states.append(records.conversation_state(row) if row is not None else None)
-        return states
+        return await self.read(lambda connection: _conversations(connection, wanted, now))
 
     async def usage_of(self, resident_ids: Sequence[int], *, since: datetime) -> dict[int, Usage]:
         """What the rate limits count for each resident: their handled messages written after
         ``since``, and their last notice; one read (two statements) for a whole batch."""
+        return await self.read(lambda connection: _usage(connection, resident_ids, since))
 
-        def read(connection: Connection) -> dict[int, Usage]:
-            ids = sorted(set(resident_ids))
-            counted: dict[int, builtins.list[datetime]] = {i: [] for i in ids}
-            for row in connection.execute(_COUNTED, {"ids": ids, "since": since}):
-                counted[row.resident_id].append(row.counted_at)
-            notices = {
-                row.id: row.limit_notice_until for row in connection.execute(_NOTICES, {"ids": ids})
-            }
-            return {i: Usage(counted=tuple(counted[i]), notice_until=notices.get(i)) for i in ids}
-
-        return await self.read(read)
+    async def batch_context(
+        self,
+        wanted: Sequence[tuple[int, str, Sequence[str]]],
+        *,
+        now: datetime,
+        since: datetime,
+    ) -> tuple[builtins.list[ConversationState | None], dict[int, Usage]]:
+        """:meth:`conversations_of` and :meth:`usage_of` for a batch's residents, on one
+        connection in one trip to the store's thread."""
+        return await self.read(
+            lambda connection: (
+                _conversations(connection, wanted, now),
+                _usage(connection, [resident_id for resident_id, _, _ in wanted], since),
+            )
+        )
 
     async def replies_for(self, reference: str) -> builtins.list[OutboxRow]:
         """The replies queued for request ``reference``, in queue order, with delivery status."""
@@ -618,3 +604,35 @@ class Store:
     async def conversations_about(self, reference: str) -> builtins.list[ConversationState]:
         """The open exchanges about request ``reference``."""
         return await links.conversations_about(self, reference)
+
+
+def _conversations(
+    connection: Connection, wanted: Sequence[tuple[int, str, Sequence[str]]], now: datetime
+) -> list[ConversationState | None]:
+    rows = connection.execute(
+        select(conversations).where(
+            tuple_(
+                conversations.c.resident_id,
+                conversations.c.channel,
+                conversations.c.conversation,
+            ).in_([(r, c, key) for r, c, keys in wanted for key in keys]),
+            conversations.c.expires_at > now,
+        )
+    ).all()
+    found = {(row.resident_id, row.channel, row.conversation): row for row in rows}
+    states: list[ConversationState | None] = []
+    for resident_id, channel, keys in wanted:
+        row = next((found[k] for key in keys if (k := (resident_id, channel, key)) in found), None)
+        states.append(records.conversation_state(row) if row is not None else None)
+    return states
+
+
+def _usage(
+    connection: Connection, resident_ids: Sequence[int], since: datetime
+) -> dict[int, Usage]:
+    ids = sorted(set(resident_ids))
+    counted: dict[int, list[datetime]] = {i: [] for i in ids}
+    for row in connection.execute(_COUNTED, {"ids": ids, "since": since}):
+        counted[row.resident_id].append(row.counted_at)
+    notices = {row.id: row.limit_notice_until for row in connection.execute(_NOTICES, {"ids": ids})}
+    return {i: Usage(counted=tuple(counted[i]), notice_until=notices.get(i)) for i in ids}
