@@ -63,8 +63,12 @@ def _storable(value: object) -> object:
         return tuple(_storable(item) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = dataclasses.fields(value)
-        changes = {f.name: _storable(getattr(value, f.name)) for f in fields if f.init}
-        return dataclasses.replace(value, **changes)
+        changes = {
+            f.name: repaired
+            for f in fields
+            if f.init and (repaired := _storable(kept := getattr(value, f.name))) is not kept
+        }
+        return dataclasses.replace(value, **changes) if changes else value
     return value
 
 

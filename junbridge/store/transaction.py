@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,11 +14,9 @@ from sqlalchemy import (
     Executable,
     Insert,
     bindparam,
-    case,
     delete,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -154,47 +151,12 @@ class Transaction:
                 )
 
     def _write(self, statement: Executable, rows: list[dict[str, Any]]) -> int:
-        """Write gathered rows; return how many rows were written.
+        """Write gathered rows in one ``executemany``; return how many rows were written.
 
-        An UPDATE of many rows by id is one statement with a CASE per differing column, not
-        one statement per row (``executemany`` sends each row's UPDATE on its own).
+        (psycopg sends the rows of one executemany in a pipeline: one round trip. One UPDATE
+        with a CASE per column was measured too: no faster on PostgreSQL, slower on SQLite,
+        where building the statement for each batch cost more than the rows' UPDATEs.)
         """
-        if len(rows) > 1 and statement is _SET_REFERENCE:
-            references = {row["b_id"]: row["reference"] for row in rows}
-            by_id = case(references, value=requests.c.id)
-            return self._connection.execute(
-                update(requests)
-                .where(requests.c.id.in_(list(references)))
-                .values(reference=by_id, service_request_id=by_id)
-            ).rowcount
-        if len(rows) > 1 and statement is _FINISH_INBOUND:
-            written = 0
-            outcomes: dict[tuple[str, str | None], list[dict[str, Any]]] = defaultdict(list)
-            for row in rows:
-                outcomes[(row["status"], row["error"])].append(row)
-            for (status, error), same in outcomes.items():
-                ids = [row["b_id"] for row in same]
-                # Typed, so that a column of NULLs is still an integer or a time to PostgreSQL.
-                each = {
-                    column: case(
-                        {
-                            row["b_id"]: literal(row[column], type_=inbound.c[column].type)
-                            for row in same
-                        },
-                        value=inbound.c.id,
-                    )
-                    for column in ("request_reference", "resident_id", "counted_at")
-                }
-                written += self._connection.execute(
-                    update(inbound)
-                    .where(
-                        inbound.c.id.in_(ids),
-                        inbound.c.status == "pending",
-                        inbound.c.worker == self._worker,
-                    )
-                    .values(status=status, error=error, lease_until=None, **each)
-                ).rowcount
-            return written
         return self._connection.execute(statement, rows).rowcount
 
     def load_request(self, reference: str) -> ServiceRequest | None:
