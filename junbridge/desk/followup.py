@@ -58,8 +58,8 @@ def _without(details: object, key: str) -> dict[str, object]:
 
 async def awaiting(bridge: Bridge, message: Message, resident: Resident) -> ServiceRequest | None:
     """The resident's request waiting for an answer in this chat, if any."""
-    # Only this resident's requests: this runs for every short message, so no full scan.
-    for request in await bridge.store.requests_of(resident.id):
+    # Only this resident's requests with a question pending: one indexed lookup.
+    for request in await bridge.store.awaiting_answer(resident.id):
         waiting = request.details.get("awaiting")
         if waiting not in ("fixed", "rating") or request.channel != message.channel:
             continue

@@ -89,6 +89,9 @@ def request_values(request: ServiceRequest) -> dict[str, Any]:
     values["state"] = request.state.value
     values["details"] = dict(request.details)
     values["attachments"] = [dataclasses.asdict(a) for a in request.attachments]
+    # Indexed apart: the question the resident has yet to answer ("fixed", "rating").
+    awaiting = request.details.get("awaiting")
+    values["awaiting"] = awaiting if isinstance(awaiting, str) else None
     return values
 
 

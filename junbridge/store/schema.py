@@ -190,6 +190,18 @@ Index(
     postgresql_where=REQUEST_IS_OPEN,
 )
 
+# Since 0007: what the resident was asked and has not answered yet ("fixed", "rating"), from
+# ``details["awaiting"]``: a short reply ("sí", "4") finds its request in one indexed
+# lookup, not by reading every request the resident ever made.
+requests.append_column(Column("awaiting", String, nullable=True))
+AWAITING = requests.c.awaiting.is_not(None)
+Index(
+    "ix_requests_awaiting",
+    requests.c.resident_id,
+    sqlite_where=AWAITING,
+    postgresql_where=AWAITING,
+)
+
 history = Table(
     "history",
     metadata,

@@ -37,6 +37,7 @@ from junbridge.store import intake, leases, links, pages, records, threads
 from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer, Usage
 from junbridge.store.schema import (
+    AWAITING,
     REQUEST_IS_OPEN,
     conversations,
     cursors,
@@ -600,6 +601,16 @@ class Store:
     ) -> builtins.list[ServiceRequest]:
         """One resident's requests from all their linked accounts, newest first."""
         return await links.requests_of(self, resident_id, open_only=open_only)
+
+    async def awaiting_answer(self, resident_id: int) -> builtins.list[ServiceRequest]:
+        """The resident's requests with a question to them not answered yet (one indexed
+        lookup: usually none, or one)."""
+        query = (
+            select(requests)
+            .where(requests.c.resident_id == resident_id, AWAITING)
+            .order_by(requests.c.id.desc())
+        )
+        return await self.read(lambda connection: records.load_requests(connection, query))
 
     async def conversations_about(self, reference: str) -> builtins.list[ConversationState]:
         """The open exchanges about request ``reference``."""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, inspect, pool
+from sqlalchemy import Connection, create_engine, insert, inspect, pool
 
 from junbridge.store import Store, to_sync_url
-from junbridge.store.schema import metadata
+from junbridge.store.engine import alembic_config
+from junbridge.store.schema import metadata, requests, residents
 
 
 def _with_sync(url: str, work: Callable[[Connection], Any]) -> Any:
@@ -89,4 +92,44 @@ async def test_opening_again_and_together_is_safe(make_db_url: Callable[[], str]
     stores = await asyncio.gather(*(Store.open(url) for _ in range(3)))
     stores.append(await Store.open(url))
     for store in stores:
+        await store.close()
+
+
+async def test_a_question_pending_before_0007_is_found_after_it(
+    make_db_url: Callable[[], str],
+) -> None:
+    """A resident asked "is it fixed?" before the upgrade can still answer after it: the
+    question moves from the request's details to the indexed column."""
+    url = make_db_url()
+
+    def at_0006_with_requests(connection: Connection) -> None:
+        command.upgrade(alembic_config(connection=connection), "0006")
+        connection.execute(
+            insert(residents).values(id=1, created_at=datetime(2026, 11, 25, tzinfo=UTC))
+        )
+        for n, details in enumerate(({"awaiting": "fixed"}, {"rating": 4}), start=1):
+            connection.execute(
+                insert(requests).values(
+                    reference=f"JUN-000{n}",
+                    service_request_id=f"JUN-000{n}",
+                    service_code="lighting",
+                    service_name="Alumbrado",
+                    description="La farola de la calle Real no funciona",
+                    requested_datetime=datetime(2026, 11, 25, tzinfo=UTC),
+                    updated_datetime=datetime(2026, 11, 25, tzinfo=UTC),
+                    department="lighting",
+                    state="resolved",
+                    privacy="public",
+                    resident_id=1,
+                    details=details,
+                    attachments=[],
+                )
+            )
+
+    await asyncio.to_thread(_with_sync, url, at_0006_with_requests)
+    store = await Store.open(url)
+    try:
+        [waiting] = await store.awaiting_answer(1)
+        assert waiting.reference == "JUN-0001" and waiting.details["awaiting"] == "fixed"
+    finally:
         await store.close()

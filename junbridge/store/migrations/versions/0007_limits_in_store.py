@@ -1,4 +1,4 @@
-"""Rate limits kept in the store, so every worker counts the same messages.
+"""Rate limits kept in the store, and the question a resident has to answer, indexed.
 
 Revision ID: 0007
 Revises: 0006
@@ -9,6 +9,8 @@ Create Date: 2026-12-03 10:00:00
   resident wrote it). Indexed together: one read per batch of messages.
 - ``residents.limit_notice_until``: a resident over a limit was told so; no second notice
   before then.
+- ``requests.awaiting``: "fixed" or "rating" while the resident has a question to answer
+  (``details["awaiting"]``, filled from it here), in a partial index by resident.
 
 Messages handled before this migration are not counted: limits start afresh, as they did
 at every restart when they lived in memory.
@@ -27,6 +29,13 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 UTC_DATETIME = sa.DateTime(timezone=True)
+AWAITING = sa.text("awaiting IS NOT NULL")
+_BACKFILL = {
+    "sqlite": "UPDATE requests SET awaiting = json_extract(details, '$.awaiting') "
+    "WHERE json_type(details, '$.awaiting') = 'text'",
+    "postgresql": "UPDATE requests SET awaiting = details ->> 'awaiting' "
+    "WHERE json_typeof(details -> 'awaiting') = 'string'",
+}
 
 
 def upgrade() -> None:
@@ -37,10 +46,23 @@ def upgrade() -> None:
         batch.create_index("ix_inbound_resident_id_counted_at", ["resident_id", "counted_at"])
     with op.batch_alter_table("residents") as batch:
         batch.add_column(sa.Column("limit_notice_until", UTC_DATETIME, nullable=True))
+    with op.batch_alter_table("requests") as batch:
+        batch.add_column(sa.Column("awaiting", sa.String(), nullable=True))
+    op.create_index(
+        "ix_requests_awaiting",
+        "requests",
+        ["resident_id"],
+        sqlite_where=AWAITING,
+        postgresql_where=AWAITING,
+    )
+    op.execute(_BACKFILL[op.get_bind().dialect.name])
 
 
 def downgrade() -> None:
     """Remove them again (limits are then counted in memory, per process)."""
+    op.drop_index("ix_requests_awaiting", table_name="requests")
+    with op.batch_alter_table("requests") as batch:
+        batch.drop_column("awaiting")
     with op.batch_alter_table("residents") as batch:
         batch.drop_column("limit_notice_until")
     with op.batch_alter_table("inbound") as batch:
