@@ -14,7 +14,9 @@ import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 import pluggy
 
@@ -55,8 +57,19 @@ MOVED = "@private"
 MAX_HANDOFFS = 3
 # How long the worker waits for a platform to complete a message (a profile lookup).
 COMPLETE_TIMEOUT = 3.0
+
 # Redo a message this often when the request it changes was changed meanwhile.
 MAX_CONFLICTS = 5
+
+
+class NotRead(Enum):
+    """The resident's open exchange was not read yet (None means: read, and there is none)."""
+
+    NOT_READ = "not read"
+
+
+NOT_READ = NotRead.NOT_READ
+Exchange = ConversationState | None | Literal[NotRead.NOT_READ]
 
 
 # An edit of a stored request: the changed request and the replies it wants sent.
@@ -282,7 +295,7 @@ class Bridge:
             ):
                 try:
                     message, effects = await self.decide(
-                        message, resident, open_exchange=(exchange,), usage=usages[resident.id]
+                        message, resident, open_exchange=exchange, usage=usages[resident.id]
                     )
                 except Exception:
                     alone.append((inbound_id, message))  # handle_held records the failure
@@ -340,7 +353,7 @@ class Bridge:
         message: Message,
         resident: Resident,
         *,
-        open_exchange: tuple[ConversationState | None] | None = None,
+        open_exchange: Exchange = NOT_READ,
         usage: Usage | None = None,
     ) -> tuple[Message, Effects]:
         """The steps, in order; the first that takes the message says what it changes.
@@ -370,7 +383,7 @@ class Bridge:
         self,
         message: Message,
         resident: Resident,
-        open_exchange: tuple[ConversationState | None] | None,
+        open_exchange: Exchange,
     ) -> tuple[Message, Effects]:
         """Resident command, "is it fixed?" answer, edit, department: the first that takes
         the message."""
@@ -388,15 +401,15 @@ class Bridge:
         self,
         message: Message,
         resident: Resident,
-        open_exchange: tuple[ConversationState | None] | None = None,
+        open_exchange: Exchange = NOT_READ,
     ) -> Effects:
         """Route to the open conversation's department or a new one, and ask it."""
         now = self.clock()
-        if open_exchange is None:
+        if open_exchange is NotRead.NOT_READ:
             keys = conversation_keys(message)
             stored = await self.store.conversation(resident.id, message.channel, *keys, now=now)
         else:
-            [stored] = open_exchange
+            stored = open_exchange
         state = stored
         if state is None or state.department not in self.departments:
             state = self.new_conversation(resident, message, now)

@@ -99,6 +99,8 @@ def write(
     tx.enqueue_many(queued)
     if effects.notice is not None:
         tx.set_limit_notice(*effects.notice)
+    if effects.language is not None:
+        tx.set_resident_language(*effects.language)
     tx.finish_inbound(
         inbound_id,
         request_reference=request.reference if request and effects.link_request else None,

@@ -47,6 +47,8 @@ class Effects:
     counted: tuple[int, datetime] | None = None
     #: (resident id, until): told they are over a limit; no second notice before then.
     notice: tuple[int, datetime] | None = None
+    #: (resident id, language): the language the resident chose for their replies.
+    language: tuple[int, str] | None = None
     department: str | None = None
 
     @staticmethod

@@ -15,6 +15,7 @@ templates in :data:`junbridge.desk.commands_texts.COMMANDS_TEXTS` that admins ma
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import textwrap
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -131,6 +132,8 @@ class Answer:
     #: The request as it was read, when ``save``: its timers follow the change.
     original: ServiceRequest | None = None
     ended: tuple[ConversationState, ...] = ()
+    #: The language the resident chose (/lang), kept in the same commit.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,6 +203,7 @@ async def handle(bridge: Bridge, message: Message, resident: Resident) -> Effect
         original=answer.original if answer.save else answer.request,
         replies=Effects.now(*answer.replies),
         end=tuple((s.resident_id, s.channel, s.conversation) for s in answer.ended),
+        language=(resident.id, answer.language) if answer.language else None,
         # Never tied to the request: editing "/cancel JUN-1" must not rewrite JUN-1.
         link_request=False,
     )
@@ -316,8 +320,8 @@ async def lang(asked: Asked) -> Answer:
         return asked.answer(
             asked.text("lang_unknown", asked=asked.argument, languages=listed, example=example)
         )
-    await asked.bridge.store.set_resident_language(asked.resident.id, wanted)
-    return asked.answer(asked.desk.text("lang_set", wanted))
+    confirmed = asked.answer(asked.desk.text("lang_set", wanted))
+    return dataclasses.replace(confirmed, language=wanted)
 
 
 async def help_(asked: Asked) -> Answer:

@@ -279,6 +279,10 @@ class Transaction:
         )
         self._finishing += 1
 
+    def set_resident_language(self, resident_id: int, language: str) -> None:
+        """Remember the language the resident wants replies in."""
+        self._now(update(residents).where(residents.c.id == resident_id).values(language=language))
+
     def set_limit_notice(self, resident_id: int, until: datetime) -> None:
         """The resident was told they are over a rate limit: no second notice before ``until``."""
         self._now(
