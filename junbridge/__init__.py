@@ -1,16 +1,38 @@
 """junbridge: a town's public services over the messengers its residents already use.
 
-The public API for department and channel plugins lives here.
+The public API for department and channel plugins lives here: a plugin imports from
+``junbridge`` (and its tests from ``junbridge.testing``), never from the modules inside,
+which may move. docs/writing_plugins.md lists what each name is for.
 """
 
 from junbridge.channels.base import Channel, InvalidPayload
-from junbridge.config.settings import DepartmentSettings, Secret, Settings, Shift, Staff
-from junbridge.departments import Change, Conversation, Department, Outcome, Say
+from junbridge.config.settings import (
+    WEEKDAYS,
+    DepartmentSettings,
+    Secret,
+    Settings,
+    Shift,
+    Staff,
+    Weekday,
+    resolve_path,
+)
+from junbridge.dates import DATE, DAY, DAY_TIME, SLOT, WEEKDAY_DAY, Form, format_day, format_moment
+from junbridge.departments import (
+    Change,
+    Conversation,
+    Department,
+    Outcome,
+    RegisterDepartment,
+    Say,
+    fold,
+    keyword_hits,
+)
 from junbridge.hookspecs import hookimpl
 from junbridge.model import (
     Attachment,
     Choice,
     IllegalTransition,
+    JunbridgeError,
     Location,
     Message,
     MessageKind,
@@ -21,8 +43,15 @@ from junbridge.model import (
     Status,
     VersionConflict,
 )
+from junbridge.routing import Route
 
 __all__ = [
+    "DATE",
+    "DAY",
+    "DAY_TIME",
+    "SLOT",
+    "WEEKDAYS",
+    "WEEKDAY_DAY",
     "Attachment",
     "Change",
     "Channel",
@@ -30,14 +59,18 @@ __all__ = [
     "Conversation",
     "Department",
     "DepartmentSettings",
+    "Form",
     "IllegalTransition",
     "InvalidPayload",
+    "JunbridgeError",
     "Location",
     "Message",
     "MessageKind",
     "Outcome",
+    "RegisterDepartment",
     "Reply",
     "Resident",
+    "Route",
     "Say",
     "Secret",
     "Sender",
@@ -47,5 +80,11 @@ __all__ = [
     "Staff",
     "Status",
     "VersionConflict",
+    "Weekday",
+    "fold",
+    "format_day",
+    "format_moment",
     "hookimpl",
+    "keyword_hits",
+    "resolve_path",
 ]

@@ -17,10 +17,21 @@ from typing import Any
 from pydantic import Field
 
 import junbridge
-from junbridge import Change, Choice, Conversation, Message, MessageKind, Outcome, Status
-from junbridge.config.settings import WEEKDAYS, Weekday
-from junbridge.dates import SLOT, format_moment
-from junbridge.departments import fold, keyword_hits
+from junbridge import (
+    SLOT,
+    WEEKDAYS,
+    Change,
+    Choice,
+    Conversation,
+    Message,
+    MessageKind,
+    Outcome,
+    Status,
+    Weekday,
+    fold,
+    format_moment,
+    keyword_hits,
+)
 
 # What a resident writes to manage a booking, besides pressing its buttons.
 ANSWERS: dict[str, list[str]] = {
@@ -328,6 +339,6 @@ def answer(message: Message) -> str | None:
 
 
 @junbridge.hookimpl
-def register_departments(register: junbridge.departments.RegisterDepartment) -> None:
+def register_departments(register: junbridge.RegisterDepartment) -> None:
     """Add the doctor's surgery."""
     register(Doctor)

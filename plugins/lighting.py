@@ -12,8 +12,7 @@ import re
 from pydantic import Field
 
 import junbridge
-from junbridge import Change, Conversation, Message, Outcome, Status
-from junbridge.departments import fold
+from junbridge import Change, Conversation, Message, Outcome, Status, fold
 
 # "farola 112", "farola nº 112", "lamp #112", "poste 112"
 LAMP_NUMBER = re.compile(
@@ -144,6 +143,6 @@ class Lighting(junbridge.Department):
 
 
 @junbridge.hookimpl
-def register_departments(register: junbridge.departments.RegisterDepartment) -> None:
+def register_departments(register: junbridge.RegisterDepartment) -> None:
     """Add the lighting department."""
     register(Lighting)

@@ -13,8 +13,7 @@ from datetime import datetime, time, timedelta
 from pydantic import Field
 
 import junbridge
-from junbridge import Change, Conversation, Message, Outcome, Status
-from junbridge.departments import keyword_hits
+from junbridge import Change, Conversation, Message, Outcome, Status, keyword_hits
 
 # What each kind of report sounds like; the first category with the most hits wins.
 CATEGORIES: dict[str, dict[str, list[str]]] = {
@@ -217,6 +216,6 @@ class Police(junbridge.Department):
 
 
 @junbridge.hookimpl
-def register_departments(register: junbridge.departments.RegisterDepartment) -> None:
+def register_departments(register: junbridge.RegisterDepartment) -> None:
     """Add the local police."""
     register(Police)

@@ -16,11 +16,22 @@ from babel.dates import get_day_names
 from pydantic import Field, ValidationError
 
 import junbridge
-from junbridge import Change, Conversation, Message, Outcome, Say, Status
-from junbridge.config.settings import WEEKDAYS, Weekday, resolve_path
-from junbridge.dates import DAY, WEEKDAY_DAY, format_day
-from junbridge.departments import keyword_hits
-from junbridge.model import JunbridgeError
+from junbridge import (
+    DAY,
+    WEEKDAY_DAY,
+    WEEKDAYS,
+    Change,
+    Conversation,
+    JunbridgeError,
+    Message,
+    Outcome,
+    Say,
+    Status,
+    Weekday,
+    format_day,
+    keyword_hits,
+    resolve_path,
+)
 
 # How families ask. A question that names no day is about today.
 NOTICES = {
@@ -246,6 +257,6 @@ def load_menu(path: Path) -> Menu:
 
 
 @junbridge.hookimpl
-def register_departments(register: junbridge.departments.RegisterDepartment) -> None:
+def register_departments(register: junbridge.RegisterDepartment) -> None:
     """Add the school."""
     register(School)

@@ -70,6 +70,6 @@ class Waste(junbridge.Department):
 
 
 @junbridge.hookimpl
-def register_departments(register: junbridge.departments.RegisterDepartment) -> None:
+def register_departments(register: junbridge.RegisterDepartment) -> None:
     """Add the waste department."""
     register(Waste)
