@@ -30,6 +30,7 @@ from junbridge.model import (
     Status,
 )
 from junbridge.requests.lifecycle import expected_datetime
+from junbridge.staff_texts import STAFF_TEXTS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -269,10 +270,11 @@ class Department:
     def template(self, key: str, language: str) -> str | None:
         """The template for ``key``: the admin's override, the plugin's, junbridge's own.
 
-        A language without the text falls back to the town's language.
+        A language without the text falls back to the town's language, then to English
+        (a town in a language junbridge has no texts for still gets every message).
         """
-        for lang in (language, self.town.language):
-            for texts in (self.settings.replies, self.texts, COMMON_TEXTS):
+        for lang in dict.fromkeys((language, self.town.language, "en")):
+            for texts in (self.settings.replies, self.texts, COMMON_TEXTS, STAFF_TEXTS):
                 found = texts.get(lang, {}).get(key)
                 if found is not None:
                     return found

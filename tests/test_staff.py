@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import insert
 
 from junbridge.model import Reply, Status
@@ -168,3 +169,51 @@ async def test_a_staff_reply_to_a_public_thread_is_redacted_of_personal_data(bri
     assert "[teléfono]" in public.text
     # The history keeps what staff wrote; only what is published is redacted.
     assert "600 123 456" in replied.request.history[-1].note
+
+
+def town_in(language: str, **lighting: object) -> dict:
+    """The test town, its language changed, and the lighting block extended."""
+    config = yaml.safe_load((DATA / "jun.yaml").read_text())
+    config["plugins_dir"] = str(Path(__file__).parent.parent / "plugins")
+    config["departments"]["school"]["menu_file"] = str(Path(__file__).parent.parent / "menu.yaml")
+    config["town"]["languages"] = [language]
+    config["departments"]["lighting"].update(lighting)
+    return config
+
+
+async def test_staff_read_cards_and_answers_in_the_towns_language(tmp_path, db_url):
+    bridge = await make_bridge(
+        config=town_in("en"), clock=lambda: WEDNESDAY_10, workdir=tmp_path, store_url=db_url
+    )
+    try:
+        request = await lamp(bridge)
+        card = await sent_card(bridge, request.reference)
+        assert "Assigned to electricista (@U0ELECTRIC)" in card.text
+        assert "In the thread: resolve (with a photo)" in card.text
+        assert [c.label for c in card.choices][:3] == ["Seen", "Started", "Resolved"]
+        noted = await bridge.receive(
+            make_message(
+                f"note {request.reference} poste torcido", user_id="U0ELECTRIC", **STAFF_PLACE
+            )
+        )
+        assert [r.text for r in noted.replies] == [
+            f"{request.reference}: note kept (the person who reported it does not see it)."
+        ]
+    finally:
+        await bridge.close()
+
+
+async def test_an_admin_rewords_what_staff_read(tmp_path, db_url):
+    replies = {"es": {"staff_card_help": "Responded en el hilo: resolve, reject, note."}}
+    bridge = await make_bridge(
+        config=town_in("es", replies=replies),
+        clock=lambda: WEDNESDAY_10,
+        workdir=tmp_path,
+        store_url=db_url,
+    )
+    try:
+        card = await sent_card(bridge, (await lamp(bridge)).reference)
+        assert card.text.endswith("Responded en el hilo: resolve, reject, note.")
+        assert "Asignada a electricista" in card.text
+    finally:
+        await bridge.close()

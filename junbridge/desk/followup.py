@@ -44,12 +44,13 @@ def ask_fixed(request: ServiceRequest, department: Department) -> Reply | None:
     )
 
 
-def closed_unanswered(request: ServiceRequest, now: datetime) -> ServiceRequest:
+def closed_unanswered(
+    request: ServiceRequest, department: Department, now: datetime
+) -> ServiceRequest:
     """No answer in time: closed (which never means fixed: the history says why)."""
     request = dataclasses.replace(request, details=_without(request.details, "awaiting"))
-    return request.transition(
-        Status.CLOSED, by="junbridge", at=now, note="sin respuesta a «¿está arreglado?»"
-    )
+    note = staff.staff_text(department, "note_no_answer")
+    return request.transition(Status.CLOSED, by="junbridge", at=now, note=note)
 
 
 def _without(details: object, key: str) -> dict[str, object]:
@@ -130,7 +131,7 @@ async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effect
             Status.CLOSED,
             by=by,
             at=now,
-            note="el vecino confirma que está arreglado",
+            note=staff.staff_text(department, "note_confirmed_fixed"),
             channel=message.channel,
         )
         key = "ask_rating" if department.settings.ask_rating else "thanks_fixed"
@@ -140,7 +141,7 @@ async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effect
             Status.REOPENED,
             by=by,
             at=now,
-            note="el vecino dice que no está arreglado",
+            note=staff.staff_text(department, "note_not_fixed"),
             channel=message.channel,
         )
         changed = timers.restarted(changed, department)

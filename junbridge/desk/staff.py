@@ -59,14 +59,13 @@ _COMMAND = re.compile(
 
 
 # The buttons on a request card; those that need more (a reason, a department) explain how.
-CARD_BUTTONS = (
-    ("ack", "Visto"),
-    ("start", "En marcha"),
-    ("resolve", "Resuelto"),
-    ("reject", "Rechazar"),
-    ("refer", "Derivar"),
-    ("duplicate", "Duplicado"),
-)
+# Their labels are the department's ``staff_button_VERB`` texts (junbridge.staff_texts).
+CARD_BUTTONS = ("ack", "start", "resolve", "reject", "refer", "duplicate")
+
+
+def staff_text(owner: Department, key: str, **params: object) -> str:
+    """One of the department's texts for its staff, in the town's language."""
+    return owner.text(key, owner.town.language, **params)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,18 +133,23 @@ def card(request: ServiceRequest, department: Department) -> Reply | None:
     lines = [f"**{request.reference}** · {department.title(language)} · {request.state.value}"]
     lines.append(request.description)
     if request.address or request.address_id:
-        lines.append(f"Lugar: {request.address or request.address_id}")
+        place_name = request.address or request.address_id
+        lines.append(staff_text(department, "staff_card_place", place=place_name))
     if request.lat is not None and request.long is not None:
         url = f"https://www.openstreetmap.org/?mlat={request.lat}&mlon={request.long}#map=19/{request.lat}/{request.long}"
         lines.append(f"[{request.lat:.5f}, {request.long:.5f}]({url})")
     if request.assignee:
         staff = department.staff_member(request.assignee)
         handle = staff.handles.get(place[0]) if staff else None
-        lines.append(f"Asignada a {request.assignee}" + (f" (@{handle})" if handle else ""))
-    lines.append(
-        "En el hilo: resolve (con foto) · reject MOTIVO · refer DEPARTAMENTO · "
-        "duplicate REF · assign @quien · note · reply"
-    )
+        lines.append(
+            staff_text(
+                department,
+                "staff_card_assignee",
+                assignee=request.assignee,
+                handle=f" (@{handle})" if handle else "",
+            )
+        )
+    lines.append(staff_text(department, "staff_card_help"))
     photo = request.attachments[0] if request.attachments else None
     return Reply(
         text="\n".join(lines),
@@ -153,8 +157,11 @@ def card(request: ServiceRequest, department: Department) -> Reply | None:
         conversation=place[1],
         photo=photo,
         choices=tuple(
-            Choice(label=label, value=f"staff:{verb}:{request.reference}")
-            for verb, label in CARD_BUTTONS
+            Choice(
+                label=staff_text(department, f"staff_button_{verb}"),
+                value=f"staff:{verb}:{request.reference}",
+            )
+            for verb in CARD_BUTTONS
         ),
         reference=request.reference,
     )
@@ -212,6 +219,7 @@ def refer(
     request: ServiceRequest,
     member: Staff,
     message: Message,
+    owner: Department,
     departments: Mapping[str, Department],
 ) -> tuple[ServiceRequest, list[Reply]]:
     """Move a request to another department: its history goes with it, its staff get a card."""
@@ -226,7 +234,11 @@ def refer(
     )
     if target is None:
         names = ", ".join(sorted(n for n in departments if n != "triage"))
-        raise ValueError(f"refer necesita el departamento: refer {request.reference} ({names})")
+        raise ValueError(
+            staff_text(
+                owner, "staff_needs_department", reference=request.reference, departments=names
+            )
+        )
     now = target.now()
     request = request.transition(
         Status.REFERRED, by=member.name, at=now, note=target.name, channel=message.channel
@@ -284,20 +296,23 @@ async def alert(
     who = lead if breach or (unanswered and assignee is None) else assignee
     tag = f" @{who.handles[place[0]]}" if who and place[0] in who.handles else ""
     if unanswered:
-        text = f"**{request.reference}**: nadie ha respondido todavía al vecino.{tag}"
+        key = "staff_unanswered"
     elif assigned:
-        text = f"**{request.reference}**: empieza el turno, es para {request.assignee}.{tag}"
+        key = "staff_shift"
     elif reopened:
-        text = (
-            f"**{request.reference}** reabierta: el vecino dice que no está arreglado. "
-            f"Nuevo plazo: {when}.{tag}"
-        )
+        key = "staff_reopened"
     elif breach:
-        text = (
-            f"**{request.reference}** ha superado el plazo ({when}). Aviso a la responsable.{tag}"
-        )
+        key = "staff_breach"
     else:
-        text = f"**{request.reference}**: queda un 25% del plazo, vence {when}.{tag}"
+        key = "staff_warning"
+    text = staff_text(
+        department,
+        key,
+        reference=request.reference,
+        assignee=request.assignee or "",
+        expected=when,
+        tag=tag,
+    )
     return Reply(
         text=text,
         channel=place[0],
@@ -309,7 +324,8 @@ async def alert(
 
 def refusal(department: Department) -> str:
     """What someone who is not staff hears when they try a command."""
-    return f"Solo el personal de {department.title(department.town.language)} puede cambiar avisos."
+    title = department.title(department.town.language)
+    return staff_text(department, "staff_only", department=title)
 
 
 def apply(
@@ -330,34 +346,42 @@ def apply(
         request = request.noted(
             "note", by=member.name, at=now, note=command.rest, via=message.channel
         )
-        return request, [to_staff(message, f"{ref}: nota guardada (no la ve el vecino).", ref)]
+        noted = staff_text(department, "staff_noted", reference=ref)
+        return request, [to_staff(message, noted, ref)]
     if command.verb == "reply":
         if not command.rest:
-            raise ValueError("reply necesita el texto para el vecino: reply TEXTO")
+            raise ValueError(staff_text(department, "staff_needs_text"))
         request = request.noted(
             "reply", by=member.name, at=now, note=command.rest, via=message.channel
         )
         notice = to_resident(request, department, "staff_reply", note=command.rest)
-        return request, [
-            r for r in (notice, to_staff(message, f"{ref}: enviado al vecino.", ref)) if r
-        ]
+        sent = to_staff(message, staff_text(department, "staff_sent", reference=ref), ref)
+        return request, [r for r in (notice, sent) if r]
     target = VERBS[command.verb]
     assert target is not None
     if command.verb in ("reject", "duplicate") and not command.rest:
-        what = "la referencia del original" if command.verb == "duplicate" else "un motivo"
-        raise ValueError(f"{command.verb} necesita {what}: {command.verb} {ref} ...")
+        key = "staff_needs_original" if command.verb == "duplicate" else "staff_needs_reason"
+        raise ValueError(staff_text(department, key, verb=command.verb, reference=ref))
     if command.verb == "refer":
-        return refer(command, request, member, message, departments)
+        return refer(command, request, member, message, department, departments)
     if command.verb == "ack" and request.state in (Status.ASSIGNED, Status.IN_PROGRESS):
         # Already further along: "seen" is worth recording and telling, not a step back.
         request = request.noted("acknowledged", by=member.name, at=now, via=message.channel)
         notice = to_resident(request, department, "state_acknowledged")
-        return request, [r for r in (notice, to_staff(message, f"{ref}: visto", ref)) if r]
+        seen = to_staff(message, staff_text(department, "staff_seen", reference=ref), ref)
+        return request, [r for r in (notice, seen) if r]
     photo = next((a for a in message.attachments if a.kind == "photo"), None)
     if command.verb == "assign":
         who = named_staff(department, command.rest) if command.rest else member
         if who is None:
-            raise ValueError(f"no conozco a {command.rest!r} en {department.name}")
+            raise ValueError(
+                staff_text(
+                    department,
+                    "staff_unknown_member",
+                    name=repr(command.rest),
+                    department=department.title(department.town.language),
+                )
+            )
         request = request.noted(
             "assignee", by=member.name, at=now, note=who.name, assignee=who.name
         )

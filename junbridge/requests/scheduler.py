@@ -124,7 +124,7 @@ async def act(
             return Action()
         breach = timer.kind == SLA_BREACH
         notice = await staff.alert(bridge, request, department, breach=breach)
-        note = "plazo superado" if breach else "75% del plazo"
+        note = staff.staff_text(department, "note_breach" if breach else "note_warning")
         return Action(
             request=request.noted(timer.kind, by="junbridge", at=now, note=note),
             replies=(notice,) if notice else (),
@@ -135,7 +135,12 @@ async def act(
             return Action()
         notice = await staff.alert(bridge, request, department, unanswered=True)
         return Action(
-            request=request.noted(FIRST_RESPONSE, by="junbridge", at=now, note="sin respuesta"),
+            request=request.noted(
+                FIRST_RESPONSE,
+                by="junbridge",
+                at=now,
+                note=staff.staff_text(department, "note_unanswered"),
+            ),
             replies=(notice,) if notice else (),
         )
     if timer.kind == ASSIGN:
@@ -145,7 +150,12 @@ async def act(
             return Action()
         changed = request.noted(
             "assignee", by="junbridge", at=now, note=member.name, assignee=member.name
-        ).transition(Status.ASSIGNED, by="junbridge", at=now, note=f"{member.name} (turno)")
+        ).transition(
+            Status.ASSIGNED,
+            by="junbridge",
+            at=now,
+            note=staff.staff_text(department, "note_shift", assignee=member.name),
+        )
         notices = (
             staff.to_resident(changed, department, "state_assigned"),
             await staff.alert(bridge, changed, department, assigned=True),
@@ -165,7 +175,7 @@ async def act(
             timers=((FIXED_DEADLINE, deadline),),
         )
     if timer.kind == FIXED_DEADLINE and request.state is Status.RESOLVED:
-        return Action(request=followup.closed_unanswered(request, now))
+        return Action(request=followup.closed_unanswered(request, department, now))
     return Action()
 
 

@@ -1,0 +1,87 @@
+"""What junbridge says to a department's staff, in the town's language: request cards,
+alerts in a card's thread, answers to staff commands, and the notes it keeps in a request's
+history. Every department has these; a department's own ``texts`` or an admin's
+``departments.NAME.replies`` in channels.yaml override any of them, per language, like the
+replies residents read. The wording names roles, not genders ("la persona responsable").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
+    "es": {
+        "staff_card_place": "Lugar: {place}",
+        "staff_card_assignee": "Asignada a {assignee}{handle}",
+        "staff_card_help": "En el hilo: resolve (con foto) · reject MOTIVO · refer DEPARTAMENTO"
+        " · duplicate REF · assign @quien · note · reply",
+        "staff_button_ack": "Visto",
+        "staff_button_start": "En marcha",
+        "staff_button_resolve": "Resuelto",
+        "staff_button_reject": "Rechazar",
+        "staff_button_refer": "Derivar",
+        "staff_button_duplicate": "Duplicado",
+        "staff_unanswered": "**{reference}**: nadie ha respondido todavía a quien lo avisó.{tag}",
+        "staff_shift": "**{reference}**: empieza el turno, es para {assignee}.{tag}",
+        "staff_reopened": "**{reference}** reabierta: quien lo avisó dice que no está arreglado."
+        " Nuevo plazo: {expected}.{tag}",
+        "staff_breach": "**{reference}** ha superado el plazo ({expected}). Aviso a la persona"
+        " responsable.{tag}",
+        "staff_warning": "**{reference}**: queda un 25% del plazo, vence {expected}.{tag}",
+        "staff_only": "Solo el personal de {department} puede cambiar avisos.",
+        "staff_noted": "{reference}: nota guardada (no la ve quien lo avisó).",
+        "staff_sent": "{reference}: enviado a quien lo avisó.",
+        "staff_seen": "{reference}: visto",
+        "staff_needs_text": "reply necesita el texto para quien lo avisó: reply TEXTO",
+        "staff_needs_reason": "{verb} necesita un motivo: {verb} {reference} ...",
+        "staff_needs_original": "{verb} necesita la referencia del original:"
+        " {verb} {reference} ...",
+        "staff_needs_department": "refer necesita el departamento: refer {reference}"
+        " ({departments})",
+        "staff_unknown_member": "no hay nadie llamado {name} en {department}",
+        # Notes junbridge keeps in a request's history (staff read them in the console).
+        "note_no_answer": "sin respuesta a «¿está arreglado?»",
+        "note_confirmed_fixed": "quien lo avisó confirma que está arreglado",
+        "note_not_fixed": "quien lo avisó dice que no está arreglado",
+        "note_breach": "plazo superado",
+        "note_warning": "75% del plazo",
+        "note_unanswered": "sin respuesta",
+        "note_shift": "{assignee} (turno)",
+    },
+    "en": {
+        "staff_card_place": "Place: {place}",
+        "staff_card_assignee": "Assigned to {assignee}{handle}",
+        "staff_card_help": "In the thread: resolve (with a photo) · reject REASON · refer"
+        " DEPARTMENT · duplicate REF · assign @who · note · reply",
+        "staff_button_ack": "Seen",
+        "staff_button_start": "Started",
+        "staff_button_resolve": "Resolved",
+        "staff_button_reject": "Reject",
+        "staff_button_refer": "Refer",
+        "staff_button_duplicate": "Duplicate",
+        "staff_unanswered": "**{reference}**: nobody has answered the person who reported it"
+        " yet.{tag}",
+        "staff_shift": "**{reference}**: the shift begins, this is for {assignee}.{tag}",
+        "staff_reopened": "**{reference}** reopened: the person who reported it says it is not"
+        " fixed. New deadline: {expected}.{tag}",
+        "staff_breach": "**{reference}** is past its deadline ({expected}). Alerting the"
+        " lead.{tag}",
+        "staff_warning": "**{reference}**: 25% of the time left, due {expected}.{tag}",
+        "staff_only": "Only {department} staff can change requests.",
+        "staff_noted": "{reference}: note kept (the person who reported it does not see it).",
+        "staff_sent": "{reference}: sent to the person who reported it.",
+        "staff_seen": "{reference}: seen",
+        "staff_needs_text": "reply needs the text for the person who reported it: reply TEXT",
+        "staff_needs_reason": "{verb} needs a reason: {verb} {reference} ...",
+        "staff_needs_original": "{verb} needs the original's reference: {verb} {reference} ...",
+        "staff_needs_department": "refer needs the department: refer {reference} ({departments})",
+        "staff_unknown_member": "nobody called {name} in {department}",
+        "note_no_answer": "no answer to «is it fixed?»",
+        "note_confirmed_fixed": "the person who reported it confirms it is fixed",
+        "note_not_fixed": "the person who reported it says it is not fixed",
+        "note_breach": "deadline passed",
+        "note_warning": "75% of the time used",
+        "note_unanswered": "no answer yet",
+        "note_shift": "{assignee} (shift)",
+    },
+}
