@@ -181,6 +181,7 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "¿Qué nota le das a {department}? (1 = mal, 5 = muy bien)",
         "thanks_fixed": "¡Gracias por confirmarlo! **{reference}** queda cerrado.",
         "thanks_rating": "Gracias, lo tendremos en cuenta.",
+        "assignee_none": "el equipo de {department}",
     },
     "en": {
         "state_acknowledged": "**{reference}**: we have seen it and are on it.",
@@ -197,6 +198,7 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "How would you rate {department}? (1 = poor, 5 = very good)",
         "thanks_fixed": "Thanks for confirming! **{reference}** is closed.",
         "thanks_rating": "Thank you, we will take it into account.",
+        "assignee_none": "the {department} team",
     },
 }
 
@@ -315,7 +317,10 @@ class Department:
         params: dict[str, Any] = {"department": self.title(language), "town": self.town.name}
         if request is not None:
             params["reference"] = request.reference
-            params["assignee"] = request.assignee or ""
+            # Nobody assigned yet: the department's team has it ("lo lleva el equipo de...").
+            params["assignee"] = request.assignee or self.text(
+                "assignee_none", language, department=params["department"]
+            )
             staff = self.staff_member(request.assignee) if request.assignee else None
             handle = staff.handles.get(channel) if staff and channel else None
             if handle and self.settings.tag_staff_publicly:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from junbridge.config.settings import TownSettings
-from junbridge.departments import Conversation, DepartmentContext, Outcome
+from junbridge.departments import Change, Conversation, DepartmentContext, Outcome
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
 from junbridge.plugins import load_file
 
@@ -221,3 +222,15 @@ def test_the_plugin_registers_the_police() -> None:
     registered: list[type] = []
     police.register_departments(registered.append)
     assert registered == [Police]
+
+
+def test_assignee_reads_as_the_team_when_nobody_is_assigned_yet() -> None:
+    """An admin's template may name {assignee} in any state: before anyone is assigned the
+    resident reads who has it, never "Lo lleva . Previsto"."""
+    dept = department(
+        SATURDAY_MORNING,
+        replies={"es": {"acknowledged": "**{reference}**: lo lleva {assignee}."}},
+    )
+    outcome = Outcome(says=(dept.say("acknowledged"),))
+    [text] = replies(dept, dataclasses.replace(outcome, change=Change(open=True)), SATURDAY_MORNING)
+    assert text == "**JUN-0142**: lo lleva el equipo de Policía Local."
