@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 from pydantic import Field
 
 import junbridge
-from junbridge import Change, Conversation, Message, Outcome, Status
+from junbridge import (
+    WEEKDAY_DAY,
+    WEEKDAYS,
+    Change,
+    Choice,
+    Conversation,
+    Message,
+    Outcome,
+    Status,
+    Weekday,
+    format_day,
+)
 
 
 class Waste(junbridge.Department):
     """Missed bin collections and bulky-item pick-ups."""
 
-    name = "waste"
+    name = "waste"  # its block in channels.yaml: departments.waste
     titles = {"es": "Recogida de basuras", "en": "Waste collection"}
-    privacy = "public"
-    service_code = "waste"
+    privacy = "public"  # "private" never appears in public
+    service_code = "waste"  # Open311 service_code
 
     class Settings(junbridge.DepartmentSettings):
         """departments.waste in channels.yaml."""
@@ -25,37 +38,43 @@ class Waste(junbridge.Department):
                 "en": ["bin", "bins", "rubbish", "garbage", "bulky", "mattress"],
             }
         )
-        bulky_day: str = Field("jueves", description="the day bulky items are collected")
+        bulky_day: Weekday = Field("thu", description="the weekday bulky items are collected")
         sla_hours: float = 24
 
     texts = {
         "es": {
-            "ack": "Gracias. **{reference}** ({department}): pasará el camión. "
+            "ack": "Gracias. **{reference}** ({department}): lo lleva {assignee}. "
             "Previsto: {expected}.",
-            "bulky": "Los muebles y colchones se recogen el {day}. Déjalos junto al contenedor "
-            "la noche antes. Referencia: **{reference}**.",
+            "which_day": "Recogemos muebles y colchones los {weekday}. ¿Qué día te viene bien? "
+            "(**{reference}**)",
+            "which_day_again": "Elige uno de estos días, por favor:",
+            "booked": "Apuntado: pasaremos el {day}. Déjalo junto al contenedor la noche antes. "
+            "(**{reference}**)",
         },
         "en": {
-            "ack": "Thanks. **{reference}** ({department}): the lorry will come by. "
+            "ack": "Thanks. **{reference}** ({department}): {assignee} has it. "
             "Expected by {expected}.",
-            "bulky": "Furniture and mattresses are collected on {day}. Leave them by the bin "
-            "the night before. Reference: **{reference}**.",
+            "which_day": "We collect furniture and mattresses on {weekday}s. Which day suits "
+            "you? (**{reference}**)",
+            "which_day_again": "Please pick one of these days:",
+            "booked": "Booked: we will come on {day}. Leave it by the bin the night before. "
+            "(**{reference}**)",
         },
     }
 
     async def handle(self, message: Message, conversation: Conversation) -> Outcome:
-        """Bulky items get the collection day; a missed bin goes to the crew on duty."""
-        if self.keyword_score(message.text) and any(
-            word in message.text.lower()
-            for word in ("mueble", "colchón", "colchon", "mattress", "bulky")
-        ):
-            return Outcome(
-                change=Change(
-                    open=True,
-                    states=(Status.RESOLVED, Status.CLOSED),
-                    note="answered: bulky items day",
+        """A missed bin goes to the crew; a bulky item gets a pick-up day, chosen by button."""
+        if conversation.asked("day"):
+            return await self.book(message, conversation)
+        if self.is_bulky(message):
+            return conversation.ask(
+                "day",
+                self.say(
+                    "which_day",
+                    choices=self.day_buttons(conversation.language),
+                    weekday=self.weekday_name(conversation.language),
                 ),
-                says=(self.say("bulky", day=self.settings.bulky_day),),
+                change=Change(open=True, location=message.location, details={"bulky": True}),
             )
         crew = await self.assignee()
         return Outcome(
@@ -67,6 +86,51 @@ class Waste(junbridge.Department):
             ),
             says=(self.say("ack"),),
         )
+
+    async def book(self, message: Message, conversation: Conversation) -> Outcome:
+        """The resident pressed a day: the request is assigned for it, and the exchange ends."""
+        offered = {day.isoformat() for day in self.pick_up_days()}
+        chosen = (message.choice or "").removeprefix("day:")
+        if chosen not in offered:
+            buttons = self.day_buttons(conversation.language)
+            return conversation.ask("day", self.say("which_day_again", choices=buttons))
+        crew = await self.assignee()
+        pick_up = date.fromisoformat(chosen)
+        day = format_day(pick_up, WEEKDAY_DAY, conversation.language)
+        return Outcome(
+            change=Change(
+                details={"bulky": True, "pick_up": chosen},
+                assignee=crew.name if crew else None,
+                states=(Status.ASSIGNED,) if crew else (),
+                # Promised for the pick-up day, by the end of the crew's round.
+                expected=datetime.combine(pick_up, time(14), tzinfo=self.tz),
+            ),
+            says=(self.say("booked", day=day),),
+        )
+
+    def is_bulky(self, message: Message) -> bool:
+        """Furniture or a mattress: the words of the bulky-item service, in any language."""
+        text = junbridge.fold(message.text)
+        return any(word in text for word in ("mueble", "colchon", "sofa", "mattress", "bulky"))
+
+    def pick_up_days(self, count: int = 2) -> list[date]:
+        """The next ``count`` collection days after today, in the town's time zone."""
+        today = self.now().astimezone(self.tz).date()
+        wanted = WEEKDAYS.index(self.settings.bulky_day)
+        first = today + timedelta(days=(wanted - today.weekday() - 1) % 7 + 1)
+        return [first + timedelta(weeks=n) for n in range(count)]
+
+    def day_buttons(self, language: str) -> tuple[Choice, ...]:
+        """One button per collection day: "jueves, 3 de diciembre" -> ``day:2026-12-03``."""
+        return tuple(
+            Choice(label=format_day(day, WEEKDAY_DAY, language), value=f"day:{day.isoformat()}")
+            for day in self.pick_up_days()
+        )
+
+    def weekday_name(self, language: str) -> str:
+        """The collection weekday in words: "jueves", "Thursday"."""
+        day = self.pick_up_days(1)[0]
+        return format_day(day, WEEKDAY_DAY, language).partition(",")[0]
 
 
 @junbridge.hookimpl
