@@ -347,3 +347,18 @@ def test_requests_list_fits_80_columns(town, monkeypatch):
     assert max(len(line) for line in table) <= 80
     assert table[1].startswith("JUN-0002  lighting    in_progress  la jefa de …")
     assert table[4].startswith("  La farola de la calle Real") and table[4].endswith("…")
+
+
+def test_simulate_the_canteen_after_booking_the_doctor_answers_the_canteen(town):
+    # The README's order: book the doctor, then ask about the canteen from the same phone.
+    code, out = run("simulate", "--config", str(town), "--json", "Quiero cita con el médico")
+    first = json.loads(out)["replies"][0]["choices"][0]["value"]
+    run("simulate", "--config", str(town), "--json", "--choice", first)
+    code, out = run(
+        "simulate", "--config", str(town), "--json", "¿Qué hay de comer hoy en el cole?"
+    )
+    assert code == 0
+    shown = json.loads(out)
+    [request] = shown["requests"]
+    assert request["department"] == "school"
+    assert not any("cita" in reply["text"] for reply in shown["replies"])
