@@ -25,7 +25,7 @@ from junbridge.channels.base import Channel
 from junbridge.commit import commit, committed, write_all
 from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
-from junbridge.desk import abuse, commands, followup, leaving, staff
+from junbridge.desk import abuse, commands, followup, leaving, staff, unreadable
 from junbridge.effects import Effects
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
@@ -410,6 +410,8 @@ class Bridge:
             stored = await self.store.conversation(resident.id, message.channel, *keys, now=now)
         else:
             stored = open_exchange
+        if unreadable.is_unreadable(message):
+            return await unreadable.answer(self, message, resident, stored)
         state, request = await self.continued(message, resident, stored)
         left = state is None and stored is not None and stored.department in self.departments
         if state is None:

@@ -146,7 +146,8 @@ def card(request: ServiceRequest, department: Department) -> Reply | None:
         "En el hilo: resolve (con foto) · reject MOTIVO · refer DEPARTAMENTO · "
         "duplicate REF · assign @quien · note · reply"
     )
-    photo = request.attachments[0] if request.attachments else None
+    # A document or voice note on the request is listed in the console, not sent as a photo.
+    photo = next((a for a in request.attachments if a.kind == "photo"), None)
     return Reply(
         text="\n".join(lines),
         channel=place[0],
