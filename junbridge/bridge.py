@@ -25,7 +25,7 @@ from junbridge.channels.base import Channel
 from junbridge.commit import commit, committed, write_all
 from junbridge.config import Config, load_config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
-from junbridge.desk import abuse, commands, followup, staff
+from junbridge.desk import abuse, commands, followup, leaving, staff, unreadable
 from junbridge.effects import Effects
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
@@ -410,12 +410,15 @@ class Bridge:
             stored = await self.store.conversation(resident.id, message.channel, *keys, now=now)
         else:
             stored = open_exchange
-        state = stored
-        if state is None or state.department not in self.departments:
+        if unreadable.is_unreadable(message):
+            return await unreadable.answer(self, message, resident, stored)
+        state, request = await self.continued(message, resident, stored)
+        left = state is None and stored is not None and stored.department in self.departments
+        if state is None:
+            goodbye = leaving.farewell(self, message, resident, stored)
+            if goodbye is not None:
+                return goodbye
             state = self.new_conversation(resident, message, now)
-        request = None
-        if state.request_reference:
-            request = await self.store.get_request(state.request_reference)
         department = self.departments[state.department]
         language = self.language_for(message, resident, department)
         error = None
@@ -436,9 +439,36 @@ class Bridge:
             outcome = await department.handle(
                 message, self.conversation(state, resident, language, None)
             )
+        if left and outcome.ask is None and error is None:
+            # Left for a quick answer elsewhere (the canteen menu, a report filed at once): the
+            # open exchange is still there for the resident's next answer to it.
+            stored = None
         return self.outcome_effects(
             message, resident, stored, state, department, outcome, request, language, error
         )
+
+    async def continued(
+        self, message: Message, resident: Resident, stored: ConversationState | None
+    ) -> tuple[ConversationState | None, ServiceRequest | None]:
+        """The open exchange ``message`` answers, and its request; (None, None) when there is
+        none or the message leaves it (see :mod:`junbridge.desk.leaving`)."""
+        if stored is None or stored.department not in self.departments:
+            return None, None
+        request = None
+        if stored.request_reference:
+            request = await self.store.get_request(stored.request_reference)
+        department = self.departments[stored.department]
+        language = self.language_for(message, resident, department)
+        open_exchange = self.conversation(stored, resident, language, request)
+        if leaving.leaves(self, message, department, open_exchange):
+            log.info(
+                "%s:%s leaves the open conversation with %s",
+                message.channel,
+                message.platform_id,
+                department.name,
+            )
+            return None, None
+        return stored, request
 
     async def run_department(
         self,

@@ -1,8 +1,9 @@
 """Multi-turn state: which department owns a resident's open conversation, and until when.
 
 A department that asks a question (``Outcome.ask``) keeps the conversation: the resident's
-next message in the same chat or thread goes back to it, whatever its words, until the
-department stops asking or the conversation expires.
+next message in the same chat or thread goes back to it, until the department stops
+asking or the conversation expires; a message that is not an answer (thanks, another
+department's matter) leaves it: see :mod:`junbridge.desk.leaving`.
 """
 
 from __future__ import annotations

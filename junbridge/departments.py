@@ -230,6 +230,17 @@ class Department:
         """Decide what to do with a message routed here; must be overridden."""
         raise NotImplementedError(f"{type(self).__name__}.handle")
 
+    def keeps(self, message: Message, conversation: Conversation) -> bool | None:
+        """Whether ``message`` answers what this department asked in ``conversation``.
+
+        Asked only while this department holds the resident's open conversation. True: it
+        is an answer, ``handle`` gets it. False: it is not; it is routed anew, and this
+        conversation and its request stay as they are. None, the default: the bridge
+        decides; a thanks or goodbye, or a clear match of another department that this one
+        does not match, leaves; anything else stays (see :mod:`junbridge.desk.leaving`).
+        """
+        return None
+
     # -- helpers for plugins ----------------------------------------------------------
 
     @property

@@ -49,6 +49,28 @@ class MessageKind(StrEnum):
     EDIT = "edit"
     LOCATION = "location"
     PHOTO = "photo"
+    # What the desk cannot read: it says what it can take, and keeps files on an open request.
+    VOICE = "voice"
+    VIDEO = "video"
+    STICKER = "sticker"
+    FILE = "file"
+
+    @property
+    def unreadable(self) -> bool:
+        """Whether this kind carries nothing a department can read (voice, video, sticker,
+        document) once the message has no text."""
+        return self in _UNREADABLE
+
+    @classmethod
+    def of_file(cls, mime_type: str | None) -> MessageKind:
+        """The kind of a message carrying a file: VOICE for audio, VIDEO for video, else FILE."""
+        major = (mime_type or "").partition("/")[0]
+        return {"audio": cls.VOICE, "video": cls.VIDEO, "image": cls.PHOTO}.get(major, cls.FILE)
+
+
+_UNREADABLE = frozenset(
+    {MessageKind.VOICE, MessageKind.VIDEO, MessageKind.STICKER, MessageKind.FILE}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

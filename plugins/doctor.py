@@ -182,6 +182,18 @@ class Doctor(junbridge.Department):
             return Outcome(says=(self.say("verify"),))
         return await self.offer(conversation, "slots")
 
+    def keeps(self, message: Message, conversation: Conversation) -> bool | None:
+        """Buttons, "anular"/"cambiar" and a slot picked answer the doctor. Once booked, any
+        other message not about the doctor is something else ("gracias", the canteen)."""
+        if message.kind is MessageKind.BUTTON or answer(message) is not None:
+            return True
+        if conversation.asked("slot"):
+            offered = [datetime.fromisoformat(iso) for iso in conversation.data.get("offered", [])]
+            return True if self.picked(message, offered) is not None else None
+        if conversation.asked("manage") and self.match(message) == 0:
+            return False
+        return None
+
     async def offer(self, conversation: Conversation, key: str, **remember: Any) -> Outcome:
         """Show the next free slots as buttons and a numbered list, and wait for a pick."""
         slots = (await self.free_slots())[: self.settings.offer]

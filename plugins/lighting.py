@@ -127,6 +127,13 @@ class Lighting(junbridge.Department):
         )
         return Outcome(change=change, says=(said,))
 
+    def keeps(self, message: Message, conversation: Conversation) -> bool | None:
+        """Where the lamp is answers "where?", whatever else the words match ("by the police
+        station")."""
+        if conversation.asked("location") and self.place(message) is not None:
+            return True
+        return None
+
     @staticmethod
     def place(message: Message) -> dict[str, object] | None:
         """Where the lamp is: location, lamp number or street; None when the message says not."""

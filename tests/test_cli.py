@@ -16,9 +16,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from junbridge.channels.telegram_parse import parse_update
 from junbridge.cli import cli
 from junbridge.model import ServiceRequest, Status
 from junbridge.store import Store
+from junbridge.testing import make_bridge, make_message
 
 ROOT = Path(__file__).parent.parent
 
@@ -347,3 +349,42 @@ def test_requests_list_fits_80_columns(town, monkeypatch):
     assert max(len(line) for line in table) <= 80
     assert table[1].startswith("JUN-0002  lighting    in_progress  la jefa de …")
     assert table[4].startswith("  La farola de la calle Real") and table[4].endswith("…")
+
+
+def test_simulate_the_canteen_after_booking_the_doctor_answers_the_canteen(town):
+    # The README's order: book the doctor, then ask about the canteen from the same phone.
+    code, out = run("simulate", "--config", str(town), "--json", "Quiero cita con el médico")
+    first = json.loads(out)["replies"][0]["choices"][0]["value"]
+    run("simulate", "--config", str(town), "--json", "--choice", first)
+    code, out = run(
+        "simulate", "--config", str(town), "--json", "¿Qué hay de comer hoy en el cole?"
+    )
+    assert code == 0
+    shown = json.loads(out)
+    [request] = shown["requests"]
+    assert request["department"] == "school"
+    assert not any("cita" in reply["text"] for reply in shown["replies"])
+
+
+def test_show_lists_a_voice_note_kept_on_the_request(town):
+    async def report_then_voice() -> str:
+        bridge = await make_bridge(
+            config=town, store_url=f"sqlite:///{town.parent / 'junbridge.db'}"
+        )
+        try:
+            lamp = await bridge.receive(
+                make_message("La farola de la plaza no funciona", user_id="12345678")
+            )
+            update = json.loads(
+                (ROOT / "tests" / "fixtures" / "telegram" / "voice.ptb22.json").read_text()
+            )
+            await bridge.receive(parse_update(update))
+            return lamp.request.reference
+        finally:
+            await bridge.close()
+
+    reference = asyncio.run(report_then_voice())
+    code, out = run("requests", "show", "--config", str(town), reference)
+    assert code == 0
+    assert "files: audio/ogg <AwADawAgADADy_JxS2gopIVIIxlhAg>" in out
+    assert "attachment" in out and "voice from the resident" in out

@@ -77,11 +77,13 @@ async def test_an_answer_that_is_not_a_day_gets_the_days_again(tmp_path):
 
 
 def test_every_python_block_of_the_tutorial_is_in_the_example_as_shown():
-    """Each block of docs/writing_plugins.md is a piece of waste.py or of this file, line
-    for line (a class member may be shown without its class's indentation)."""
+    """Each block of docs/writing_plugins.md is a piece of waste.py, of this file or of a
+    department that ships with junbridge, line for line (a class member may be shown
+    without its class's indentation)."""
     guide = (Path(__file__).parent.parent / "docs" / "writing_plugins.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", guide, re.DOTALL)
-    sources = [WASTE.read_text().splitlines(), Path(__file__).read_text().splitlines()]
+    shipped = sorted((Path(__file__).parent.parent / "plugins").glob("*.py"))
+    sources = [p.read_text().splitlines() for p in (WASTE, Path(__file__), *shipped)]
     missing = [block for block in blocks if not any(holds(s, block.splitlines()) for s in sources)]
     assert len(blocks) >= 8 and missing == []
 

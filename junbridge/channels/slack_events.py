@@ -80,7 +80,7 @@ def parse_event(body: Mapping[str, Any], *, bots: Collection[str] = ()) -> Messa
             text=plain(
                 str(event.get("text") or ""), bots=bots, mention=event["type"] == "app_mention"
             ),
-            kind=MessageKind.PHOTO if any(f.kind == "photo" for f in files) else MessageKind.TEXT,
+            kind=_kind(files),
             is_private=private,
             attachments=files,
             thread=event.get("thread_ts") or (None if private else ts),
@@ -218,6 +218,13 @@ def _from_bot(event: Mapping[str, Any], bots: Collection[str]) -> bool:
 def _is_private(event: Mapping[str, Any], channel: str) -> bool:
     kind = event.get("channel_type")
     return kind == "im" if kind else channel.startswith("D")
+
+
+def _kind(files: tuple[Attachment, ...]) -> MessageKind:
+    """PHOTO if a photo came, else what the first file is (an audio clip is a VOICE)."""
+    if any(f.kind == "photo" for f in files):
+        return MessageKind.PHOTO
+    return MessageKind.of_file(files[0].mime_type) if files else MessageKind.TEXT
 
 
 def _attachment(file: Mapping[str, Any]) -> Attachment:

@@ -2,8 +2,10 @@
 
 python-telegram-bot reads the JSON (``Update.de_json``), so a payload is held to the Bot API
 schema the SDK implements; this module only decides what each update means to the town hall.
-Joins, leaves and other service messages, bots (ourselves included), channel posts and
-content we cannot act on (stickers, voice notes) are ignored: ``None``.
+Joins, leaves and other service messages, bots (ourselves included) and channel posts are
+ignored: ``None``. Voice notes, audio, videos and documents become files (``VOICE``,
+``VIDEO``, ``FILE``); a sticker is a ``STICKER`` with nothing attached: the desk tells the
+resident what it can take.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from junbridge.text import storable
 CHANNEL = "telegram"
 # The updates junbridge asks Telegram for; it sends no others (setWebhook, getUpdates).
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+# A voice note's format when Telegram does not say (it is always Opus in Ogg).
+OGG = "audio/ogg"
 
 
 def read_update(payload: Mapping[str, Any], bot: Bot | None = None) -> Update:
@@ -80,8 +84,8 @@ def _message(
     if edited and not text:
         # A live location moving, or a photo swapped without caption: no new words to keep.
         return None
-    if not (text or attachments or location):
-        return None  # joins, leaves, pinned messages, stickers, voice notes ...
+    if not (text or attachments or location or message.sticker):
+        return None  # joins, leaves, pinned messages, polls, dice ...
     chat_id = message.chat.id
     platform_id = f"{chat_id}:{message.message_id}"
     sent_at = message.date
@@ -128,6 +132,11 @@ def _kind(
         return MessageKind.PHOTO
     if location is not None and not text:
         return MessageKind.LOCATION
+    if message.sticker is not None:
+        return MessageKind.STICKER
+    files = [a for a in attachments if a.kind == "file"]
+    if files:
+        return MessageKind.of_file(files[0].mime_type)
     return MessageKind.TEXT
 
 
@@ -148,6 +157,27 @@ def _attachments(message: telegram.Message) -> tuple[Attachment, ...]:
                 name=document.file_name,
                 mime_type=document.mime_type,
             )
+        )
+    # Kept for staff, who can listen to or watch them; a GIF also comes as a document above.
+    if message.voice is not None:
+        voice = message.voice
+        found.append(
+            Attachment(kind="file", platform_ref=voice.file_id, mime_type=voice.mime_type or OGG)
+        )
+    for media in (message.audio, message.video):
+        if media is not None:
+            found.append(
+                Attachment(
+                    kind="file",
+                    platform_ref=media.file_id,
+                    name=media.file_name,
+                    mime_type=media.mime_type,
+                )
+            )
+    if message.video_note is not None:
+        # Round video messages are always MPEG-4 and carry no MIME type of their own.
+        found.append(
+            Attachment(kind="file", platform_ref=message.video_note.file_id, mime_type="video/mp4")
         )
     return tuple(found)
 

@@ -333,7 +333,9 @@ def _message(
     if edit_of is not None:
         kind = MessageKind.EDIT
     elif attachments and not text:
-        kind = MessageKind.PHOTO
+        # X sends photos, videos and GIFs; of the last two only their still is kept.
+        photo = any(a.kind == "photo" for a in attachments)
+        kind = MessageKind.PHOTO if photo else MessageKind.VIDEO
     # Text, names, ids and the raw post stored with the message: all repaired alike.
     return storable(
         Message(

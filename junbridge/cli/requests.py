@@ -238,6 +238,14 @@ async def show(config_path: Path, reference: str) -> None:
         ("location", f"{request.lat}, {request.long}" if request.lat else None),
         ("expected", when(bridge, request.expected_datetime)),
         ("notice", request.service_notice),
+        # The resident's photos, voice notes and documents, for staff to open.
+        (
+            "files",
+            ", ".join(
+                f"{a.name or a.mime_type or a.kind} <{a.url or a.platform_ref}>"
+                for a in request.attachments
+            ),
+        ),
     ):
         if value:
             out.print(f"  {label}: {value}", markup=False)

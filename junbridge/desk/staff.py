@@ -150,7 +150,8 @@ def card(request: ServiceRequest, department: Department) -> Reply | None:
             )
         )
     lines.append(staff_text(department, "staff_card_help"))
-    photo = request.attachments[0] if request.attachments else None
+    # A document or voice note on the request is listed in the console, not sent as a photo.
+    photo = next((a for a in request.attachments if a.kind == "photo"), None)
     return Reply(
         text="\n".join(lines),
         channel=place[0],

@@ -17,7 +17,7 @@ from junbridge.departments import (
     RegisterDepartment,
     fold,
 )
-from junbridge.desk import abuse
+from junbridge.desk import abuse, leaving, unreadable
 from junbridge.desk.commands_texts import COMMANDS_TEXTS
 from junbridge.hookspecs import hookimpl
 from junbridge.model import Choice, Message, MessageKind
@@ -60,6 +60,8 @@ class Triage(Department):
         },
         COMMANDS_TEXTS,
         abuse.ABUSE_TEXTS,
+        leaving.FAREWELL_TEXTS,
+        unreadable.UNREADABLE_TEXTS,
     )
 
     def match(self, message: Message) -> float:

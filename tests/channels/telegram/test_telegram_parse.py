@@ -29,6 +29,10 @@ def fixture(name: str) -> dict[str, Any]:
         ("text_message.json", "missing 1 required positional argument: 'is_bot'"),
         # A 2017 capture, before Bot API 4.5's PhotoSize.file_unique_id.
         ("photo_with_caption.json", "missing 1 required positional argument: 'file_unique_id'"),
+        ("voice.json", "missing 1 required positional argument: 'file_unique_id'"),
+        ("video_with_caption.json", "missing 1 required positional argument: 'file_unique_id'"),
+        ("document_with_caption.json", "missing 1 required positional argument: 'file_unique_id'"),
+        ("sticker.json", "missing 4 required positional arguments: 'file_unique_id'"),
     ],
 )
 def test_outdated_captures_are_refused_with_the_reason(name: str, reason: str):
@@ -87,6 +91,77 @@ def test_location():
         kind=MessageKind.LOCATION,
         is_private=True,
         location=Location(lat=55.693416, long=37.624605),
+    )
+
+
+# The four captures below share one sender and chat (Illemius/telegram_types examples).
+SAMPLE = {
+    "platform_id": "12345678:12345",
+    "conversation": "12345678",
+    "sender": Sender(id="12345678", handle="UserName", name="Name", language="ln-LN"),
+    "is_private": True,
+}
+
+
+def test_a_voice_note_is_a_voice_message_with_its_file_kept():
+    message = parse_update(fixture("voice.ptb22.json"))
+    assert message == Message(
+        **SAMPLE,
+        channel="telegram",
+        sent_at=datetime(2017, 10, 23, 14, 20, 3, tzinfo=UTC),
+        kind=MessageKind.VOICE,
+        attachments=(
+            Attachment(
+                kind="file", platform_ref="AwADawAgADADy_JxS2gopIVIIxlhAg", mime_type="audio/ogg"
+            ),
+        ),
+    )
+
+
+def test_a_sticker_is_a_sticker_message_with_nothing_attached():
+    message = parse_update(fixture("sticker.ptb22.json"))
+    assert message == Message(
+        **SAMPLE,
+        channel="telegram",
+        sent_at=datetime(2017, 10, 23, 15, 10, 50, tzinfo=UTC),
+        kind=MessageKind.STICKER,
+    )
+
+
+def test_a_video_keeps_its_caption_and_its_file():
+    message = parse_update(fixture("video_with_caption.ptb22.json"))
+    assert message == Message(
+        **SAMPLE,
+        channel="telegram",
+        sent_at=datetime(2017, 10, 23, 11, 1, 34, tzinfo=UTC),
+        text="description",
+        kind=MessageKind.VIDEO,
+        attachments=(
+            Attachment(
+                kind="file",
+                platform_ref="BAADAgpAADdawy_JxS72kRvV3cortAg",
+                mime_type="video/quicktime",
+            ),
+        ),
+    )
+
+
+def test_a_document_keeps_its_caption_name_and_type():
+    message = parse_update(fixture("document_with_caption.ptb22.json"))
+    assert message == Message(
+        **SAMPLE,
+        channel="telegram",
+        sent_at=datetime(2017, 10, 23, 14, 13, 32, tzinfo=UTC),
+        text="doc description",
+        kind=MessageKind.FILE,
+        attachments=(
+            Attachment(
+                kind="file",
+                platform_ref="BQADAgADpgADy_JxS66XQTBRHFleAg",
+                name="test.docx",
+                mime_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            ),
+        ),
     )
 
 
