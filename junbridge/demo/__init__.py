@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from junbridge.cli.display import displayed
-from junbridge.demo.script import PLATFORM_TITLES, Day, SceneTimeout, Transcript
+from junbridge.demo.script import PLATFORM_TITLES, Day, SceneTimeout, Transcript, catch_up
 from junbridge.demo.town import DemoTown, open_town
 
 
@@ -28,6 +28,9 @@ async def play(town: DemoTown, transcript: Transcript, console: Console) -> None
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("A day in Jun", total=len(scenes))
         for scene in scenes:
+            await catch_up(
+                town, transcript, town.clock.at(scene.day, scene.hour, scene.minute, town.tz)
+            )
             town.clock.set(scene.day, scene.hour, scene.minute, town.tz)
             when = f"day {scene.day + 1} {scene.hour:02d}:{scene.minute:02d}"
             progress.update(task, description=f"{when} {scene.title}")
@@ -58,7 +61,8 @@ async def summary(town: DemoTown) -> Table:
     """The requests of the day."""
     table = Table(title="Requests of the day", title_justify="left")
     for column in ("ref", "department", "state", "channel", "assignee", "expected"):
-        table.add_column(column)
+        # Only a name may wrap: a reference or a time broken over two lines reads wrong.
+        table.add_column(column, no_wrap=column != "assignee")
     for request in reversed(await town.bridge.requests.all()):
         expected = request.expected_datetime
         table.add_row(
