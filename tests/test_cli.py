@@ -347,3 +347,15 @@ def test_requests_list_fits_80_columns(town, monkeypatch):
     assert max(len(line) for line in table) <= 80
     assert table[1].startswith("JUN-0002  lighting    in_progress  la jefa de …")
     assert table[4].startswith("  La farola de la calle Real") and table[4].endswith("…")
+
+
+def test_simulate_tells_which_button_to_press_in_town_time(town, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    at = ("--at", "2026-11-25 10:00")  # a Wednesday in Jun (UTC+1)
+    code, out = run("simulate", "--config", str(town), *at, "Quiero cita con el médico")
+    assert code == 0
+    hints = [line.strip() for line in out.splitlines() if line.strip().startswith("press ")]
+    assert hints[0] == "press mié, 25 nov 10:15 with: --choice slot:2026-11-25T10:15:00+01:00"
+    value = hints[0].rpartition(" ")[2]
+    code, out = run("simulate", "--config", str(town), *at, "--choice", value)
+    assert code == 0 and "Cita confirmada: mié, 25 de noviembre, 10:15" in out
