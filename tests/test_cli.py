@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import importlib.metadata
 import json
 import operator
 import shlex
@@ -38,6 +39,11 @@ def town(tmp_path: Path) -> Path:
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.output
+
+
+def test_version_is_the_installed_packages():
+    code, out = run("--version")
+    assert code == 0 and out == f"junbridge {importlib.metadata.version('junbridge')}\n"
 
 
 def test_check_summarises_a_valid_configuration(town):
