@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import functools
 import importlib.metadata
+import itertools
 import json
 import operator
 import shlex
@@ -22,6 +23,7 @@ from junbridge.model import ServiceRequest, Status
 from junbridge.store import Store
 
 ROOT = Path(__file__).parent.parent
+TITLES = ("department", "privacy", "staff", "on duty", "SLA")
 
 
 @pytest.fixture
@@ -51,6 +53,25 @@ def test_check_summarises_a_valid_configuration(town):
     assert code == 0
     assert "is valid: 1 channels, 5 departments" in out
     assert "SLACK_BOT_TOKEN is not set — the channel will be skipped" in out
+
+
+def test_check_departments_table_reads_at_80_columns(town, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out = run("check", "--config", str(town))
+    assert code == 0
+    table = out[out.index("Departments") : out.index("└", out.index("Departments"))]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "…" not in table  # no name cut short
+    lines = table.splitlines()
+    # The header on one line; each department's facts whole on its first line.
+    assert [c.strip() for c in lines[2].split("┃")[1:-1]] == list(TITLES)
+    assert lines[3].startswith("┡")
+    cells = [[c.strip() for c in line.strip("│").split("│")] for line in lines[4:]]
+    first = next(i for i, row in enumerate(cells) if row[0] == "lighting")
+    assert cells[first][1:] == ["public", "electricista", "electricista", "48 h working"]
+    # The staff one a line, the lead marked; a line may wrap between words, never inside one.
+    block = [cells[first], *itertools.takewhile(lambda row: row[0] == "", cells[first + 1 :])]
+    assert " ".join(row[2] for row in block) == "electricista jefa de obras (lead)"
 
 
 def test_check_strict_fails_when_a_secret_is_unset(town, monkeypatch):
