@@ -9,6 +9,7 @@ import importlib.metadata
 import itertools
 import json
 import operator
+import re
 import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -386,3 +387,15 @@ def test_simulate_tells_which_button_to_press_in_town_time(town, monkeypatch):
     value = hints[0].rpartition(" ")[2]
     code, out = run("simulate", "--config", str(town), *at, "--choice", value)
     assert code == 0 and "Cita confirmada: mié, 25 de noviembre, 10:15" in out
+
+
+def test_requests_show_renders_reply_markup_instead_of_printing_it(town, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    lamp = "La farola de la calle Real no funciona"
+    code, out = run("simulate", "--config", str(town), "--at", "2026-11-25 10:00", lamp)
+    assert code == 0
+    reference = re.search(r"JUN-\d+", out)[0]
+    code, out = run("requests", "show", "--config", str(town), reference)
+    assert code == 0
+    assert "**" not in out and f"Gracias. {reference} (Alumbrado" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
