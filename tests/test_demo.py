@@ -50,10 +50,10 @@ async def test_the_day_in_jun_plays_on_every_platform_and_keeps_police_matters_p
 
 @pytest.fixture(scope="module")
 def demo_output() -> str:
-    """What ``junbridge demo`` prints, played once for the tests that read it (~5 s)."""
+    """What ``junbridge demo`` prints at 80 columns, played once for the tests that read it."""
     out = io.StringIO()
     code = asyncio.run(
-        run_demo(ROOT / "channels.yaml", keep_running=False, console=Console(file=out, width=120))
+        run_demo(ROOT / "channels.yaml", keep_running=False, console=Console(file=out, width=80))
     )
     assert code == 0, out.getvalue()
     return out.getvalue()
@@ -86,5 +86,12 @@ def test_the_transcript_shows_people_photos_and_alerts_as_they_happened(demo_out
     assert "Tue 00:02 town → #police" in lines and "Tue 00:10 town → #police" in lines
     # "Is it fixed?" goes out a day after "resolved", before the resident answers.
     assert lines.index("Tue 10:40 town → @vecina_jun") < lines.index("Tue 10:45 @vecina_jun")
+    # Who and when on a line, what they said indented under it, a long line wrapping there too.
+    panels = demo_output[: demo_output.index("Requests of the day")]
+    said = [line[2:-2] for line in panels.splitlines() if line.startswith("│ ")]
+    assert all(re.match(r"(Mon|Tue|Wed) \d\d:\d\d |    \S| *$", line) for line in said)
     # The resident wrote in Spanish: the hint under numbered choices is in Spanish only.
     assert "Responde con el número" in lines and "Reply with the number" not in demo_output
+    # The requests of the day fit 80 columns with every reference, name and time whole.
+    table = demo_output[demo_output.index("Requests of the day") :]
+    assert "…" not in table and " JUN-0005 │ police " in table and "01 Dec 00:10" in table

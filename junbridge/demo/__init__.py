@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -43,23 +44,22 @@ def transcripts(town: DemoTown, transcript: Transcript) -> list[Panel]:
     """One panel per platform: who said what, in order."""
     panels = []
     for platform, title in PLATFORM_TITLES.items():
-        body = Text()
+        said: list[RenderableType] = []
         for line in transcript.lines:
             if line.platform != platform:
                 continue
             when = line.at.astimezone(town.tz).strftime("%a %H:%M")
-            style = "cyan" if line.town else "bold"
-            body.append(f"{when} {line.who}\n", style=style)
+            said.append(Text(f"{when} {line.who}", style="cyan" if line.town else "bold"))
             shown = displayed(platform, line.text) if line.town else Text(line.text)
-            body.append_text(Text("    ") + Text("\n    ").join(shown.split("\n")))
-            body.append("\n\n")
-        panels.append(Panel(body, title=title, title_align="left"))
+            # Indented as a whole, so a long line wraps under itself, not under the names.
+            said.append(Padding(shown, (0, 0, 1, 4)))
+        panels.append(Panel(Group(*said), title=title, title_align="left"))
     return panels
 
 
 async def summary(town: DemoTown) -> Table:
     """The requests of the day."""
-    table = Table(title="Requests of the day", title_justify="left")
+    table = Table(title="Requests of the day", title_justify="left", show_edge=False)
     for column in ("ref", "department", "state", "channel", "assignee", "expected"):
         # Only a name may wrap: a reference or a time broken over two lines reads wrong.
         table.add_column(column, no_wrap=column != "assignee")
@@ -82,8 +82,10 @@ async def run_demo(config_path: Path, *, keep_running: bool, console: Console) -
     transcript = Transcript()
     try:
         console.print(
-            f"Emulators: Telegram {town.telegram.url} · Slack {town.slack.url} · X {town.x.url}\n"
-            f"Bridge: {town.server.url} · store {town.workdir / 'demo.db'}"
+            f"Emulators: Telegram {town.telegram.url} · Slack {town.slack.url}\n"
+            f"           X {town.x.url}\n"
+            f"Bridge: {town.server.url} · store {town.workdir / 'demo.db'}",
+            soft_wrap=True,
         )
         await play(town, transcript, console)
         console.print(Group(*transcripts(town, transcript)))
