@@ -49,7 +49,7 @@ class MediaStore:
             kind=attachment.kind,
             platform_ref=attachment.platform_ref,
             url=path.resolve().as_uri(),
-            name=attachment.name or path.name,
+            name=attachment.name or remote_name(attachment) or path.name,
             mime_type=attachment.mime_type or mimetypes.guess_type(path.name)[0],
         )
 
@@ -79,3 +79,19 @@ def local_path(attachment: Attachment) -> Path | None:
     if parts.scheme == "file":
         return Path(unquote(parts.path))
     return None
+
+
+def remote_name(attachment: Attachment) -> str | None:
+    """The file name in the attachment's web address, if it has one (X names photos there)."""
+    if not attachment.url or urlsplit(attachment.url).scheme not in ("http", "https"):
+        return None
+    return Path(unquote(urlsplit(attachment.url).path)).name or None
+
+
+def shown_name(attachment: Attachment) -> str:
+    """How a preview names a photo: its file name, never the path it is kept under here."""
+    if attachment.name:
+        return attachment.name
+    if attachment.url:
+        return Path(unquote(urlsplit(attachment.url).path)).name or attachment.url
+    return attachment.platform_ref

@@ -379,7 +379,8 @@ class Reply:
 
     ``text`` uses a small markup that every channel renders its own way: ``**bold**``,
     ``[label](https://link)`` and line breaks. ``private`` sends it as a direct message to
-    ``recipient`` instead of into ``conversation``.
+    ``recipient`` instead of into ``conversation``. ``language`` is the reader's, for the few
+    words a channel adds itself (the hint X shows under numbered choices).
     """
 
     text: str
@@ -391,6 +392,7 @@ class Reply:
     choices: tuple[Choice, ...] = ()
     photo: Attachment | None = None
     reference: str | None = None
+    language: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict for the outbox."""

@@ -204,8 +204,10 @@ class Doctor(junbridge.Department):
         language = conversation.language
         labels = [self.label(at, language) for at in slots]
         options = "\n".join(f"{n}. {label}" for n, label in enumerate(labels, 1))
+        # The value in town time too: it is what `junbridge simulate --choice` tells admins to
+        # type, and the same moment as the UTC slot it is compared with.
         choices = [
-            Choice(label=label, value=f"slot:{at.isoformat()}")
+            Choice(label=label, value=f"slot:{at.astimezone(self.tz).isoformat()}")
             for at, label in zip(slots, labels, strict=True)
         ]
         say = self.say(key, choices=choices, options=options)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import importlib.metadata
+import itertools
 import json
 import operator
+import re
 import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +26,7 @@ from junbridge.store import Store
 from junbridge.testing import make_bridge, make_message
 
 ROOT = Path(__file__).parent.parent
+TITLES = ("department", "privacy", "staff", "on duty", "SLA")
 
 
 @pytest.fixture
@@ -42,11 +46,35 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def test_version_is_the_installed_packages():
+    code, out = run("--version")
+    assert code == 0 and out == f"junbridge {importlib.metadata.version('junbridge')}\n"
+
+
 def test_check_summarises_a_valid_configuration(town):
     code, out = run("check", "--config", str(town))
     assert code == 0
     assert "is valid: 1 channels, 5 departments" in out
     assert "SLACK_BOT_TOKEN is not set — the channel will be skipped" in out
+
+
+def test_check_departments_table_reads_at_80_columns(town, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out = run("check", "--config", str(town))
+    assert code == 0
+    table = out[out.index("Departments") : out.index("└", out.index("Departments"))]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "…" not in table  # no name cut short
+    lines = table.splitlines()
+    # The header on one line; each department's facts whole on its first line.
+    assert [c.strip() for c in lines[2].split("┃")[1:-1]] == list(TITLES)
+    assert lines[3].startswith("┡")
+    cells = [[c.strip() for c in line.strip("│").split("│")] for line in lines[4:]]
+    first = next(i for i, row in enumerate(cells) if row[0] == "lighting")
+    assert cells[first][1:] == ["public", "electricista", "electricista", "48 h working"]
+    # The staff one a line, the lead marked; a line may wrap between words, never inside one.
+    block = [cells[first], *itertools.takewhile(lambda row: row[0] == "", cells[first + 1 :])]
+    assert " ".join(row[2] for row in block) == "electricista jefa de obras (lead)"
 
 
 def test_check_strict_fails_when_a_secret_is_unset(town, monkeypatch):
@@ -388,3 +416,27 @@ def test_show_lists_a_voice_note_kept_on_the_request(town):
     assert code == 0
     assert "files: audio/ogg <AwADawAgADADy_JxS2gopIVIIxlhAg>" in out
     assert "attachment" in out and "voice from the resident" in out
+
+
+def test_simulate_tells_which_button_to_press_in_town_time(town, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    at = ("--at", "2026-11-25 10:00")  # a Wednesday in Jun (UTC+1)
+    code, out = run("simulate", "--config", str(town), *at, "Quiero cita con el médico")
+    assert code == 0
+    hints = [line.strip() for line in out.splitlines() if line.strip().startswith("press ")]
+    assert hints[0] == "press mié, 25 nov 10:15 with: --choice slot:2026-11-25T10:15:00+01:00"
+    value = hints[0].rpartition(" ")[2]
+    code, out = run("simulate", "--config", str(town), *at, "--choice", value)
+    assert code == 0 and "Cita confirmada: mié, 25 de noviembre, 10:15" in out
+
+
+def test_requests_show_renders_reply_markup_instead_of_printing_it(town, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    lamp = "La farola de la calle Real no funciona"
+    code, out = run("simulate", "--config", str(town), "--at", "2026-11-25 10:00", lamp)
+    assert code == 0
+    reference = re.search(r"JUN-\d+", out)[0]
+    code, out = run("requests", "show", "--config", str(town), reference)
+    assert code == 0
+    assert "**" not in out and f"Gracias. {reference} (Alumbrado" in out
+    assert max(len(line) for line in out.splitlines()) <= 80

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from junbridge.demo import play, run_demo
@@ -45,14 +48,50 @@ async def test_the_day_in_jun_plays_on_every_platform_and_keeps_police_matters_p
         await town.close()
 
 
-async def test_run_demo_prints_a_transcript_per_platform_and_exits_0():
+@pytest.fixture(scope="module")
+def demo_output() -> str:
+    """What ``junbridge demo`` prints at 80 columns, played once for the tests that read it."""
     out = io.StringIO()
-    code = await run_demo(
-        ROOT / "channels.yaml", keep_running=False, console=Console(file=out, width=120)
+    code = asyncio.run(
+        run_demo(ROOT / "channels.yaml", keep_running=False, console=Console(file=out, width=80))
     )
-    text = out.getvalue()
-    assert code == 0, text
+    assert code == 0, out.getvalue()
+    return out.getvalue()
+
+
+def test_run_demo_prints_a_transcript_per_platform_and_exits_0(demo_output):
+    text = demo_output
     for heading in ("Telegram", "Slack", "X", "Requests of the day"):
         assert heading in text
-    # "Menú del comedor, ..." on a school day, "no hay comedor" in the holidays.
-    assert "Cita confirmada" in text and "comedor" in text
+    # The demo's own fixed day, Monday 30 November 2026: the canteen is open.
+    assert "Cita confirmada: lun, 30 de noviembre, 11:15" in text
+    assert "Menú del comedor, lunes, 30 de noviembre" in text
+
+
+def test_the_transcript_shows_people_photos_and_alerts_as_they_happened(demo_output):
+    lines = [line.strip("│ ").rstrip() for line in demo_output.splitlines()]
+    # People and places by name, not by chat, post or user id.
+    for said in (
+        "Mon 08:05 town → @vecina_jun",
+        "Mon 23:40 town → private message to @vecino_insomne",
+        "Mon 11:00 town → María",
+        "Mon 08:05 town → #lighting",
+    ):
+        assert said in lines
+    assert not any(re.search(r"town → (private message to )?\d", line) for line in lines)
+    # A photo by its name, on one line; never the path it is kept under.
+    assert "[photo farola-arreglada.jpg]" in lines
+    assert "file://" not in demo_output
+    # The noise complaint's SLA alerts at 00:02 and 00:10, not with the next scene.
+    assert "Tue 00:02 town → #police" in lines and "Tue 00:10 town → #police" in lines
+    # "Is it fixed?" goes out a day after "resolved", before the resident answers.
+    assert lines.index("Tue 10:40 town → @vecina_jun") < lines.index("Tue 10:45 @vecina_jun")
+    # Who and when on a line, what they said indented under it, a long line wrapping there too.
+    panels = demo_output[: demo_output.index("Requests of the day")]
+    said = [line[2:-2] for line in panels.splitlines() if line.startswith("│ ")]
+    assert all(re.match(r"(Mon|Tue|Wed) \d\d:\d\d |    \S| *$", line) for line in said)
+    # The resident wrote in Spanish: the hint under numbered choices is in Spanish only.
+    assert "Responde con el número" in lines and "Reply with the number" not in demo_output
+    # The requests of the day fit 80 columns with every reference, name and time whole.
+    table = demo_output[demo_output.index("Requests of the day") :]
+    assert "…" not in table and " JUN-0005 │ police " in table and "01 Dec 00:10" in table

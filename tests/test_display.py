@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from junbridge.cli.display import displayed
+from junbridge.cli.display import displayed, from_markup
 
 
 def test_telegram_html_is_shown_bold_and_unescaped():
@@ -19,3 +19,10 @@ def test_slack_mrkdwn_bold_and_links_read_as_in_slack():
 
 def test_other_channels_are_shown_as_they_are():
     assert displayed("twitter", "JUN-0001 **no bold on X**").plain == "JUN-0001 **no bold on X**"
+
+
+def test_junbridge_markup_is_shown_bold_with_each_link_address():
+    shown = from_markup("**JUN-0001** resuelto\nMás: [ver aviso](https://jun.es/r/1)")
+    assert shown.plain == "JUN-0001 resuelto\nMás: ver aviso (https://jun.es/r/1)"
+    [bold] = [span for span in shown.spans if span.style == "bold"]
+    assert shown.plain[bold.start : bold.end] == "JUN-0001"

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from junbridge.markup import Break, RenderError, Text, Token, destination, parse, split
+from junbridge.media import shown_name
 from junbridge.model import Choice, Reply
 
 # Block Kit limits (api.slack.com/reference/block-kit).
@@ -132,7 +133,7 @@ def render(reply: Reply) -> list[dict[str, Any]]:
 
 
 def preview(reply: Reply) -> list[str]:
-    """The mrkdwn of each message, a photo as ``[photo]``, buttons as ``[ label ]``."""
+    """The mrkdwn of each message, a photo as ``[photo NAME]``, buttons as ``[ label ]``."""
     shown = []
     for message in render(reply):
         lines = []
@@ -141,7 +142,7 @@ def preview(reply: Reply) -> list[str]:
                 lines.append(block["text"]["text"])
             elif block["type"] == "image":
                 source = block.get("image_url") or block["slack_file"]["id"]
-                lines.append(f"[photo {source}]")
+                lines.append(f"[photo {shown_name(reply.photo) if reply.photo else source}]")
             else:
                 lines.append(" ".join(f"[ {b['text']['text']} ]" for b in block["elements"]))
         shown.append("\n".join(lines))

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from junbridge.markup import Break, RenderError, Text, Token, destination, parse, split
+from junbridge.media import shown_name
 from junbridge.model import Choice, Reply
 
 # Bot API limits: characters "after entities parsing"; we hold the HTML itself to them, in
@@ -105,12 +106,12 @@ def render(reply: Reply) -> list[dict[str, Any]]:
 
 
 def preview(reply: Reply) -> list[str]:
-    """The HTML of each message, a photo shown as ``[photo]``, buttons as ``[ label ]``."""
+    """The HTML of each message, a photo as ``[photo NAME]``, buttons as ``[ label ]``."""
     shown = []
     for message in render(reply):
         text = message.get("text", message.get("caption", ""))
-        if "photo" in message:
-            text = f"[photo {message['photo']}]\n{text}".rstrip()
+        if "photo" in message and reply.photo is not None:
+            text = f"[photo {shown_name(reply.photo)}]\n{text}".rstrip()
         keyboard = message.get("reply_markup", {}).get("inline_keyboard", [])
         buttons = [" ".join(f"[ {b['text']} ]" for b in row) for row in keyboard]
         shown.append("\n".join([text, *buttons]) if buttons else text)

@@ -46,7 +46,7 @@ from junbridge.channels.twitter_api import (
     upload_photo,
 )
 from junbridge.channels.twitter_render import (
-    CHOICE_HINT,
+    CHOICE_HINTS,
     DM_LIMIT,
     POST_LIMIT,
     is_valid_post,
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from junbridge.bridge import Bridge
 
 __all__ = [
-    "CHOICE_HINT",
+    "CHOICE_HINTS",
     "DM_LIMIT",
     "POST_LIMIT",
     "TwitterChannel",
@@ -116,7 +116,10 @@ class TwitterChannel(Channel):
         mode: Literal["polling", "webhook"] = "polling"
         poll_seconds: float = Field(60, gt=0)
         poll_dms: bool = Field(True, description="also read direct messages when polling")
-        choice_hint: str = Field(CHOICE_HINT, description="shown under numbered choices")
+        choice_hint: str | dict[str, str] = Field(
+            default_factory=lambda: dict(CHOICE_HINTS),
+            description="shown under numbered choices: one sentence, or one per language",
+        )
         api_url: str = Field(
             X_API,
             pattern=r"^https?://[^/?#]+/?$",

@@ -8,16 +8,18 @@ ones become a numbered thread. Direct messages take up to 10,000 characters.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from junbridge.channels.twitter_length import parse_tweet
 from junbridge.markup import BREAK, RenderError, Text, Token, destination, parse, plain, split
+from junbridge.media import shown_name
 from junbridge.model import Choice, Reply
 
 POST_LIMIT = 280
 DM_LIMIT = 10_000
-CHOICE_HINT = "Responde con el número · Reply with the number"
+# Under numbered choices, in the reader's language; the first is for a reply with none known.
+CHOICE_HINTS = {"es": "Responde con el número", "en": "Reply with the number"}
 DM_CONVERSATION = re.compile(r"\d+-\d+")
 
 
@@ -54,6 +56,14 @@ def with_choices(tokens: Sequence[Token], choices: Sequence[Choice], hint: str) 
     return [*tokens, *lines, Text(hint)]
 
 
+def choice_hint(hints: str | Mapping[str, str], language: str | None) -> str:
+    """The hint under numbered choices for a reader of ``language``: one sentence for all,
+    or the one in their language (the first when theirs is missing)."""
+    if isinstance(hints, str):
+        return hints
+    return hints.get(language or "") or next(iter(hints.values()), "")
+
+
 def thread(tokens: Sequence[Token], limit: int = POST_LIMIT) -> list[str]:
     """The posts of ``tokens``: one if it fits, else parts that end ``" 1/3"`` and so on."""
     whole = text_of(tokens).strip()
@@ -75,7 +85,7 @@ def thread(tokens: Sequence[Token], limit: int = POST_LIMIT) -> list[str]:
     return [f"{text_of(part)} {n}/{len(parts)}" for n, part in enumerate(parts, start=1)]
 
 
-def render(reply: Reply, *, hint: str = CHOICE_HINT) -> list[dict[str, Any]]:
+def render(reply: Reply, *, hint: str | Mapping[str, str] = CHOICE_HINTS) -> list[dict[str, Any]]:
     """API v2 bodies, one per post or direct message.
 
     Public: ``POST /2/tweets`` bodies ``{"text", "reply": {"in_reply_to_tweet_id"}}``; every
@@ -87,7 +97,7 @@ def render(reply: Reply, *, hint: str = CHOICE_HINT) -> list[dict[str, Any]]:
     """
     target, in_reply_to = destination(reply)
     bodies: list[dict[str, Any]]
-    tokens = with_choices(parse(reply.text), reply.choices, hint)
+    tokens = with_choices(parse(reply.text), reply.choices, choice_hint(hint, reply.language))
     if reply.private or is_dm_conversation(target):
         key = "participant_id" if reply.private else "dm_conversation_id"
         parts = [text_of(p) for p in split(tokens, DM_LIMIT, lambda p: len(text_of(p)))]
@@ -104,9 +114,9 @@ def render(reply: Reply, *, hint: str = CHOICE_HINT) -> list[dict[str, Any]]:
     return bodies
 
 
-def preview(reply: Reply, *, hint: str = CHOICE_HINT) -> list[str]:
-    """The text of each post or message; a photo shown as ``[photo]`` on the first."""
+def preview(reply: Reply, *, hint: str | Mapping[str, str] = CHOICE_HINTS) -> list[str]:
+    """The text of each post or message; a photo as ``[photo NAME]`` on the first."""
     texts = [body["text"] for body in render(reply, hint=hint)]
     if reply.photo is not None:
-        texts[0] = f"[photo {reply.photo.url or reply.photo.platform_ref}]\n{texts[0]}"
+        texts[0] = f"[photo {shown_name(reply.photo)}]\n{texts[0]}"
     return texts

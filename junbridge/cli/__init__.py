@@ -13,6 +13,8 @@ from junbridge.cli.common import console
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what the bridge does.")
+# From the installed package's metadata, so it is the version pip installed, not a copy.
+@click.version_option(package_name="junbridge", message="junbridge %(version)s")
 def cli(verbose: bool) -> None:
     """junbridge: the town's services over Telegram, Slack and X."""
     logging.basicConfig(

@@ -73,26 +73,34 @@ def department_table(registry: Registry, config: Config) -> tuple[Table, list[st
     context = DepartmentContext(
         town=config.town, clock=utcnow, requests=_NoStore(), config_dir=config.config_dir
     )
-    table = Table(title="Departments", title_justify="left")
-    for column in ("department", "privacy", "staff", "lead", "on duty rota", "SLA"):
-        table.add_column(column)
+    rows: list[tuple[str, ...]] = []
     untranslated: list[str] = []
     for name, settings in config.departments.items():
         department = registry.departments[name](settings, context)
-        lead = next((s.name for s in settings.staff if s.role == "lead"), "-")
-        rota = ", ".join(sorted({s.staff for s in settings.on_duty})) or "-"
-        sla = f"{settings.sla_hours:g} h" + (" (business)" if settings.business_hours else "")
-        table.add_row(
-            name if settings.enabled else f"{name} (disabled)",
-            department.privacy,
-            ", ".join(s.name for s in settings.staff) or "-",
-            lead,
-            rota,
-            sla,
+        # One person a line, the lead marked: at 80 columns a name wraps, never a list.
+        staff = [s.name + (" (lead)" if s.role == "lead" else "") for s in settings.staff]
+        rota = sorted({s.staff for s in settings.on_duty})
+        hours = f"{settings.sla_hours:g} h"
+        rows.append(
+            (
+                name if settings.enabled else f"{name} (disabled)",
+                department.privacy,
+                "\n".join(staff) or "-",
+                "\n".join(rota) or "-",
+                f"{hours} working" if settings.business_hours else hours,
+            )
         )
         untranslated += [
             f"{name}: {key} has no {lang} text" for lang, key in department.missing_translations()
         ]
+    table = Table(title="Departments", title_justify="left")
+    for number, column in enumerate(("department", "privacy", "staff", "on duty", "SLA")):
+        # Narrow terminals wrap between words, and only cut a word longer than this.
+        cells = [column, *(row[number] for row in rows)]
+        longest = max(len(word) for cell in cells for word in cell.split())
+        table.add_column(column, min_width=min(longest, 16), overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     return table, untranslated
 
 

@@ -1,7 +1,8 @@
 """Platform-rendered text as a person sees it on their phone, for terminal output.
 
 Telegram gets HTML (``<b>``, ``<a>``) and Slack gets mrkdwn (``*bold*``, ``<url|label>``);
-the CLI and the demo show them bold and plain, as the apps do, not as their source.
+the CLI and the demo show them bold and plain, as the apps do, not as their source. Replies
+as stored (``junbridge requests show``) are in junbridge's own markup: :func:`from_markup`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import html
 import re
 
 from rich.text import Text
+
+from junbridge.markup import Break, Link, parse
 
 _HTML = re.compile(r"<b>|</b>|<a href=\"([^\"]*)\">|</a>")
 _SLACK = re.compile(r"\*([^*\n]+)\*|<([^|>]+)\|([^>]+)>")
@@ -22,6 +25,24 @@ def displayed(channel: str, text: str) -> Text:
     if channel == "slack":
         return _from_mrkdwn(text)
     return Text(text)
+
+
+def from_markup(source: str) -> Text:
+    """junbridge's own markup (``**bold**``, ``[label](url)``) as a terminal shows it.
+
+    Bold is bold; a link keeps its address after the label, since plain output (a pipe, a
+    log) has no other way to show where it goes.
+    """
+    out = Text()
+    for token in parse(source):
+        if isinstance(token, Break):
+            out.append("\n")
+        elif isinstance(token, Link):
+            out.append(token.label, style=f"{'bold ' if token.bold else ''}link {token.url}")
+            out.append(f" ({token.url})", style="dim")
+        else:
+            out.append(token.text, style="bold" if token.bold else "")
+    return out
 
 
 def _from_html(source: str) -> Text:

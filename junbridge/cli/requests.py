@@ -15,6 +15,7 @@ from rich.text import Text
 
 from junbridge.bridge import Bridge
 from junbridge.cli.common import config_option, console, fail, open_bridge, run_async
+from junbridge.cli.display import from_markup
 from junbridge.model import IllegalTransition, ServiceRequest, Status
 from junbridge.store.pages import Summary
 
@@ -260,7 +261,7 @@ async def show(config_path: Path, reference: str) -> None:
         sent.add_column(column, overflow="fold")
     for row in replies:
         to = f"DM {row.reply.recipient}" if row.reply.private else row.reply.conversation
-        sent.add_row(row.reply.channel, to, row.status, row.reply.text)
+        sent.add_row(row.reply.channel, to, row.status, from_markup(row.reply.text))
     out.print(sent)
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from junbridge.cli.display import displayed
-from junbridge.demo.script import PLATFORM_TITLES, Day, SceneTimeout, Transcript
+from junbridge.demo.script import PLATFORM_TITLES, Day, SceneTimeout, Transcript, catch_up
 from junbridge.demo.town import DemoTown, open_town
 
 
@@ -28,6 +29,9 @@ async def play(town: DemoTown, transcript: Transcript, console: Console) -> None
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("A day in Jun", total=len(scenes))
         for scene in scenes:
+            await catch_up(
+                town, transcript, town.clock.at(scene.day, scene.hour, scene.minute, town.tz)
+            )
             town.clock.set(scene.day, scene.hour, scene.minute, town.tz)
             when = f"day {scene.day + 1} {scene.hour:02d}:{scene.minute:02d}"
             progress.update(task, description=f"{when} {scene.title}")
@@ -40,25 +44,25 @@ def transcripts(town: DemoTown, transcript: Transcript) -> list[Panel]:
     """One panel per platform: who said what, in order."""
     panels = []
     for platform, title in PLATFORM_TITLES.items():
-        body = Text()
+        said: list[RenderableType] = []
         for line in transcript.lines:
             if line.platform != platform:
                 continue
             when = line.at.astimezone(town.tz).strftime("%a %H:%M")
-            style = "cyan" if line.town else "bold"
-            body.append(f"{when} {line.who}\n", style=style)
+            said.append(Text(f"{when} {line.who}", style="cyan" if line.town else "bold"))
             shown = displayed(platform, line.text) if line.town else Text(line.text)
-            body.append_text(Text("    ") + Text("\n    ").join(shown.split("\n")))
-            body.append("\n\n")
-        panels.append(Panel(body, title=title, title_align="left"))
+            # Indented as a whole, so a long line wraps under itself, not under the names.
+            said.append(Padding(shown, (0, 0, 1, 4)))
+        panels.append(Panel(Group(*said), title=title, title_align="left"))
     return panels
 
 
 async def summary(town: DemoTown) -> Table:
     """The requests of the day."""
-    table = Table(title="Requests of the day", title_justify="left")
+    table = Table(title="Requests of the day", title_justify="left", show_edge=False)
     for column in ("ref", "department", "state", "channel", "assignee", "expected"):
-        table.add_column(column)
+        # Only a name may wrap: a reference or a time broken over two lines reads wrong.
+        table.add_column(column, no_wrap=column != "assignee")
     for request in reversed(await town.bridge.requests.all()):
         expected = request.expected_datetime
         table.add_row(
@@ -78,8 +82,10 @@ async def run_demo(config_path: Path, *, keep_running: bool, console: Console) -
     transcript = Transcript()
     try:
         console.print(
-            f"Emulators: Telegram {town.telegram.url} · Slack {town.slack.url} · X {town.x.url}\n"
-            f"Bridge: {town.server.url} · store {town.workdir / 'demo.db'}"
+            f"Emulators: Telegram {town.telegram.url} · Slack {town.slack.url}\n"
+            f"           X {town.x.url}\n"
+            f"Bridge: {town.server.url} · store {town.workdir / 'demo.db'}",
+            soft_wrap=True,
         )
         await play(town, transcript, console)
         console.print(Group(*transcripts(town, transcript)))

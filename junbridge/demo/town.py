@@ -12,7 +12,7 @@ import asyncio
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +31,8 @@ from junbridge.web.app import create_app
 from junbridge.web.server import RunningServer, serve
 
 TELEGRAM_TOKEN = "7000000001:AAdemo-jun-telegram-token"
+# A Monday in the school year (the canteen is open) and in no holiday week.
+DEMO_DATE = date(2026, 11, 30)
 
 
 @dataclass
@@ -39,18 +41,31 @@ class DemoClock(ManualClock):
 
     start: datetime | None = None
 
+    def at(self, day: int, hour: int, minute: int, tz: ZoneInfo) -> datetime:
+        """``hour:minute`` town time, ``day`` days after the first, as UTC."""
+        first = (self.start or self.now).astimezone(tz).date() + timedelta(days=day)
+        return datetime.combine(first, time(hour, minute), tz).astimezone(UTC)
+
     def set(self, day: int, hour: int, minute: int, tz: ZoneInfo) -> None:
         """Move to ``hour:minute`` town time, ``day`` days after the first (never backwards)."""
-        first = (self.start or self.now).astimezone(tz).date() + timedelta(days=day)
-        target = datetime.combine(first, time(hour, minute), tz).astimezone(UTC)
+        target = self.at(day, hour, minute, tz)
         if self.start is None:
             self.start = self.now
         self.now = max(self.now, target)
 
+    def advance_to(self, moment: datetime) -> None:
+        """Move on to ``moment`` (never backwards)."""
+        if self.start is None:
+            self.start = self.now
+        self.now = max(self.now, moment)
+
 
 def demo_day(tz: ZoneInfo, working_days: set[str], holidays: set[Any]) -> datetime:
-    """08:00 town time on the next working day from today, as UTC."""
-    day = datetime.now(tz).date()
+    """08:00 town time on the first working day from ``DEMO_DATE``, as UTC.
+
+    A fixed date, not today: every run of the demo tells the same story at the same times.
+    """
+    day = DEMO_DATE
     while WEEKDAYS[day.weekday()] not in working_days or day in holidays:
         day += timedelta(days=1)
     return datetime.combine(day, time(8, 0), tz).astimezone(UTC)
@@ -74,6 +89,22 @@ class DemoTown:
     def tz(self) -> ZoneInfo:
         """The town's time zone."""
         return ZoneInfo(self.bridge.config.town.timezone)
+
+    def name_of(self, channel: str, place: str) -> str:
+        """Who or where ``place`` (a chat, channel, post or user id) is, as people call it."""
+        if channel == "telegram":
+            user = self.telegram.users.get(int(place)) if place.lstrip("-").isdigit() else None
+            return str(user["first_name"]) if user else place
+        if channel == "slack":
+            name = self.slack.workspace.channels.get(place)
+            return f"#{name}" if name else place
+        if channel == "twitter":
+            world = self.x.world
+            # A reply goes to the resident's post, a private message to the resident.
+            tweet = world.tweets.get(place)
+            user = world.users.get(tweet["author_id"] if tweet else place)
+            return f"@{user['username']}" if user else place
+        return place
 
     async def settle(self) -> None:
         """Let every message taken in be handled and every reply due be sent."""

@@ -212,6 +212,7 @@ def to_resident(
         photo=photo,
         choices=choices,
         reference=request.reference,
+        language=language,
     )
 
 

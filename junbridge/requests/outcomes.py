@@ -182,6 +182,7 @@ def replies(
             choices=say.choices,
             photo=say.photo,
             reference=request.reference if request else None,
+            language=language,
         )
         if not reply.private and not message.is_private:
             # Posted where anyone reads it (a mention on X, a public channel): no personal data.
@@ -197,6 +198,7 @@ def replies(
                 conversation=message.conversation,
                 recipient=message.sender.id,
                 thread=message.thread,
+                language=language,
             ),
         )
     return out

@@ -253,6 +253,32 @@ def test_x_choices_are_numbered_and_private_goes_to_a_dm() -> None:
     assert dm == {"participant_id": "9876", "text": "Tu cita: lunes 09:00"}
 
 
+def test_x_hint_under_choices_is_in_the_readers_language_only() -> None:
+    [es] = twitter.preview(reply("¿Está arreglado?", choices=SLOTS, language="es"))
+    [en] = twitter.preview(reply("Is it fixed?", choices=SLOTS, language="en"))
+    assert es.endswith("\n2) Cancelar\nResponde con el número")
+    assert en.endswith("\n2) Cancelar\nReply with the number")
+    # Unknown language: the first hint; a town may also set one sentence for everyone.
+    [unknown] = twitter.preview(reply("?", choices=SLOTS, language="fr"))
+    assert unknown.endswith("Responde con el número")
+    [one] = twitter.preview(reply("?", choices=SLOTS, language="en"), hint="Pulsa el número")
+    assert one.endswith("Pulsa el número")
+
+
+def test_previews_name_a_kept_photo_instead_of_its_local_path() -> None:
+    kept = Attachment(
+        platform_ref="F0PHOTO",
+        url="file:///var/lib/junbridge/media/5d878d3e457eef9abffae8915b8280d2.jpg",
+        name="farola-arreglada.jpg",
+    )
+    from_x = Attachment(platform_ref="3_1", url="https://pbs.twimg.com/media/FZxA1.jpg")
+    for module in (telegram, slack, twitter):
+        [shown] = module.preview(reply("JUN-0001 está resuelto", photo=kept))
+        assert "[photo farola-arreglada.jpg]" in shown.splitlines(), module
+        [shown] = module.preview(reply("JUN-0001 está resuelto", photo=from_x))
+        assert "[photo FZxA1.jpg]" in shown.splitlines(), module
+
+
 # -- console and registration ------------------------------------------------------------
 
 

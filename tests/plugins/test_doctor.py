@@ -123,7 +123,7 @@ async def test_four_slots_are_offered_as_buttons_from_now_on() -> None:
         "vie, 27 nov 11:00",
         "vie, 27 nov 11:15",
     ]
-    assert say.choices[0].value == "slot:2026-11-27T09:30:00+00:00"
+    assert say.choices[0].value == "slot:2026-11-27T10:30:00+01:00"  # town time, as labelled
     shown = text(dept, outcome)
     assert "Consultorio médico" in shown and "1. vie, 27 nov 10:30" in shown
     assert outcome.change is None
