@@ -9,6 +9,7 @@ import pytest
 
 from junbridge import hookspecs
 from junbridge.plugins import PluginError, collect, get_plugin_manager
+from junbridge.testing import make_bridge, make_message
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
@@ -40,3 +41,25 @@ def test_every_hookspec_is_documented_with_an_example():
         assert "```python" in sections[name], f"the {name} section has no example"
     declared = {n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "junbridge_spec")}
     assert declared == set(hookspecs.HOOK_NAMES)
+
+
+async def test_a_towns_test_finds_its_plugin_next_to_its_channels_yaml(tmp_path, monkeypatch):
+    """In a town's repository, ``plugins=["plugins/waste.py"]`` means the one beside its
+    channels.yaml, wherever pytest is started from."""
+    town = tmp_path / "millbrook"
+    (town / "plugins").mkdir(parents=True)
+    (town / "plugins" / "waste.py").write_text(
+        (ROOT / "docs" / "examples" / "waste.py").read_text()
+    )
+    (town / "channels.yaml").write_text("town:\n  name: Millbrook\ndepartments:\n  waste: {}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    bridge = await make_bridge(
+        config=town / "channels.yaml", plugins=["plugins/waste.py"], workdir=tmp_path
+    )
+    try:
+        handled = await bridge.receive(make_message("The bins were not collected", lang="en"))
+        assert handled.request.department == "waste"
+    finally:
+        await bridge.close()

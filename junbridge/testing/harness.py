@@ -33,20 +33,24 @@ async def make_bridge(
 ) -> Bridge:
     """A started bridge with ``plugins`` loaded by path and ``config`` (a file or a dict).
 
-    The store is a fresh SQLite file in ``workdir`` (a new temporary folder by default)
-    unless ``store_url`` names another, e.g. a PostgreSQL database.
+    A relative plugin path is read as channels.yaml's own paths are: from the config file's
+    folder when ``config`` is a file (``plugins/waste.py`` next to it), else from the
+    current folder. The store is a fresh SQLite file in ``workdir`` (a new temporary folder
+    by default) unless ``store_url`` names another, e.g. a PostgreSQL database.
     """
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="junbridge-"))
     if config is None or isinstance(config, Mapping):
         path = folder / "channels.yaml"
         path.write_text(yaml.safe_dump(dict(config or MINIMAL_CONFIG), allow_unicode=True))
+        base = Path.cwd()
     else:
         path = Path(config)
+        base = path.resolve().parent
     return await Bridge.start(
         path,
         store_url=store_url or f"sqlite:///{folder / 'junbridge.db'}",
         clock=clock,
-        plugin_files=[Path(p) for p in plugins],
+        plugin_files=[base / p for p in plugins],
     )
 
 
