@@ -1,38 +1,35 @@
-"""The Bridge: receive(message) -> dedupe -> route -> department -> persist -> outbox.
+"""The Bridge: accept -> decide (``junbridge.steps``) -> commit (``junbridge.commit``).
 
 Every inbound message is stored (``accept``) before any department sees it, so a crash
-loses nothing: pending messages are processed again at the next start. The request, its
-history, the conversation state and the replies to send are written in one transaction.
+loses nothing: pending messages are taken again (leases, ``recover``, ``sweep``). The
+worker takes accepted messages in batches; each is decided by the steps, and a batch's
+effects are written in one transaction. ``change`` is the one door for changes from
+outside a message (the CLI, the web).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
-from typing import Literal
 
 import pluggy
 
-from junbridge import conversations
+from junbridge import conversations, steps
 from junbridge.channels.base import Channel
 from junbridge.commit import commit, committed, write_all
 from junbridge.config import Config, load_config, plugins_dir_of
-from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
-from junbridge.desk import abuse, commands, followup, leaving, staff, unreadable
-from junbridge.effects import Effects
+from junbridge.departments import Department, DepartmentContext
+from junbridge.desk import abuse, staff
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
 from junbridge.media import MediaStore
 from junbridge.model import (
     Message,
-    MessageKind,
     Reply,
     Resident,
     ServiceRequest,
@@ -41,35 +38,20 @@ from junbridge.model import (
 )
 from junbridge.outbox import Outbox
 from junbridge.plugins import collect, get_plugin_manager
-from junbridge.requests import outcomes, timers
+from junbridge.requests import timers
 from junbridge.routing import Route
-from junbridge.store import Accepted, ConversationState, Store, Transaction
+from junbridge.steps import TRIAGE, conversation_keys
+from junbridge.store import Accepted, Store, Transaction
 from junbridge.store.leases import LeaseLost
-from junbridge.store.records import Usage
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-TRIAGE = "triage"
-# The conversation key of an exchange a private department moved to private messages.
-MOVED = "@private"
-# A handoff chain longer than this is a plugin bug, not a conversation.
-MAX_HANDOFFS = 3
 # How long the worker waits for a platform to complete a message (a profile lookup).
 COMPLETE_TIMEOUT = 3.0
 
 # Redo a message this often when the request it changes was changed meanwhile.
 MAX_CONFLICTS = 5
-
-
-class NotRead(Enum):
-    """The resident's open exchange was not read yet (None means: read, and there is none)."""
-
-    NOT_READ = "not read"
-
-
-NOT_READ = NotRead.NOT_READ
-Exchange = ConversationState | None | Literal[NotRead.NOT_READ]
 
 
 # An edit of a stored request: the changed request and the replies it wants sent.
@@ -294,8 +276,8 @@ class Bridge:
                 batch, residents, exchanges, strict=True
             ):
                 try:
-                    message, effects = await self.decide(
-                        message, resident, open_exchange=exchange, usage=usages[resident.id]
+                    message, effects = await steps.decide(
+                        self, message, resident, open_exchange=exchange, usage=usages[resident.id]
                     )
                 except Exception:
                     alone.append((inbound_id, message))  # handle_held records the failure
@@ -345,243 +327,8 @@ class Bridge:
         """Decide what one accepted message changes, then write it in one commit."""
         message = await self.completed(message)
         resident = await self.store.resident_for(message.channel, message.sender)
-        message, effects = await self.decide(message, resident)
+        message, effects = await steps.decide(self, message, resident)
         return await commit(self, inbound_id, message, effects)
-
-    async def decide(
-        self,
-        message: Message,
-        resident: Resident,
-        *,
-        open_exchange: Exchange = NOT_READ,
-        usage: Usage | None = None,
-    ) -> tuple[Message, Effects]:
-        """The steps, in order; the first that takes the message says what it changes.
-
-        Blocked or flooding sender, staff desk, resident command, "is it fixed?" answer,
-        edit, department. Steps read; none writes. Returns the message as handled (photos
-        made local) and its Effects. ``open_exchange`` is the resident's open conversation
-        and ``usage`` what their rate limits count, when the caller has already read them
-        (a batch reads all of them at once).
-        """
-        place = staff.department_for_place(self.departments, message)
-        if place is not None:
-            message = await self.media.localize(message, self.channels.get(message.channel))
-            return message, await staff.handle(self, message, place)
-        at = abuse.sent_at(self, message)
-        if usage is None:
-            [usage] = (await self.store.usage_of([resident.id], since=at - abuse.DAY)).values()
-        stopped = abuse.check(self, message, resident, usage)
-        if stopped is not None:
-            return message, stopped  # kept, not handled, nothing fetched
-        message = await self.media.localize(message, self.channels.get(message.channel))
-        message, effects = await self.resident_steps(message, resident, open_exchange)
-        # Passed the limits: it counts toward them once committed, whatever became of it.
-        return message, dataclasses.replace(effects, counted=(resident.id, at))
-
-    async def resident_steps(
-        self,
-        message: Message,
-        resident: Resident,
-        open_exchange: Exchange,
-    ) -> tuple[Message, Effects]:
-        """Resident command, "is it fixed?" answer, edit, department: the first that takes
-        the message."""
-        for step in (commands.handle, followup.answer):
-            effects = await step(self, message, resident)
-            if effects is not None:
-                return message, effects
-        if message.kind is MessageKind.EDIT and message.edit_of:
-            edited = await self.edit_effects(message)
-            if edited is not None:
-                return message, edited
-        return message, await self.department_effects(message, resident, open_exchange)
-
-    async def department_effects(
-        self,
-        message: Message,
-        resident: Resident,
-        open_exchange: Exchange = NOT_READ,
-    ) -> Effects:
-        """Route to the open conversation's department or a new one, and ask it."""
-        now = self.clock()
-        if open_exchange is NotRead.NOT_READ:
-            keys = conversation_keys(message)
-            stored = await self.store.conversation(resident.id, message.channel, *keys, now=now)
-        else:
-            stored = open_exchange
-        if unreadable.is_unreadable(message):
-            return await unreadable.answer(self, message, resident, stored)
-        state, request = await self.continued(message, resident, stored)
-        left = state is None and stored is not None and stored.department in self.departments
-        if state is None:
-            goodbye = leaving.farewell(self, message, resident, stored)
-            if goodbye is not None:
-                return goodbye
-            state = self.new_conversation(resident, message, now)
-        department = self.departments[state.department]
-        language = self.language_for(message, resident, department)
-        error = None
-        try:
-            department, outcome, request = await self.run_department(
-                department, message, state, resident, language, request
-            )
-        except Exception as exc:
-            error = f"{department.name}: {type(exc).__name__}: {exc}"
-            log.error(
-                "department failed on %s:%s\n%s",
-                message.channel,
-                message.platform_id,
-                traceback.format_exc(),
-            )
-            department = self.departments[TRIAGE]
-            state = conversations.fresh(resident.id, message, TRIAGE, now)
-            outcome = await department.handle(
-                message, self.conversation(state, resident, language, None)
-            )
-        if left and outcome.ask is None and error is None:
-            # Left for a quick answer elsewhere (the canteen menu, a report filed at once): the
-            # open exchange is still there for the resident's next answer to it.
-            stored = None
-        return self.outcome_effects(
-            message, resident, stored, state, department, outcome, request, language, error
-        )
-
-    async def continued(
-        self, message: Message, resident: Resident, stored: ConversationState | None
-    ) -> tuple[ConversationState | None, ServiceRequest | None]:
-        """The open exchange ``message`` answers, and its request; (None, None) when there is
-        none or the message leaves it (see :mod:`junbridge.desk.leaving`)."""
-        if stored is None or stored.department not in self.departments:
-            return None, None
-        request = None
-        if stored.request_reference:
-            request = await self.store.get_request(stored.request_reference)
-        department = self.departments[stored.department]
-        language = self.language_for(message, resident, department)
-        open_exchange = self.conversation(stored, resident, language, request)
-        if leaving.leaves(self, message, department, open_exchange):
-            log.info(
-                "%s:%s leaves the open conversation with %s",
-                message.channel,
-                message.platform_id,
-                department.name,
-            )
-            return None, None
-        return stored, request
-
-    async def run_department(
-        self,
-        department: Department,
-        message: Message,
-        state: ConversationState,
-        resident: Resident,
-        language: str,
-        request: ServiceRequest | None,
-    ) -> tuple[Department, Outcome, ServiceRequest | None]:
-        """Call the department, following handoffs (triage -> the department chosen)."""
-        conversation = self.conversation(state, resident, language, request)
-        outcome = await department.handle(message, conversation)
-        for _ in range(MAX_HANDOFFS):
-            if outcome.handoff is None:
-                break
-            department = self.departments[outcome.handoff]
-            first = state.first_message or message
-            language = self.language_for(first, resident, department)
-            conversation = Conversation(
-                department=department.name,
-                resident=resident,
-                language=language,
-                request=request,
-                first_message=first,
-            )
-            outcome = await department.handle(first, conversation)
-        else:
-            raise RuntimeError(f"more than {MAX_HANDOFFS} handoffs")
-        return department, outcome, request
-
-    def outcome_effects(
-        self,
-        message: Message,
-        resident: Resident,
-        stored: ConversationState | None,
-        state: ConversationState,
-        department: Department,
-        outcome: Outcome,
-        original: ServiceRequest | None,
-        language: str,
-        error: str | None,
-    ) -> Effects:
-        """The request, conversation and replies a department's Outcome asks for.
-
-        ``stored`` is the open exchange the message continued, if any: it ends here, and a
-        new one is kept if the department asked something.
-        """
-        now = self.clock()
-        request = original
-        if outcome.change is not None:
-            request = outcomes.changed(
-                original,
-                outcome.change,
-                department=department,
-                message=message,
-                resident=resident,
-                language=language,
-                now=now,
-            )
-        if error and request is not None:
-            request = request.noted("plugin_failed", by="junbridge", at=now, note=error)
-        keep = None
-        if outcome.ask is not None:
-            moved = department.privacy == "private" and not message.is_private
-            keep = conversations.continued(
-                dataclasses.replace(state, conversation=MOVED) if moved else state,
-                outcome=outcome,
-                department=department.name,
-                message=message,
-                # A new request's reference is known only once it is saved: commit fills it.
-                request_reference=request.reference if request else None,
-                now=now,
-            )
-
-        def render(saved: ServiceRequest | None) -> list[Reply]:
-            return outcomes.replies(
-                outcome.says,
-                department=department,
-                desk=self.departments[TRIAGE],
-                request=saved,
-                message=message,
-                language=language,
-            )
-
-        return Effects(
-            request=request,
-            original=original,
-            render=render,
-            end=((resident.id, stored.channel, stored.conversation),) if stored else (),
-            keep=keep,
-            error=error,
-            department=department.name,
-        )
-
-    async def edit_effects(self, message: Message) -> Effects | None:
-        """An edited message updates the request it opened; None if it opened none."""
-        assert message.edit_of is not None
-        reference = await self.store.inbound_reference(message.channel, message.edit_of)
-        original = await self.store.get_request(reference) if reference else None
-        if original is None:
-            return None
-        request = original
-        if original.description != message.text:
-            request = original.noted(
-                "edited",
-                by=outcomes.resident_label(message),
-                at=self.clock(),
-                note="the resident edited the message",
-                description=message.text,
-                via=message.channel,
-            )
-        return Effects(request=request, original=original, department=request.department)
 
     async def change(self, reference: str, edit: Edit) -> ServiceRequest:
         """The one way to change a stored request outside an inbound message.
@@ -640,18 +387,6 @@ class Bridge:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def new_conversation(
-        self, resident: Resident, message: Message, now: datetime
-    ) -> ConversationState:
-        """A conversation for a message no open one claims, with the department routed to."""
-        route = self.route(message)
-        state = conversations.fresh(resident.id, message, route.department or TRIAGE, now)
-        if route.is_ambiguous:
-            language = self.language_for(message, resident, None)
-            candidates = [[n, self.departments[n].title(language)] for n in route.candidates]
-            state = dataclasses.replace(state, data={"candidates": candidates})
-        return state
-
     def route(self, message: Message) -> Route:
         """Ask the ``route`` hook where a new message goes (the default router is last)."""
         candidates = {n: d for n, d in self.departments.items() if n != TRIAGE}
@@ -664,24 +399,6 @@ class Bridge:
         """The department channels.yaml pins the message's conversation to, if any."""
         settings = self.config.channels.get(message.channel)
         return settings.pins.get(message.conversation) if settings else None
-
-    def conversation(
-        self,
-        state: ConversationState,
-        resident: Resident,
-        language: str,
-        request: ServiceRequest | None,
-    ) -> Conversation:
-        """The department's view of a stored conversation."""
-        return Conversation(
-            department=state.department,
-            resident=resident,
-            language=language,
-            awaiting=state.awaiting,
-            data=state.data,
-            request=request,
-            first_message=state.first_message,
-        )
 
     def language_for(
         self, message: Message, resident: Resident, department: Department | None
@@ -702,12 +419,6 @@ class Bridge:
         settings = self.config.channels.get(name)
         # Unconfigured channels still render previews (junbridge simulate).
         return cls(settings if settings is not None else cls.Settings.model_construct())
-
-
-def conversation_keys(message: Message) -> tuple[str, ...]:
-    """Where the sender's open exchange may be kept: this conversation, then (in private)
-    the one a private department moved here from a public post."""
-    return (message.conversation, MOVED) if message.is_private else (message.conversation,)
 
 
 def describe(exc: BaseException) -> str:

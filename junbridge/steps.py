@@ -1,0 +1,327 @@
+"""The steps that decide what one message changes: each reads, none writes.
+
+``decide`` runs them in order (blocked or flooding sender, staff desk, resident command,
+"is it fixed?" answer, edit, department) and returns the message's :class:`Effects`;
+``junbridge.commit`` writes them in one transaction. The department step routes a message
+to the resident's open conversation (unless it belongs elsewhere: ``desk.leaving``) or to
+a new one, calls the department, following handoffs, and turns its Outcome into Effects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import traceback
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Literal
+
+from junbridge import conversations
+from junbridge.departments import Conversation, Department, Outcome
+from junbridge.desk import abuse, commands, followup, leaving, staff, unreadable
+from junbridge.effects import Effects
+from junbridge.model import Message, MessageKind, Reply, Resident, ServiceRequest
+from junbridge.requests import outcomes
+from junbridge.store import ConversationState
+from junbridge.store.records import Usage
+
+if TYPE_CHECKING:
+    from junbridge.bridge import Bridge
+
+log = logging.getLogger(__name__)
+
+TRIAGE = "triage"
+# The conversation key of an exchange a private department moved to private messages.
+MOVED = "@private"
+# A handoff chain longer than this is a plugin bug, not a conversation.
+MAX_HANDOFFS = 3
+
+
+class NotRead(Enum):
+    """The resident's open exchange was not read yet (None means: read, and there is none)."""
+
+    NOT_READ = "not read"
+
+
+NOT_READ = NotRead.NOT_READ
+Exchange = ConversationState | None | Literal[NotRead.NOT_READ]
+
+
+def conversation_keys(message: Message) -> tuple[str, ...]:
+    """Where the sender's open exchange may be kept: this conversation, then (in private)
+    the one a private department moved here from a public post."""
+    return (message.conversation, MOVED) if message.is_private else (message.conversation,)
+
+
+async def decide(
+    bridge: Bridge,
+    message: Message,
+    resident: Resident,
+    *,
+    open_exchange: Exchange = NOT_READ,
+    usage: Usage | None = None,
+) -> tuple[Message, Effects]:
+    """The steps, in order; the first that takes the message says what it changes.
+
+    Blocked or flooding sender, staff desk, resident command, "is it fixed?" answer,
+    edit, department. Steps read; none writes. Returns the message as handled (photos
+    made local) and its Effects. ``open_exchange`` is the resident's open conversation
+    and ``usage`` what their rate limits count, when the caller has already read them
+    (a batch reads all of them at once).
+    """
+    place = staff.department_for_place(bridge.departments, message)
+    if place is not None:
+        message = await bridge.media.localize(message, bridge.channels.get(message.channel))
+        return message, await staff.handle(bridge, message, place)
+    at = abuse.sent_at(bridge, message)
+    if usage is None:
+        [usage] = (await bridge.store.usage_of([resident.id], since=at - abuse.DAY)).values()
+    stopped = abuse.check(bridge, message, resident, usage)
+    if stopped is not None:
+        return message, stopped  # kept, not handled, nothing fetched
+    message = await bridge.media.localize(message, bridge.channels.get(message.channel))
+    message, effects = await resident_steps(bridge, message, resident, open_exchange)
+    # Passed the limits: it counts toward them once committed, whatever became of it.
+    return message, dataclasses.replace(effects, counted=(resident.id, at))
+
+
+async def resident_steps(
+    bridge: Bridge,
+    message: Message,
+    resident: Resident,
+    open_exchange: Exchange,
+) -> tuple[Message, Effects]:
+    """Resident command, "is it fixed?" answer, edit, department: the first that takes
+    the message."""
+    for step in (commands.handle, followup.answer):
+        effects = await step(bridge, message, resident)
+        if effects is not None:
+            return message, effects
+    if message.kind is MessageKind.EDIT and message.edit_of:
+        edited = await edit_effects(bridge, message)
+        if edited is not None:
+            return message, edited
+    return message, await department_effects(bridge, message, resident, open_exchange)
+
+
+async def department_effects(
+    bridge: Bridge,
+    message: Message,
+    resident: Resident,
+    open_exchange: Exchange = NOT_READ,
+) -> Effects:
+    """Route to the open conversation's department or a new one, and ask it."""
+    now = bridge.clock()
+    if open_exchange is NotRead.NOT_READ:
+        keys = conversation_keys(message)
+        stored = await bridge.store.conversation(resident.id, message.channel, *keys, now=now)
+    else:
+        stored = open_exchange
+    if unreadable.is_unreadable(message):
+        return await unreadable.answer(bridge, message, resident, stored)
+    state, request = await continued(bridge, message, resident, stored)
+    left = state is None and stored is not None and stored.department in bridge.departments
+    if state is None:
+        goodbye = leaving.farewell(bridge, message, resident, stored)
+        if goodbye is not None:
+            return goodbye
+        state = new_conversation(bridge, resident, message, now)
+    department = bridge.departments[state.department]
+    language = bridge.language_for(message, resident, department)
+    error = None
+    try:
+        department, outcome, request = await run_department(
+            bridge, department, message, state, resident, language, request
+        )
+    except Exception as exc:
+        error = f"{department.name}: {type(exc).__name__}: {exc}"
+        log.error(
+            "department failed on %s:%s\n%s",
+            message.channel,
+            message.platform_id,
+            traceback.format_exc(),
+        )
+        department = bridge.departments[TRIAGE]
+        state = conversations.fresh(resident.id, message, TRIAGE, now)
+        outcome = await department.handle(
+            message, conversation_of(bridge, state, resident, language, None)
+        )
+    if left and outcome.ask is None and error is None:
+        # Left for a quick answer elsewhere (the canteen menu, a report filed at once): the
+        # open exchange is still there for the resident's next answer to it.
+        stored = None
+    return outcome_effects(
+        bridge, message, resident, stored, state, department, outcome, request, language, error
+    )
+
+
+async def continued(
+    bridge: Bridge, message: Message, resident: Resident, stored: ConversationState | None
+) -> tuple[ConversationState | None, ServiceRequest | None]:
+    """The open exchange ``message`` answers, and its request; (None, None) when there is
+    none or the message leaves it (see :mod:`junbridge.desk.leaving`)."""
+    if stored is None or stored.department not in bridge.departments:
+        return None, None
+    request = None
+    if stored.request_reference:
+        request = await bridge.store.get_request(stored.request_reference)
+    department = bridge.departments[stored.department]
+    language = bridge.language_for(message, resident, department)
+    open_exchange = conversation_of(bridge, stored, resident, language, request)
+    if leaving.leaves(bridge, message, department, open_exchange):
+        log.info(
+            "%s:%s leaves the open conversation with %s",
+            message.channel,
+            message.platform_id,
+            department.name,
+        )
+        return None, None
+    return stored, request
+
+
+async def run_department(
+    bridge: Bridge,
+    department: Department,
+    message: Message,
+    state: ConversationState,
+    resident: Resident,
+    language: str,
+    request: ServiceRequest | None,
+) -> tuple[Department, Outcome, ServiceRequest | None]:
+    """Call the department, following handoffs (triage -> the department chosen)."""
+    conversation = conversation_of(bridge, state, resident, language, request)
+    outcome = await department.handle(message, conversation)
+    for _ in range(MAX_HANDOFFS):
+        if outcome.handoff is None:
+            break
+        department = bridge.departments[outcome.handoff]
+        first = state.first_message or message
+        language = bridge.language_for(first, resident, department)
+        conversation = Conversation(
+            department=department.name,
+            resident=resident,
+            language=language,
+            request=request,
+            first_message=first,
+        )
+        outcome = await department.handle(first, conversation)
+    else:
+        raise RuntimeError(f"more than {MAX_HANDOFFS} handoffs")
+    return department, outcome, request
+
+
+def outcome_effects(
+    bridge: Bridge,
+    message: Message,
+    resident: Resident,
+    stored: ConversationState | None,
+    state: ConversationState,
+    department: Department,
+    outcome: Outcome,
+    original: ServiceRequest | None,
+    language: str,
+    error: str | None,
+) -> Effects:
+    """The request, conversation and replies a department's Outcome asks for.
+
+    ``stored`` is the open exchange the message continued, if any: it ends here, and a
+    new one is kept if the department asked something.
+    """
+    now = bridge.clock()
+    request = original
+    if outcome.change is not None:
+        request = outcomes.changed(
+            original,
+            outcome.change,
+            department=department,
+            message=message,
+            resident=resident,
+            language=language,
+            now=now,
+        )
+    if error and request is not None:
+        request = request.noted("plugin_failed", by="junbridge", at=now, note=error)
+    keep = None
+    if outcome.ask is not None:
+        moved = department.privacy == "private" and not message.is_private
+        keep = conversations.continued(
+            dataclasses.replace(state, conversation=MOVED) if moved else state,
+            outcome=outcome,
+            department=department.name,
+            message=message,
+            # A new request's reference is known only once it is saved: commit fills it.
+            request_reference=request.reference if request else None,
+            now=now,
+        )
+
+    def render(saved: ServiceRequest | None) -> list[Reply]:
+        return outcomes.replies(
+            outcome.says,
+            department=department,
+            desk=bridge.departments[TRIAGE],
+            request=saved,
+            message=message,
+            language=language,
+        )
+
+    return Effects(
+        request=request,
+        original=original,
+        render=render,
+        end=((resident.id, stored.channel, stored.conversation),) if stored else (),
+        keep=keep,
+        error=error,
+        department=department.name,
+    )
+
+
+async def edit_effects(bridge: Bridge, message: Message) -> Effects | None:
+    """An edited message updates the request it opened; None if it opened none."""
+    assert message.edit_of is not None
+    reference = await bridge.store.inbound_reference(message.channel, message.edit_of)
+    original = await bridge.store.get_request(reference) if reference else None
+    if original is None:
+        return None
+    request = original
+    if original.description != message.text:
+        request = original.noted(
+            "edited",
+            by=outcomes.resident_label(message),
+            at=bridge.clock(),
+            note="the resident edited the message",
+            description=message.text,
+            via=message.channel,
+        )
+    return Effects(request=request, original=original, department=request.department)
+
+
+def new_conversation(
+    bridge: Bridge, resident: Resident, message: Message, now: datetime
+) -> ConversationState:
+    """A conversation for a message no open one claims, with the department routed to."""
+    route = bridge.route(message)
+    state = conversations.fresh(resident.id, message, route.department or TRIAGE, now)
+    if route.is_ambiguous:
+        language = bridge.language_for(message, resident, None)
+        candidates = [[n, bridge.departments[n].title(language)] for n in route.candidates]
+        state = dataclasses.replace(state, data={"candidates": candidates})
+    return state
+
+
+def conversation_of(
+    bridge: Bridge,
+    state: ConversationState,
+    resident: Resident,
+    language: str,
+    request: ServiceRequest | None,
+) -> Conversation:
+    """The department's view of a stored conversation."""
+    return Conversation(
+        department=state.department,
+        resident=resident,
+        language=language,
+        awaiting=state.awaiting,
+        data=state.data,
+        request=request,
+        first_message=state.first_message,
+    )
