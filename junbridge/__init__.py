@@ -4,7 +4,14 @@ The public API for department and channel plugins lives here.
 """
 
 from junbridge.channels.base import Channel, InvalidPayload
-from junbridge.config.settings import DepartmentSettings, Secret, Settings, Shift, Staff
+from junbridge.config.settings import (
+    ConfigFile,
+    DepartmentSettings,
+    Secret,
+    Settings,
+    Shift,
+    Staff,
+)
 from junbridge.departments import Change, Conversation, Department, Outcome, Say
 from junbridge.hookspecs import hookimpl
 from junbridge.model import (
@@ -27,6 +34,7 @@ __all__ = [
     "Change",
     "Channel",
     "Choice",
+    "ConfigFile",
     "Conversation",
     "Department",
     "DepartmentSettings",
