@@ -23,7 +23,7 @@ import pluggy
 from junbridge import conversations
 from junbridge.channels.base import Channel
 from junbridge.commit import commit, committed, write_all
-from junbridge.config import Config, load_config, plugins_dir_of
+from junbridge.config import Config, plugins_dir_of
 from junbridge.departments import Conversation, Department, DepartmentContext, Outcome
 from junbridge.desk import abuse, commands, followup, staff
 from junbridge.effects import Effects
@@ -123,11 +123,7 @@ class Bridge:
         """
         pm = get_plugin_manager(plugins_dir_of(config_path), extra=plugin_files)
         registry = collect(pm)
-        config = load_config(
-            config_path,
-            channels={n: c.Settings for n, c in registry.channels.items()},
-            departments={n: d.Settings for n, d in registry.departments.items()},
-        )
+        config = registry.load_config(config_path)
         store = await Store.open(
             store_url or database_url(config),
             reference_prefix=config.town.reference_prefix,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from junbridge import hookspecs
+from junbridge.config import Config, load_config
 from junbridge.model import JunbridgeError
 
 if TYPE_CHECKING:
@@ -123,6 +124,19 @@ class Registry:
 
     channels: dict[str, type[Channel]]
     departments: dict[str, type[Department]]
+
+    def load_config(self, path: Path) -> Config:
+        """channels.yaml checked against these plugins' blocks and reply templates.
+
+        ``junbridge check`` and every command that starts a bridge load it here, so they
+        refuse the same mistakes with the same lines.
+        """
+        return load_config(
+            path,
+            channels={n: c.Settings for n, c in self.channels.items()},
+            departments={n: d.Settings for n, d in self.departments.items()},
+            templates={n: d.templates() for n, d in self.departments.items()},
+        )
 
 
 def collect(pm: pluggy.PluginManager) -> Registry:

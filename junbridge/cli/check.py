@@ -16,7 +16,6 @@ from junbridge.config import (
     ConfigError,
     Problem,
     config_schema,
-    load_config,
     missing_secrets,
     plugins_dir_of,
 )
@@ -43,11 +42,7 @@ def load(config_path: Path) -> tuple[Registry, Config]:
         raise fail(f"error: {config_path} not found (use --config PATH)")
     try:
         registry = collect(get_plugin_manager(plugins_dir_of(config_path)))
-        config = load_config(
-            config_path,
-            channels={n: c.Settings for n, c in registry.channels.items()},
-            departments={n: d.Settings for n, d in registry.departments.items()},
-        )
+        config = registry.load_config(config_path)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     except PluginError as exc:
