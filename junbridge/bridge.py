@@ -121,7 +121,7 @@ class Bridge:
         ``recover=False`` for commands that only read or edit the store (``junbridge
         requests``): handling messages is the running workers' job.
         """
-        pm = get_plugin_manager(plugins_dir_of(config_path), extra=plugin_files)
+        pm = get_plugin_manager(plugins_dir_of(config_path), extra=plugin_files, town=True)
         registry = collect(pm)
         config = registry.load_config(config_path)
         store = await Store.open(

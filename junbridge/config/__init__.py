@@ -46,6 +46,7 @@ __all__ = [
     "missing_secrets",
     "plugins_dir_of",
     "read_yaml",
+    "unset_variables",
 ]
 
 TOP_LEVEL_KEYS = ("town", "store", "web", "channels", "departments", "plugins_dir")
@@ -233,6 +234,11 @@ def _secrets(
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
             yield from _secrets(item, [*parts, str(i)], lines)
+
+
+def unset_variables(settings: BaseModel) -> list[str]:
+    """The environment variables a block's ``{$env: NAME}`` secrets need and that are unset."""
+    return list(dict.fromkeys(s.env for _, s in _secrets(settings, [], {}) if not s.is_set))
 
 
 def missing_secrets(config: Config, *, include_disabled: bool = False) -> list[Problem]:
