@@ -191,9 +191,12 @@ def load_config(
         plugins_dir = Path(os.path.abspath(absolute.parent / raw_dir))
     elif raw_dir is not None:
         check.add(["plugins_dir"], f"expected a folder path, got {describe(raw_dir)}")
-    found = list(channel_mistakes(channel_blocks, department_blocks))
+    found = list(channel_mistakes(channel_blocks, departments))
+    written = [n for n in (data.get("channels") or {}) if n in channels]
     for name, settings in department_blocks.items():
-        found += department_mistakes(name, settings, channels=channel_blocks, platforms=channels)
+        found += department_mistakes(
+            name, settings, channels=channel_blocks, written=written, platforms=channels
+        )
         if templates is not None and name in templates:
             found += reply_mistakes(name, settings, templates[name])
     for parts, message in found:

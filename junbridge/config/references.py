@@ -19,7 +19,7 @@ Found = tuple[list[str], str]
 
 
 def channel_mistakes(
-    channels: Mapping[str, ChannelSettings], departments: Mapping[str, DepartmentSettings]
+    channels: Mapping[str, ChannelSettings], departments: Collection[str]
 ) -> Iterator[Found]:
     """Pins to departments that no plugin registers."""
     for name, settings in channels.items():
@@ -36,21 +36,26 @@ def department_mistakes(
     settings: DepartmentSettings,
     *,
     channels: Mapping[str, ChannelSettings],
+    written: Collection[str],
     platforms: Collection[str],
 ) -> Iterator[Found]:
-    """A staff place off the configured channels, rota names off the staff, unknown handles."""
+    """A staff place off the configured channels, rota names off the staff, unknown handles.
+
+    ``channels`` are the valid channel blocks, ``written`` the names of all channel blocks
+    (an invalid one is reported where it stands), ``platforms`` the registered channels.
+    """
     parts = ["departments", name]
     if settings.staff_place is not None:
         channel = settings.staff_place.partition(":")[0]
         configured = channels.get(channel)
-        if configured is None:
-            hint = did_you_mean(channel, channels) if channels else " (channels: is empty)"
+        if channel not in written:
+            hint = did_you_mean(channel, written) if written else " (channels: is empty)"
             yield (
                 [*parts, "staff_place"],
                 f"channel {channel!r} is not configured under channels:, so staff would "
                 f"never get the request cards{hint}",
             )
-        elif not configured.enabled:
+        elif configured is not None and not configured.enabled:
             yield (
                 [*parts, "staff_place"],
                 f"channel {channel!r} has enabled: false, so staff would never get the "
