@@ -8,6 +8,7 @@ which may move. docs/writing_plugins.md lists what each name is for.
 from junbridge.channels.base import Channel, InvalidPayload
 from junbridge.config.settings import (
     WEEKDAYS,
+    ConfigFile,
     DepartmentSettings,
     Secret,
     Settings,
@@ -56,6 +57,7 @@ __all__ = [
     "Change",
     "Channel",
     "Choice",
+    "ConfigFile",
     "Conversation",
     "Department",
     "DepartmentSettings",

@@ -22,7 +22,7 @@ import pluggy
 from junbridge import conversations, steps
 from junbridge.channels.base import Channel
 from junbridge.commit import commit, committed, write_all
-from junbridge.config import Config, load_config, plugins_dir_of
+from junbridge.config import Config, plugins_dir_of
 from junbridge.departments import Department, DepartmentContext
 from junbridge.desk import abuse, staff
 from junbridge.handled import Handled, Requests
@@ -103,13 +103,9 @@ class Bridge:
         ``recover=False`` for commands that only read or edit the store (``junbridge
         requests``): handling messages is the running workers' job.
         """
-        pm = get_plugin_manager(plugins_dir_of(config_path), extra=plugin_files)
+        pm = get_plugin_manager(plugins_dir_of(config_path), extra=plugin_files, town=True)
         registry = collect(pm)
-        config = load_config(
-            config_path,
-            channels={n: c.Settings for n, c in registry.channels.items()},
-            departments={n: d.Settings for n, d in registry.departments.items()},
-        )
+        config = registry.load_config(config_path)
         store = await Store.open(
             store_url or database_url(config),
             reference_prefix=config.town.reference_prefix,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -203,6 +204,21 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
 }
 
 
+# What Department.render gives every template besides the Say's own params, and what the
+# notices of staff changes (desk/staff.py: to_resident) add to it.
+RENDER_PARAMS = frozenset({"department", "town", "reference", "assignee", "expected"})
+NOTICE_PARAMS = RENDER_PARAMS | {"note"}
+
+
+def placeholders(template: str) -> set[str]:
+    """The names a template fills in: ``{reference}`` -> ``reference``; ValueError if unreadable."""
+    names = set()
+    for _, field_name, _, _ in string.Formatter().parse(template):
+        if field_name is not None:
+            names.add(re.split(r"[.\[]", field_name, maxsplit=1)[0])
+    return names
+
+
 class Department:
     """Base class of department plugins; subclass it in one file under ``plugins/``."""
 
@@ -292,6 +308,28 @@ class Department:
                 if found is not None:
                     return found
         return None
+
+    @classmethod
+    def templates(cls) -> dict[str, frozenset[str]]:
+        """Every template key admins may override, with the placeholders it is given.
+
+        A template gets what its shipped text uses (in any language); junbridge's own notices
+        (``state_*`` for every state, "is it fixed?") also get what ``render`` adds and the
+        staff's note. What staff read (``junbridge.staff_texts``) gets what its text uses. A
+        plugin that passes more than its texts use overrides this.
+        """
+        keys: dict[str, set[str]] = {f"state_{s.value}": set(NOTICE_PARAMS) for s in Status}
+        tables = (
+            (COMMON_TEXTS, NOTICE_PARAMS),
+            # What staff read is filled with just what its shipped text uses.
+            (STAFF_TEXTS, frozenset[str]()),
+            (cls.texts, frozenset[str]()),
+        )
+        for table, extra in tables:
+            for texts in table.values():
+                for key, text in texts.items():
+                    keys.setdefault(key, set()).update(placeholders(text), extra)
+        return {key: frozenset(names) for key, names in keys.items()}
 
     def missing_translations(self) -> list[tuple[str, str]]:
         """(language, key) pairs that fall back to the town language."""

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from junbridge import hookspecs
+from junbridge.config import Config, load_config
+from junbridge.config.errors import did_you_mean
 from junbridge.model import JunbridgeError
 
 if TYPE_CHECKING:
@@ -45,6 +47,15 @@ def disabled_plugins() -> set[str]:
     """Names listed in ``JUNBRIDGE_DISABLE_PLUGINS``."""
     value = os.environ.get("JUNBRIDGE_DISABLE_PLUGINS", "")
     return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def _check_disabled(disabled: set[str], names: list[str]) -> None:
+    unknown = sorted(disabled - set(names))
+    if unknown:
+        raise PluginError(
+            "JUNBRIDGE_DISABLE_PLUGINS: "
+            + "; ".join(f"no plugin is called {n!r}{did_you_mean(n, names)}" for n in unknown)
+        )
 
 
 def load_file(path: Path) -> ModuleType:
@@ -77,23 +88,36 @@ def plugin_files(plugins_dir: Path) -> list[Path]:
 
 
 def get_plugin_manager(
-    plugins_dir: Path | None = None, *, extra: Iterable[Path] = ()
+    plugins_dir: Path | None = None, *, extra: Iterable[Path] = (), town: bool = False
 ) -> pluggy.PluginManager:
-    """A new plugin manager with built-ins, entry points and the files in ``plugins_dir``."""
+    """A new plugin manager with built-ins, entry points and the files in ``plugins_dir``.
+
+    ``town=True`` when these are all the plugins a town runs (``plugins_dir`` read from its
+    channels.yaml): a ``JUNBRIDGE_DISABLE_PLUGINS`` name that matches none of them is then
+    an error, not a plugin silently left running.
+    """
     pm = pluggy.PluginManager("junbridge")
     pm.add_hookspecs(hookspecs)
     disabled = disabled_plugins()
+    files = [*(plugin_files(plugins_dir) if plugins_dir else []), *extra]
+    eps = list(entry_points(group="junbridge"))
+    if town:
+        _check_disabled(
+            disabled,
+            [m.rsplit(".", 1)[-1] for m in DEFAULT_PLUGINS]
+            + [ep.name for ep in eps]
+            + [p.stem for p in files],
+        )
     for module_name in DEFAULT_PLUGINS:
         short = module_name.rsplit(".", 1)[-1]
         if short not in disabled:
             pm.register(importlib.import_module(module_name), name=module_name)
-    for ep in entry_points(group="junbridge"):
+    for ep in eps:
         if ep.name not in disabled:
             try:
                 pm.register(ep.load(), name=ep.name)
             except Exception as exc:
                 raise PluginError(f"entry point {ep.name} ({ep.value}): {exc}") from exc
-    files = [*(plugin_files(plugins_dir) if plugins_dir else []), *extra]
     for path in files:
         if path.stem in disabled:
             continue
@@ -123,6 +147,19 @@ class Registry:
 
     channels: dict[str, type[Channel]]
     departments: dict[str, type[Department]]
+
+    def load_config(self, path: Path) -> Config:
+        """channels.yaml checked against these plugins' blocks and reply templates.
+
+        ``junbridge check`` and every command that starts a bridge load it here, so they
+        refuse the same mistakes with the same lines.
+        """
+        return load_config(
+            path,
+            channels={n: c.Settings for n, c in self.channels.items()},
+            departments={n: d.Settings for n, d in self.departments.items()},
+            templates={n: d.templates() for n, d in self.departments.items()},
+        )
 
 
 def collect(pm: pluggy.PluginManager) -> Registry:

@@ -122,7 +122,9 @@ class School(junbridge.Department):
                 ],
             }
         )
-        menu_file: str = Field("menu.yaml", description="relative to channels.yaml's folder")
+        menu_file: junbridge.ConfigFile = Field(
+            "menu.yaml", description="relative to channels.yaml's folder"
+        )
         notices: list[Notice] = Field(default_factory=list)
 
     texts = {

@@ -106,6 +106,8 @@ def test_a_valid_file_loads_every_block(write, monkeypatch: pytest.MonkeyPatch) 
               - staff: electricista
                 from: 07:00
                 to: "22:00"
+            staff:
+              - name: electricista
     """)
     config = load(path)
     assert config.path == Path.cwd() / "channels.yaml"

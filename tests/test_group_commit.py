@@ -71,8 +71,9 @@ async def test_reports_arriving_together_each_become_one_request_in_order(
 async def test_one_failing_message_in_a_burst_holds_back_no_other(
     tmp_path: Path, db_url: str
 ) -> None:
-    # An admin's typo in the police department's reply: only police reports fail.
-    typo = "Recibido: {referencia}"
+    # An admin's slip in the police department's reply (a number format for the reference,
+    # which is text): only police reports fail.
+    typo = "Recibido: {reference:d}"
     bridge = await town(tmp_path, db_url, police={"es": {"assigned": typo, "acknowledged": typo}})
     try:
         lamps = [

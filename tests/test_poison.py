@@ -38,12 +38,13 @@ def town(folder: Path, db_url: str, *, assigned: str) -> Path:
 async def test_a_failing_message_is_parked_and_handled_once_the_admin_fixes_it(
     tmp_path: Path, db_url: str
 ) -> None:
-    # An admin's typo: {referencia} is no placeholder, so rendering the reply raises.
-    config = town(tmp_path, db_url, assigned="Gracias, {referencia}")
+    # An admin's slip that check cannot see: the reference is text, so a number format
+    # raises only when the reply is rendered.
+    config = town(tmp_path, db_url, assigned="Gracias, {reference:d}")
     clock = ManualClock(WEDNESDAY_10)
     bridge = await make_bridge(config=config, clock=clock, workdir=tmp_path, store_url=db_url)
     try:
-        with pytest.raises(KeyError, match="referencia"):
+        with pytest.raises(ValueError, match="format code 'd'"):
             await bridge.receive(make_message(LAMP, platform_id="tg-1"))
         # Every restart tries again, and every start succeeds; the last try parks it.
         for _ in range(MAX_ATTEMPTS - 1):
@@ -62,7 +63,8 @@ async def test_a_failing_message_is_parked_and_handled_once_the_admin_fixes_it(
     assert listed.exit_code == 0 and "1 message(s) could not be handled" in listed.output
     parked = await admin("requests", "parked", "--config", str(config))
     assert parked.exit_code == 0
-    assert "KeyError: 'referencia'" in parked.output and "La farola 33" in parked.output
+    assert "ValueError: Unknown format code 'd'" in parked.output
+    assert "La farola 33" in parked.output
 
     # The admin fixes the template and retries; the next start handles the message.
     town(tmp_path, db_url, assigned="Gracias. {reference}: se lo hemos pasado a {assignee}.")

@@ -13,6 +13,13 @@ PLUGINS = ["plugins/lighting.py"]
 # Two electricians on weekdays 08:00-15:00; the same two share the work equally.
 CONFIG = {
     "town": {"name": "Jun", "holidays": ["2026-12-08"]},
+    # The staff place is a Slack channel, so Slack is configured (its secrets need not be set).
+    "channels": {
+        "slack": {
+            "bot_token": {"$env": "SLACK_BOT_TOKEN"},
+            "signing_secret": {"$env": "SLACK_SIGNING_SECRET"},
+        }
+    },
     "departments": {
         "lighting": {
             "staff_place": "slack:C0LIGHTING",

@@ -14,11 +14,10 @@ from junbridge.cli.common import config_option, console, fail
 from junbridge.config import (
     Config,
     ConfigError,
-    Problem,
     config_schema,
-    load_config,
     missing_secrets,
     plugins_dir_of,
+    unset_variables,
 )
 from junbridge.departments import DepartmentContext
 from junbridge.model import ServiceRequest
@@ -42,12 +41,8 @@ def load(config_path: Path) -> tuple[Registry, Config]:
     if not config_path.exists():
         raise fail(f"error: {config_path} not found (use --config PATH)")
     try:
-        registry = collect(get_plugin_manager(plugins_dir_of(config_path)))
-        config = load_config(
-            config_path,
-            channels={n: c.Settings for n, c in registry.channels.items()},
-            departments={n: d.Settings for n, d in registry.departments.items()},
-        )
+        registry = collect(get_plugin_manager(plugins_dir_of(config_path), town=True))
+        config = registry.load_config(config_path)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     except PluginError as exc:
@@ -55,16 +50,20 @@ def load(config_path: Path) -> tuple[Registry, Config]:
     return registry, config
 
 
-def channel_table(config: Config, secrets: list[Problem]) -> Table:
-    """Each configured channel, its mode, and whether its secrets are set."""
+def channel_table(config: Config) -> Table:
+    """Each configured channel, its mode, and whether ``junbridge run`` will start it."""
     table = Table(title="Channels", title_justify="left")
-    for column in ("channel", "enabled", "mode", "secrets"):
+    for column in ("channel", "mode", "status"):
         table.add_column(column)
     for name, settings in config.channels.items():
-        unset = [p for p in secrets if p.path.startswith(f"channels.{name}.")]
-        status = "[green]set[/]" if not unset else f"[yellow]{len(unset)} unset: skipped[/]"
-        mode = str(getattr(settings, "mode", "-"))
-        table.add_row(name, "yes" if settings.enabled else "no", mode, status)
+        names = unset_variables(settings)
+        if not settings.enabled:
+            status = "off: enabled: false"
+        elif names:
+            status = f"[yellow]skipped: {', '.join(names)} not set[/]"
+        else:
+            status = "[green]will run[/]"
+        table.add_row(name, str(getattr(settings, "mode", "-")), status)
     return table
 
 
@@ -112,7 +111,7 @@ def check(config_path: Path, strict: bool) -> None:
     registry, config = load(config_path)
     out = console()
     secrets = missing_secrets(config)
-    out.print(channel_table(config, secrets))
+    out.print(channel_table(config))
     departments, untranslated = department_table(registry, config)
     out.print(departments)
     for problem in secrets:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from junbridge.cli.check import load
 from junbridge.cli.common import config_option, fail
 
 
@@ -21,4 +22,7 @@ def demo(config_path: Path, keep_running: bool) -> None:
             f"error: {config_path} not found: run the demo from the project folder "
             "or give --config PATH"
         )
+    # The demo rewrites the channels for the emulators; the town's own file is checked first,
+    # so a mistake is reported with its line in that file, as `junbridge check` reports it.
+    load(config_path)
     raise click.exceptions.Exit(main(config_path, keep_running))

@@ -9,7 +9,7 @@ the key path and what was expected (see :mod:`junbridge.config.errors`). Secrets
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -26,6 +26,7 @@ from junbridge.config.errors import (
     validation_problems,
 )
 from junbridge.config.reader import display_name, read, read_yaml
+from junbridge.config.references import channel_mistakes, department_mistakes, reply_mistakes
 from junbridge.config.settings import (
     ChannelSettings,
     DepartmentSettings,
@@ -45,6 +46,7 @@ __all__ = [
     "missing_secrets",
     "plugins_dir_of",
     "read_yaml",
+    "unset_variables",
 ]
 
 TOP_LEVEL_KEYS = ("town", "store", "web", "channels", "departments", "plugins_dir")
@@ -144,10 +146,13 @@ def load_config(
     *,
     channels: Mapping[str, type[ChannelSettings]],
     departments: Mapping[str, type[DepartmentSettings]],
+    templates: Mapping[str, Mapping[str, Collection[str]]] | None = None,
 ) -> Config:
     """Read and validate channels.yaml against the registered plugins' Settings.
 
-    Raises :class:`ConfigError` listing every problem found, sorted by line.
+    ``templates`` (department -> reply key -> placeholders it is given, from
+    ``Department.templates()``) checks each block's ``replies``. Raises :class:`ConfigError`
+    listing every problem found, sorted by line.
     """
     absolute = Path(os.path.abspath(path))
     file = display_name(path)
@@ -186,6 +191,16 @@ def load_config(
         plugins_dir = Path(os.path.abspath(absolute.parent / raw_dir))
     elif raw_dir is not None:
         check.add(["plugins_dir"], f"expected a folder path, got {describe(raw_dir)}")
+    found = list(channel_mistakes(channel_blocks, departments))
+    written = [n for n in (data.get("channels") or {}) if n in channels]
+    for name, settings in department_blocks.items():
+        found += department_mistakes(
+            name, settings, channels=channel_blocks, written=written, platforms=channels
+        )
+        if templates is not None and name in templates:
+            found += reply_mistakes(name, settings, templates[name])
+    for parts, message in found:
+        check.add(parts, message)
     # A value the YAML reader could not construct was already reported where it stands.
     unreadable = {p.path for p in problems if not p.message.startswith("duplicate key")}
     check.problems = [p for p in check.problems if p in problems or p.path not in unreadable]
@@ -222,6 +237,11 @@ def _secrets(
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
             yield from _secrets(item, [*parts, str(i)], lines)
+
+
+def unset_variables(settings: BaseModel) -> list[str]:
+    """The environment variables a block's ``{$env: NAME}`` secrets need and that are unset."""
+    return list(dict.fromkeys(s.env for _, s in _secrets(settings, [], {}) if not s.is_set))
 
 
 def missing_secrets(config: Config, *, include_disabled: bool = False) -> list[Problem]:

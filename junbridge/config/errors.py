@@ -18,7 +18,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from junbridge.config.settings import Secret
+from junbridge.config.settings import WEEKDAY_NAMES, Secret
 from junbridge.model import JunbridgeError
 
 
@@ -185,6 +185,22 @@ _ONE_DIGIT_HOUR = re.compile(r"^[0-9]:[0-9]{2}")
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 
+def _closest_choice(given: str, choices: list[str]) -> str | None:
+    """The choice an admin most likely meant; a weekday by its name in English or Spanish.
+
+    ``lun`` means Monday (``mon``), not ``sun``: a day name is matched among day names of
+    both languages first, and only then among the short forms.
+    """
+    if set(choices) <= set(WEEKDAY_NAMES.values()):
+        word = given.strip().lower().rstrip(".")
+        names = difflib.get_close_matches(word, WEEKDAY_NAMES, n=1, cutoff=0.75)
+        day = WEEKDAY_NAMES.get(word) or (WEEKDAY_NAMES[names[0]] if names else None)
+        if day in choices:
+            return day
+    close = difflib.get_close_matches(given, choices, n=1)
+    return close[0] if close else None
+
+
 def _expected(error: ErrorDetails) -> tuple[str, str | None]:
     """What an error expected and what it got (None: the message stands alone)."""
     kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
@@ -208,8 +224,8 @@ def _expected(error: ErrorDetails) -> tuple[str, str | None]:
         expected = str(ctx.get("expected", ""))
         hint = ""
         if isinstance(given, str):
-            close = difflib.get_close_matches(given, _QUOTED.findall(expected), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            close = _closest_choice(given, _QUOTED.findall(expected))
+            hint = f" (did you mean {close!r}?)" if close else ""
         return f"one of {expected}", got + hint
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):

@@ -6,15 +6,63 @@ silently ignored line. Plugins subclass :class:`Settings` for their own blocks.
 
 from __future__ import annotations
 
+import difflib
 import os
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticKnownError
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Names an admin may write instead, in English or Spanish: only used to suggest the short form.
+WEEKDAY_NAMES: dict[str, Weekday] = {
+    name: day
+    for day, names in zip(
+        WEEKDAYS,
+        (
+            ("monday", "lunes", "lun", "lu"),
+            ("tuesday", "tues", "martes", "mar", "ma"),
+            ("wednesday", "miércoles", "miercoles", "mié", "mie", "mi"),
+            ("thursday", "thur", "thurs", "jueves", "jue", "ju"),
+            ("friday", "viernes", "vie", "vi"),
+            ("saturday", "sábado", "sabado", "sáb", "sab", "sa"),
+            ("sunday", "domingo", "dom", "do"),
+        ),
+        strict=True,
+    )
+    for name in names
+}
+
+
+def _existing_file(value: str, info: ValidationInfo) -> str:
+    """A path relative to channels.yaml's folder must name a file that is there."""
+    config_dir = (info.context or {}).get("config_dir")
+    if isinstance(config_dir, Path):
+        path = resolve_path(config_dir, value)
+        if path.is_file():
+            return value
+        what = "a folder, not a file" if path.is_dir() else "no such file"
+        relative = "" if Path(value).is_absolute() else " in the folder of channels.yaml"
+        siblings = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
+        close = difflib.get_close_matches(path.name, siblings, n=1)
+        hint = f" (did you mean {str(Path(value).with_name(close[0]))!r}?)" if close else ""
+        raise ValueError(f"{what}: {value!r}{relative}{hint}")
+    return value
+
+
+ConfigFile = Annotated[str, AfterValidator(_existing_file)]
+"""A file path in channels.yaml, relative to its folder; check reports one that is missing."""
 
 
 class Settings(BaseModel):
@@ -198,6 +246,21 @@ class DepartmentSettings(Settings):
     retention: RetentionSettings | None = Field(
         None, description="what happens to closed requests after some days; none: kept"
     )
+
+    @field_validator(
+        "sla_hours",
+        "first_response_hours",
+        "followup_hours",
+        "followup_deadline_hours",
+        check_fields=False,
+    )
+    @classmethod
+    def _positive_hours(cls, value: float | None) -> float | None:
+        # Also when a plugin redeclares the field without the bound: a negative SLA would
+        # only fail when the first request is promised a time.
+        if value is not None and value <= 0:
+            raise PydanticKnownError("greater_than", {"gt": 0})
+        return value
 
 
 def resolve_path(base: Path, value: str | Path) -> Path:
