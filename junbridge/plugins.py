@@ -148,7 +148,7 @@ class Registry:
     channels: dict[str, type[Channel]]
     departments: dict[str, type[Department]]
 
-    def load_config(self, path: Path) -> Config:
+    def load_config(self, path: Path, *, every_department: bool = False) -> Config:
         """channels.yaml checked against these plugins' blocks and reply templates.
 
         ``junbridge check`` and every command that starts a bridge load it here, so they
@@ -159,6 +159,7 @@ class Registry:
             channels={n: c.Settings for n, c in self.channels.items()},
             departments={n: d.Settings for n, d in self.departments.items()},
             templates={n: d.templates() for n, d in self.departments.items()},
+            every_department=every_department,
         )
 
 

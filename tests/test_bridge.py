@@ -83,8 +83,15 @@ async def test_same_platform_message_twice_makes_one_request(bridge):
 
 
 async def test_a_failing_department_loses_nothing_and_triage_acknowledges(tmp_path, db_url):
+    # Jun's test town, with the broken fountains department turned on beside its own.
+    root = DATA.parent.parent
+    jun = (DATA / "jun.yaml").read_text()
+    jun = jun.replace("../../menu.yaml", str(root / "menu.yaml"))
+    jun = jun.replace("../../plugins", str(root / "plugins"))
+    town = tmp_path / "channels.yaml"
+    town.write_text(jun.replace("departments:\n", "departments:\n  fountains: {}\n"))
     bridge = await make_bridge(
-        config=DATA / "jun.yaml",
+        config=town,
         plugins=[DATA / "plugins/broken.py"],
         clock=lambda: WEDNESDAY_10,
         workdir=tmp_path,

@@ -122,8 +122,8 @@ def test_a_valid_file_loads_every_block(write, monkeypatch: pytest.MonkeyPatch) 
     assert lighting.keywords == {"es": ["farola"], "no": ["gatelys"]}
     assert lighting.electricians[0].handles == {"telegram": "55501234"}
     assert lighting.on_duty[0].start == time(7)
-    # Absent from the file but registered: validated with its defaults.
-    assert config.departments["police"] == DepartmentSettings()
+    # Registered but absent from the file: off, and said so (a town asks for what it runs).
+    assert "police" not in config.departments and "police" in config.unlisted
     assert config.plugins_dir is None
     assert config.lines["channels.telegram.token"] == 8
     assert config.lines["departments.lighting.electricians.0.handles.telegram"] == 19
@@ -296,13 +296,33 @@ def test_a_missing_town_block(write) -> None:
     ]
 
 
-def test_a_registered_department_whose_defaults_do_not_validate_needs_a_block(write) -> None:
+def test_an_installed_department_without_a_block_is_off_and_asks_for_nothing(write) -> None:
+    """A second town installs junbridge and lists only lighting: the school (which needs a
+    menu file) and the police stay off instead of running with defaults or failing."""
+    path = write("""
+        town: {name: Millbrook}
+        departments:
+          lighting: {}
+    """)
+    config = load(path, {**DEPARTMENTS, "school": SchoolSettings})
+    assert set(config.departments) == {"lighting"}
+    assert config.unlisted == ("police", "school")
+
+
+def test_turning_on_every_department_needs_the_blocks_their_defaults_cannot_fill(write) -> None:
     path = write("""
         town: {name: Jun}
         departments:
           lighting: {}
     """)
-    assert problems(path, {**DEPARTMENTS, "school": SchoolSettings}) == [
+    with pytest.raises(ConfigError) as info:
+        load_config(
+            path,
+            channels=CHANNELS,
+            departments={**DEPARTMENTS, "school": SchoolSettings},
+            every_department=True,
+        )
+    assert [str(p) for p in info.value.problems] == [
         "channels.yaml:2: departments.school: block required (needs menu_file)"
     ]
 

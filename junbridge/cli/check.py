@@ -119,6 +119,12 @@ def check(config_path: Path, strict: bool) -> None:
         out.print(f"{problem} — the channel will be skipped", markup=False, soft_wrap=True)
     for line in untranslated:
         out.print(f"[yellow]untranslated:[/] {line} (falls back to {config.town.language})")
+    if config.unlisted:
+        out.print(
+            f"off: {', '.join(config.unlisted)} (installed, but channels.yaml has no block for "
+            "them under departments:; add one, even empty, to turn a department on)",
+            soft_wrap=True,
+        )
     if strict and secrets:
         raise click.exceptions.Exit(1)
     staff = sum(len(s.staff) for s in config.departments.values())

@@ -49,6 +49,8 @@ __all__ = [
     "unset_variables",
 ]
 
+# The town hall desk: always on, with or without a block.
+TRIAGE = "triage"
 TOP_LEVEL_KEYS = ("town", "store", "web", "channels", "departments", "plugins_dir")
 M = TypeVar("M", bound=BaseModel)
 
@@ -65,6 +67,8 @@ class Config:
     departments: Mapping[str, DepartmentSettings]
     plugins_dir: Path | None
     lines: Mapping[str, int]
+    #: Departments a plugin registers that channels.yaml has no block for: off.
+    unlisted: tuple[str, ...] = ()
 
     @property
     def config_dir(self) -> Path:
@@ -147,8 +151,15 @@ def load_config(
     channels: Mapping[str, type[ChannelSettings]],
     departments: Mapping[str, type[DepartmentSettings]],
     templates: Mapping[str, Mapping[str, Collection[str]]] | None = None,
+    every_department: bool = False,
 ) -> Config:
     """Read and validate channels.yaml against the registered plugins' Settings.
+
+    A department runs only if channels.yaml has a block for it (``departments: {police:
+    {}}`` is enough): a plugin installed for another town, or shipped with junbridge, stays
+    off until the admin asks for it. The town hall desk (triage) always runs.
+    ``every_department`` turns on every registered department without a block, with its
+    defaults (the test harness, given no ``departments:`` at all).
 
     ``templates`` (department -> reply key -> placeholders it is given, from
     ``Department.templates()``) checks each block's ``replies``. Raises :class:`ConfigError`
@@ -173,8 +184,12 @@ def load_config(
     web = check.block(WebSettings, data.get("web"), ["web"])
     channel_blocks = check.plugin_blocks("channels", data.get("channels"), channels)
     department_blocks = check.plugin_blocks("departments", data.get("departments"), departments)
+    listed = data.get("departments") or {}
+    unlisted = tuple(
+        sorted(n for n in departments if n not in listed and n != TRIAGE and not every_department)
+    )
     for name, model in departments.items():
-        if name not in (data.get("departments") or {}):
+        if name not in listed and name not in unlisted:
             try:
                 department_blocks[name] = model.model_validate(
                     {}, context={"config_dir": absolute.parent}
@@ -191,7 +206,8 @@ def load_config(
         plugins_dir = Path(os.path.abspath(absolute.parent / raw_dir))
     elif raw_dir is not None:
         check.add(["plugins_dir"], f"expected a folder path, got {describe(raw_dir)}")
-    found = list(channel_mistakes(channel_blocks, departments))
+    running = {n: d for n, d in departments.items() if n not in unlisted}
+    found = list(channel_mistakes(channel_blocks, running))
     written = [n for n in (data.get("channels") or {}) if n in channels]
     for name, settings in department_blocks.items():
         found += department_mistakes(
@@ -215,6 +231,7 @@ def load_config(
         departments=MappingProxyType(department_blocks),
         plugins_dir=plugins_dir,
         lines=MappingProxyType(lines),
+        unlisted=unlisted,
     )
 
 

@@ -33,12 +33,19 @@ async def make_bridge(
 ) -> Bridge:
     """A started bridge with ``plugins`` loaded by path and ``config`` (a file or a dict).
 
-    A relative plugin path is read as channels.yaml's own paths are: from the config file's
-    folder when ``config`` is a file (``plugins/waste.py`` next to it), else from the
-    current folder. The store is a fresh SQLite file in ``workdir`` (a new temporary folder
-    by default) unless ``store_url`` names another, e.g. a PostgreSQL database.
+    A dict with no ``departments:`` runs every department loaded, with its defaults; with
+    one (and in a channels.yaml file) only the departments it lists run, as in
+    ``junbridge run``. A relative plugin path is read as channels.yaml's own paths are:
+    from the config file's folder when ``config`` is a file (``plugins/waste.py`` next to
+    it), else from the current folder. The store is a fresh SQLite file in ``workdir`` (a
+    new temporary folder by default) unless ``store_url`` names another, e.g. PostgreSQL.
     """
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="junbridge-"))
+    # A dict without departments: every department loaded runs, with its defaults (in a
+    # channels.yaml, as in `junbridge run`, only those with a block do).
+    every_department = config is None or (
+        isinstance(config, Mapping) and "departments" not in config
+    )
     if config is None or isinstance(config, Mapping):
         path = folder / "channels.yaml"
         path.write_text(yaml.safe_dump(dict(config or MINIMAL_CONFIG), allow_unicode=True))
@@ -51,6 +58,7 @@ async def make_bridge(
         store_url=store_url or f"sqlite:///{folder / 'junbridge.db'}",
         clock=clock,
         plugin_files=[base / p for p in plugins],
+        every_department=every_department,
     )
 
 
