@@ -79,6 +79,9 @@ def test_the_transcript_shows_people_photos_and_alerts_as_they_happened(demo_out
     ):
         assert said in lines
     assert not any(re.search(r"town → (private message to )?\d", line) for line in lines)
+    # Staff tagged in Slack by name, as Slack shows a mention: never "<@U0ELECTRIC>".
+    assert "Asignada a electricista (@electricista)" in lines
+    assert "<@" not in demo_output and "@U0" not in demo_output
     # A photo by its name, on one line; never the path it is kept under.
     assert "[photo farola-arreglada.jpg]" in lines
     assert "file://" not in demo_output

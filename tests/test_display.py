@@ -26,3 +26,10 @@ def test_junbridge_markup_is_shown_bold_with_each_link_address():
     assert shown.plain == "JUN-0001 resuelto\nMás: ver aviso (https://jun.es/r/1)"
     [bold] = [span for span in shown.spans if span.style == "bold"]
     assert shown.plain[bold.start : bold.end] == "JUN-0001"
+
+
+def test_a_slack_mention_shows_the_members_name_as_slack_does():
+    shown = displayed(
+        "slack", "*JUN-0001*: es para <@U0ELECTRIC> y <@U0NADIE>.", {"U0ELECTRIC": "electricista"}
+    )
+    assert shown.plain == "JUN-0001: es para @electricista y @U0NADIE."

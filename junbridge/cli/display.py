@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 
 from rich.text import Text
 
 from junbridge.markup import Break, Link, parse
 
 _HTML = re.compile(r"<b>|</b>|<a href=\"([^\"]*)\">|</a>")
-_SLACK = re.compile(r"\*([^*\n]+)\*|<([^|>]+)\|([^>]+)>")
+_SLACK = re.compile(r"\*([^*\n]+)\*|<([^|>@]+)\|([^>]+)>|<@([UW][A-Z0-9]+)>")
 
 
-def displayed(channel: str, text: str) -> Text:
-    """``text`` as rendered for ``channel``, shown the way that app shows it."""
+def displayed(channel: str, text: str, people: Mapping[str, str] | None = None) -> Text:
+    """``text`` as rendered for ``channel``, shown the way that app shows it.
+
+    ``people`` names Slack members by id: a mention ``<@U0ELECTRIC>`` shows as
+    ``@electricista``, as Slack shows it (``@U0ELECTRIC`` when the name is not known).
+    """
     if channel == "telegram":
         return _from_html(text)
     if channel == "slack":
-        return _from_mrkdwn(text)
+        return _from_mrkdwn(text, people or {})
     return Text(text)
 
 
@@ -60,13 +65,15 @@ def _from_html(source: str) -> Text:
     return out
 
 
-def _from_mrkdwn(source: str) -> Text:
+def _from_mrkdwn(source: str, people: Mapping[str, str]) -> Text:
     out = Text()
     position = 0
     for found in _SLACK.finditer(source):
         out.append(_unescape_slack(source[position : found.start()]))
         if found.group(1) is not None:
             out.append(_unescape_slack(found.group(1)), style="bold")
+        elif found.group(4) is not None:
+            out.append(f"@{people.get(found.group(4), found.group(4))}", style="bold blue")
         else:
             out.append(_unescape_slack(found.group(3)), style=f"link {found.group(2)}")
         position = found.end()

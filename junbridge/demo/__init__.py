@@ -42,6 +42,8 @@ async def play(town: DemoTown, transcript: Transcript, console: Console) -> None
 
 def transcripts(town: DemoTown, transcript: Transcript) -> list[Panel]:
     """One panel per platform: who said what, in order."""
+    # Slack shows a mention by the member's name: "@electricista", not "<@U0ELECTRIC>".
+    members = {uid: user["name"] for uid, user in town.slack.workspace.users.items()}
     panels = []
     for platform, title in PLATFORM_TITLES.items():
         said: list[RenderableType] = []
@@ -50,7 +52,7 @@ def transcripts(town: DemoTown, transcript: Transcript) -> list[Panel]:
                 continue
             when = line.at.astimezone(town.tz).strftime("%a %H:%M")
             said.append(Text(f"{when} {line.who}", style="cyan" if line.town else "bold"))
-            shown = displayed(platform, line.text) if line.town else Text(line.text)
+            shown = displayed(platform, line.text, members) if line.town else Text(line.text)
             # Indented as a whole, so a long line wraps under itself, not under the names.
             said.append(Padding(shown, (0, 0, 1, 4)))
         panels.append(Panel(Group(*said), title=title, title_align="left"))

@@ -199,6 +199,12 @@ async def open_town(town_config: Path) -> DemoTown:
         place = department.settings.staff_place
         if place and place.startswith("slack:"):
             slack.workspace.add_channel(place.removeprefix("slack:"), department.name)
+        # The town's staff are members of its Slack workspace, under their names.
+        for member in department.settings.staff:
+            handle = member.handles.get("slack")
+            if handle and handle not in slack.workspace.users:
+                name = member.name.replace(" ", "_")
+                slack.workspace.add_user(handle, name=name, real_name=member.name)
     warnings = await start_channels(bridge)
     if warnings:
         raise RuntimeError("demo channels did not start: " + "; ".join(warnings))
