@@ -325,7 +325,16 @@ class Bridge:
         """Decide what one accepted message changes, then write it in one commit."""
         message = await self.completed(message)
         resident = await self.store.resident_for(message.channel, message.sender)
-        message, effects = await steps.decide(self, message, resident)
+        # What the steps read about the resident, in one trip: their open exchange here
+        # and what their rate limits count.
+        [exchange], usages = await self.store.batch_context(
+            [(resident.id, message.channel, conversation_keys(message))],
+            now=self.clock(),
+            since=abuse.sent_at(self, message) - abuse.DAY,
+        )
+        message, effects = await steps.decide(
+            self, message, resident, open_exchange=exchange, usage=usages[resident.id]
+        )
         return await commit(self, inbound_id, message, effects)
 
     async def change(self, reference: str, edit: Edit) -> ServiceRequest:
