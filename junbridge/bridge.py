@@ -325,6 +325,9 @@ class Bridge:
         """Decide what one accepted message changes, then write it in one commit."""
         message = await self.completed(message)
         resident = await self.store.resident_for(message.channel, message.sender)
+        if staff.department_for_place(self.departments, message) is not None:
+            message, effects = await steps.decide(self, message, resident)  # staff at work
+            return await commit(self, inbound_id, message, effects)
         # What the steps read about the resident, in one trip: their open exchange here
         # and what their rate limits count.
         [exchange], usages = await self.store.batch_context(
