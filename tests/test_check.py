@@ -104,6 +104,19 @@ def test_a_pin_to_a_department_that_does_not_exist(folder: Path) -> None:
     ]
 
 
+def test_a_pin_to_a_department_that_is_off(folder: Path) -> None:
+    """The school is switched off but a chat is still pinned to it: nobody would answer."""
+    code, out, line = check(
+        ("  school:\n    menu_file", "  school:\n    enabled: false\n    menu_file"),
+        ("C0FAROLAS: lighting", "C0FAROLAS: school"),
+    )
+    assert code == 1
+    assert out.splitlines() == [
+        f"channels.yaml:{line}: channels.slack.pins.C0FAROLAS: department 'school' is off "
+        "(no block, or enabled: false)"
+    ]
+
+
 def test_a_misspelt_pin_gets_a_suggestion(folder: Path) -> None:
     code, out, line = check(("C0FAROLAS: lighting", "C0FAROLAS: lightning"))
     assert code == 1

@@ -206,8 +206,8 @@ def load_config(
         plugins_dir = Path(os.path.abspath(absolute.parent / raw_dir))
     elif raw_dir is not None:
         check.add(["plugins_dir"], f"expected a folder path, got {describe(raw_dir)}")
-    running = {n: d for n, d in departments.items() if n not in unlisted}
-    found = list(channel_mistakes(channel_blocks, running))
+    off = {*unlisted, *(n for n, b in department_blocks.items() if not b.enabled and n != TRIAGE)}
+    found = list(channel_mistakes(channel_blocks, departments, off))
     written = [n for n in (data.get("channels") or {}) if n in channels]
     for name, settings in department_blocks.items():
         found += department_mistakes(

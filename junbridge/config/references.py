@@ -19,16 +19,19 @@ Found = tuple[list[str], str]
 
 
 def channel_mistakes(
-    channels: Mapping[str, ChannelSettings], departments: Collection[str]
+    channels: Mapping[str, ChannelSettings],
+    departments: Collection[str],
+    off: Collection[str] = (),
 ) -> Iterator[Found]:
-    """Pins to departments that no plugin registers."""
+    """Pins to departments that no plugin registers, or that are off (``off``: no block in
+    channels.yaml, or ``enabled: false``), so the pinned chat would get nobody."""
     for name, settings in channels.items():
         for conversation, department in settings.pins.items():
-            if department not in departments:
-                yield (
-                    ["channels", name, "pins", conversation],
-                    f"no department {department!r}{did_you_mean(department, departments)}",
-                )
+            where = ["channels", name, "pins", conversation]
+            if department in off:
+                yield where, f"department {department!r} is off (no block, or enabled: false)"
+            elif department not in departments:
+                yield where, f"no department {department!r}{did_you_mean(department, departments)}"
 
 
 def department_mistakes(
