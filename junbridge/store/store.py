@@ -52,13 +52,17 @@ from junbridge.store.transaction import Transaction
 T = TypeVar("T")
 
 # Built once; the rate limits read them for every batch of messages.
-_COUNTED = select(inbound.c.resident_id, inbound.c.counted_at).where(
-    inbound.c.resident_id.in_(bindparam("ids", expanding=True)),
-    inbound.c.counted_at > bindparam("since"),
-)
-_NOTICES = select(residents.c.id, residents.c.limit_notice_until).where(
-    residents.c.id.in_(bindparam("ids", expanding=True)),
-    residents.c.limit_notice_until.is_not(None),
+# Each resident with their last notice, and (joined) the times of their counted messages:
+# one statement for a whole batch.
+_USAGE = (
+    select(residents.c.id, residents.c.limit_notice_until, inbound.c.counted_at)
+    .select_from(
+        residents.outerjoin(
+            inbound,
+            (inbound.c.resident_id == residents.c.id) & (inbound.c.counted_at > bindparam("since")),
+        )
+    )
+    .where(residents.c.id.in_(bindparam("ids", expanding=True)))
 )
 
 
@@ -365,7 +369,7 @@ class Store:
 
     async def usage_of(self, resident_ids: Sequence[int], *, since: datetime) -> dict[int, Usage]:
         """What the rate limits count for each resident: their handled messages written after
-        ``since``, and their last notice; one read (two statements) for a whole batch."""
+        ``since``, and their last notice: one statement for a whole batch."""
         return await self.read(lambda connection: _usage(connection, resident_ids, since))
 
     async def batch_context(
@@ -643,7 +647,9 @@ def _usage(
 ) -> dict[int, Usage]:
     ids = sorted(set(resident_ids))
     counted: dict[int, list[datetime]] = {i: [] for i in ids}
-    for row in connection.execute(_COUNTED, {"ids": ids, "since": since}):
-        counted[row.resident_id].append(row.counted_at)
-    notices = {row.id: row.limit_notice_until for row in connection.execute(_NOTICES, {"ids": ids})}
+    notices: dict[int, datetime | None] = {}
+    for row in connection.execute(_USAGE, {"ids": ids, "since": since}):
+        notices[row.id] = row.limit_notice_until
+        if row.counted_at is not None:
+            counted[row.id].append(row.counted_at)
     return {i: Usage(counted=tuple(counted[i]), notice_until=notices.get(i)) for i in ids}
