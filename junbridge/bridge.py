@@ -41,8 +41,9 @@ from junbridge.plugins import collect, get_plugin_manager
 from junbridge.requests import timers
 from junbridge.routing import Route
 from junbridge.steps import TRIAGE, conversation_keys
-from junbridge.store import Accepted, Store, Transaction
+from junbridge.store import Accepted, ConversationState, Store, Transaction
 from junbridge.store.leases import LeaseLost
+from junbridge.store.records import Usage
 
 log = logging.getLogger(__name__)
 
@@ -259,24 +260,14 @@ class Bridge:
             completed = await asyncio.gather(*(self.completed(m) for _, m in batch))
             batch = [(inbound_id, m) for (inbound_id, _), m in zip(batch, completed, strict=True)]
             residents = await self.store.residents_for([(m.channel, m.sender) for _, m in batch])
-            earliest = min(abuse.sent_at(self, m) for _, m in batch)
-            exchanges, usages = await self.store.batch_context(
-                [
-                    (r.id, m.channel, conversation_keys(m))
-                    for (_, m), r in zip(batch, residents, strict=True)
-                ],
-                now=self.clock(),
-                since=earliest - abuse.DAY,
-            )
+            contexts = await self.read_for_steps([m for _, m in batch], residents)
             decided = []
             alone = []
-            for (inbound_id, message), resident, exchange in zip(
-                batch, residents, exchanges, strict=True
+            for (inbound_id, message), resident, (exchange, usage) in zip(
+                batch, residents, contexts, strict=True
             ):
                 try:
-                    message, effects = await steps.decide(
-                        self, message, resident, open_exchange=exchange, usage=usages[resident.id]
-                    )
+                    message, effects = await steps.decide(self, message, resident, exchange, usage)
                 except Exception:
                     alone.append((inbound_id, message))  # handle_held records the failure
                     continue
@@ -326,19 +317,28 @@ class Bridge:
         message = await self.completed(message)
         resident = await self.store.resident_for(message.channel, message.sender)
         if staff.department_for_place(self.departments, message) is not None:
-            message, effects = await steps.decide(self, message, resident)  # staff at work
-            return await commit(self, inbound_id, message, effects)
-        # What the steps read about the resident, in one trip: their open exchange here
-        # and what their rate limits count.
-        [exchange], usages = await self.store.batch_context(
-            [(resident.id, message.channel, conversation_keys(message))],
-            now=self.clock(),
-            since=abuse.sent_at(self, message) - abuse.DAY,
-        )
-        message, effects = await steps.decide(
-            self, message, resident, open_exchange=exchange, usage=usages[resident.id]
-        )
+            # Staff at work: the desk reads nothing about residents.
+            context: tuple[ConversationState | None, Usage] = (None, Usage())
+        else:
+            [context] = await self.read_for_steps([message], [resident])
+        message, effects = await steps.decide(self, message, resident, *context)
         return await commit(self, inbound_id, message, effects)
+
+    async def read_for_steps(
+        self, messages: Sequence[Message], residents: Sequence[Resident]
+    ) -> list[tuple[ConversationState | None, Usage]]:
+        """What the steps read about each message's resident, for a whole batch in one trip:
+        their open exchange in that chat, and what their rate limits count."""
+        earliest = min(abuse.sent_at(self, m) for m in messages)
+        exchanges, usages = await self.store.batch_context(
+            [
+                (r.id, m.channel, conversation_keys(m))
+                for m, r in zip(messages, residents, strict=True)
+            ],
+            now=self.clock(),
+            since=earliest - abuse.DAY,
+        )
+        return [(e, usages[r.id]) for e, r in zip(exchanges, residents, strict=True)]
 
     async def change(self, reference: str, edit: Edit) -> ServiceRequest:
         """The one way to change a stored request outside an inbound message.

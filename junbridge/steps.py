@@ -13,8 +13,7 @@ import dataclasses
 import logging
 import traceback
 from datetime import datetime
-from enum import Enum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from junbridge import conversations
 from junbridge.departments import Conversation, Department, Outcome
@@ -37,16 +36,6 @@ MOVED = "@private"
 MAX_HANDOFFS = 3
 
 
-class NotRead(Enum):
-    """The resident's open exchange was not read yet (None means: read, and there is none)."""
-
-    NOT_READ = "not read"
-
-
-NOT_READ = NotRead.NOT_READ
-Exchange = ConversationState | None | Literal[NotRead.NOT_READ]
-
-
 def conversation_keys(message: Message) -> tuple[str, ...]:
     """Where the sender's open exchange may be kept: this conversation, then (in private)
     the one a private department moved here from a public post."""
@@ -57,25 +46,22 @@ async def decide(
     bridge: Bridge,
     message: Message,
     resident: Resident,
-    *,
-    open_exchange: Exchange = NOT_READ,
-    usage: Usage | None = None,
+    open_exchange: ConversationState | None,
+    usage: Usage,
 ) -> tuple[Message, Effects]:
     """The steps, in order; the first that takes the message says what it changes.
 
     Blocked or flooding sender, staff desk, resident command, "is it fixed?" answer,
     edit, department. Steps read; none writes. Returns the message as handled (photos
-    made local) and its Effects. ``open_exchange`` is the resident's open conversation
-    and ``usage`` what their rate limits count, when the caller has already read them
-    (a batch reads all of them at once).
+    made local) and its Effects. ``open_exchange`` (the resident's open conversation) and
+    ``usage`` (what their rate limits count) are read by the caller, for a whole batch at
+    once (``Bridge.read_for_steps``); the staff desk uses neither.
     """
     place = staff.department_for_place(bridge.departments, message)
     if place is not None:
         message = await bridge.media.localize(message, bridge.channels.get(message.channel))
         return message, await staff.handle(bridge, message, place)
     at = abuse.sent_at(bridge, message)
-    if usage is None:
-        [usage] = (await bridge.store.usage_of([resident.id], since=at - abuse.DAY)).values()
     stopped = abuse.check(bridge, message, resident, usage)
     if stopped is not None:
         return message, stopped  # kept, not handled, nothing fetched
@@ -89,7 +75,7 @@ async def resident_steps(
     bridge: Bridge,
     message: Message,
     resident: Resident,
-    open_exchange: Exchange,
+    open_exchange: ConversationState | None,
 ) -> tuple[Message, Effects]:
     """Resident command, "is it fixed?" answer, edit, department: the first that takes
     the message."""
@@ -108,15 +94,10 @@ async def department_effects(
     bridge: Bridge,
     message: Message,
     resident: Resident,
-    open_exchange: Exchange = NOT_READ,
+    stored: ConversationState | None,
 ) -> Effects:
-    """Route to the open conversation's department or a new one, and ask it."""
+    """Route to the open conversation (``stored``)'s department or a new one, and ask it."""
     now = bridge.clock()
-    if open_exchange is NotRead.NOT_READ:
-        keys = conversation_keys(message)
-        stored = await bridge.store.conversation(resident.id, message.channel, *keys, now=now)
-    else:
-        stored = open_exchange
     if unreadable.is_unreadable(message):
         return await unreadable.answer(bridge, message, resident, stored)
     state, request = await continued(bridge, message, resident, stored)

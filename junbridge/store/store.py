@@ -367,11 +367,6 @@ class Store:
         """:meth:`conversation` for several (resident id, channel, keys) in one query."""
         return await self.read(lambda connection: _conversations(connection, wanted, now))
 
-    async def usage_of(self, resident_ids: Sequence[int], *, since: datetime) -> dict[int, Usage]:
-        """What the rate limits count for each resident: their handled messages written after
-        ``since``, and their last notice: one statement for a whole batch."""
-        return await self.read(lambda connection: _usage(connection, resident_ids, since))
-
     async def batch_context(
         self,
         wanted: Sequence[tuple[int, str, Sequence[str]]],
@@ -379,8 +374,8 @@ class Store:
         now: datetime,
         since: datetime,
     ) -> tuple[builtins.list[ConversationState | None], dict[int, Usage]]:
-        """:meth:`conversations_of` and :meth:`usage_of` for a batch's residents, on one
-        connection in one trip to the store's thread."""
+        """:meth:`conversations_of` for a batch's residents, and what their rate limits
+        count: on one connection, in one trip to the store's thread."""
         return await self.read(
             lambda connection: (
                 _conversations(connection, wanted, now),
