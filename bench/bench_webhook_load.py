@@ -43,7 +43,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).parent))
 from stores import command_line
 
-from junbridge.testing.emulators import slack_link
+from junbridge.testing.emulators import SlackEmulator, slack_link
 from junbridge.testing.emulators import slack_payloads as payloads
 
 ROOT = Path(__file__).parent.parent
@@ -76,12 +76,12 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-IDENTITY = payloads.Identity(
-    team_id="T0JUN", app_id="A0JUNBRIDGE", bot_user_id="U0JUNBOT", bot_id="B0JUNBOT"
-)
-SIGNING_SECRET = "jun-emulator-signing-secret"
+# The emulator's own identity and secrets (the process above starts it with its defaults).
+_WORKSPACE = SlackEmulator()
+IDENTITY = _WORKSPACE.identity
+SIGNING_SECRET = _WORKSPACE.signing_secret
+BOT_TOKEN = _WORKSPACE.bot_token
 WARM_UP_RATE, WARM_UP_SECONDS = 50, 2
-BOT_TOKEN = "xoxb-jun-emulator"
 
 
 def members(tag: str, count: int) -> list[str]:
