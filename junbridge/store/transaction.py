@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -41,8 +40,11 @@ _CONVERSATION_KEY = ("resident_id", "channel", "conversation")
 
 # Values as parameters, not .values(): the statements are built and compiled once, not
 # coerced column by column for every request (once the hot path's main cost).
-_INSERT_REQUESTS = insert(requests).returning(requests.c.id, sort_by_parameter_order=True)
-_SET_REFERENCE = update(requests).where(requests.c.id == bindparam("b_id"))
+_INSERT_REQUESTS = insert(requests)
+_NEXT_IDS = select(func.nextval(func.pg_get_serial_sequence("requests", "id"))).select_from(
+    func.generate_series(1, bindparam("count"))
+)
+_HIGHEST_ID = select(func.max(requests.c.id))
 _UPDATE_REQUEST = (
     update(requests)
     .where(
@@ -166,11 +168,10 @@ class Transaction:
         # Only the version this copy was read at may be replaced: a stale copy (another
         # worker, or the timer task between two awaits, saved meanwhile) is refused.
         values = records.request_values(request) | {"version": request.version + 1}
-        # It depends on no gathered row but a reference given earlier in this transaction.
-        request_id = self._now(
+        # It depends on no gathered row: a request made in this transaction is already stored.
+        request_id = self._connection.execute(
             _UPDATE_REQUEST,
             {**values, "b_reference": request.reference, "b_version": request.version},
-            after=_SET_REFERENCE,
         ).scalar()
         if request_id is None:
             exists = self._connection.scalar(
@@ -196,33 +197,39 @@ class Transaction:
         """Store new requests, all in one INSERT; return them saved, in the same order.
 
         Each gets ``reference`` and ``service_request_id`` ``PREFIX-0001`` from its row id,
-        so that concurrent workers never hand out the same number.
+        taken before the INSERT (see ``_new_ids``), so that concurrent workers never hand
+        out the same number and the rows go in whole: no INSERT … RETURNING, no UPDATE.
         """
         if not new:
             return []
-        rows = [
-            # A unique stand-in until the row id, and so the reference, is known.
-            records.request_values(r) | {"version": 1, "reference": f"new-{uuid.uuid4().hex}"}
-            for r in new
-        ]
-        for row in rows:
-            row["service_request_id"] = row["reference"]
-        # Nothing gathered touches a request that does not exist yet.
-        ids = self._now(_INSERT_REQUESTS, rows, after=_SET_REFERENCE).scalars().all()
         saved = []
-        for request_id, request in zip(ids, new, strict=True):
+        rows = []
+        for request_id, request in zip(self._new_ids(len(new)), new, strict=True):
             reference = f"{self._prefix}-{request_id:04d}"
-            self._gather(
-                _SET_REFERENCE,
-                [{"b_id": request_id, "reference": reference, "service_request_id": reference}],
-            )
             stored = dataclasses.replace(
                 request, reference=reference, service_request_id=reference, version=1
             )
-            self._lines[request_id] = 0
-            self._add_history(request_id, stored)
+            rows.append(records.request_values(stored) | {"id": request_id, "version": 1})
             saved.append(stored)
+        # At once, not gathered: the history lines gathered next refer to these rows.
+        self._connection.execute(_INSERT_REQUESTS, rows)
+        for row, stored in zip(rows, saved, strict=True):
+            self._lines[row["id"]] = 0
+            self._add_history(row["id"], stored)
         return saved
+
+    def _new_ids(self, count: int) -> list[int]:
+        """``count`` request ids no other transaction can take.
+
+        PostgreSQL: from the table's sequence (never handed out twice, whatever commits).
+        SQLite: past the highest stored id, which is safe because a write transaction holds
+        the database's one write lock from its BEGIN IMMEDIATE; it is also the id SQLite
+        itself would give.
+        """
+        if self._connection.dialect.name == "postgresql":
+            return list(self._connection.execute(_NEXT_IDS, {"count": count}).scalars())
+        highest = self._connection.scalar(_HIGHEST_ID) or 0
+        return list(range(highest + 1, highest + 1 + count))
 
     def _add_history(self, request_id: int, request: ServiceRequest) -> None:
         """Gather the history lines of ``request`` past those already stored."""
