@@ -1,9 +1,12 @@
-"""The outbox worker: delivers stored replies through their channels, retrying politely.
+"""The outbox worker: delivers stored replies through their channels, at each one's pace.
 
 Replies are written to the store in the same transaction as the request change that caused
-them, so an accepted message's answer survives a crash. A 429 is retried after the delay
-the platform gave; other transient failures back off exponentially; permanent ones are
-marked failed and kept for staff to see.
+them, so an accepted message's answer survives a crash. Each channel is sent to on its own
+(a slow or limited platform never holds the others), within its platform's documented
+rates (``Channel.pace``, kept in the store for every worker: see pacing.py), one reply at
+a time per destination and in order. A 429 that still comes holds that destination back
+for as long as the platform says and does not count as a failed attempt; other transient
+failures back off exponentially; permanent ones are marked failed and kept for staff.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from junbridge.channels.base import Channel, DeliveryError
+from junbridge.pacing import PaceClock, conversation_key, destination
 from junbridge.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
@@ -25,6 +29,10 @@ MAX_ATTEMPTS = 8
 STUCK_AFTER = timedelta(minutes=5)
 # How often each worker puts such rows back in the queue.
 REQUEUE_EVERY = timedelta(seconds=5)
+
+
+# How many replies one claim of a channel takes at most (its pace takes fewer when it must).
+CLAIM = 100
 
 
 def backoff(attempts: int) -> timedelta:
@@ -41,14 +49,31 @@ class Outbox:
         self.store = store
         self.channels = channels
         self.clock = clock
+        self.pace_clock = PaceClock(clock)
 
     async def flush(self) -> int:
-        """Deliver every reply that is due now; return how many were sent."""
+        """Deliver every reply that is due now, each channel on its own; how many were sent."""
+        counts = await asyncio.gather(*(self.flush_channel(name) for name in list(self.channels)))
+        return sum(counts)
+
+    async def flush_channel(self, name: str) -> int:
+        """Deliver ``name``'s due replies at its pace; return how many were sent."""
+        channel = self.channels[name]
         sent = 0
-        for name in list(self.channels):
-            while rows := await self.store.claim_outbox(now=self.clock(), channel=name):
-                for row in rows:
-                    sent += await self.deliver(row)
+        while rows := await self.store.claim_outbox(
+            now=self.clock(),
+            channel=name,
+            limit=CLAIM,
+            pace=lambda _channel, where: channel.pace(where),
+            paced_now=self.pace_clock(),
+        ):
+            # Each goes at its moment; sends overlap, so one slow answer holds no one else.
+            sending = []
+            for row in rows:
+                if row.send_at is not None:
+                    await asyncio.sleep(max(0.0, (row.send_at - self.pace_clock()).total_seconds()))
+                sending.append(asyncio.create_task(self.deliver(row)))
+            sent += sum(await asyncio.gather(*sending))
         return sent
 
     async def deliver(self, row: OutboxRow) -> int:
@@ -66,20 +91,43 @@ class Outbox:
             log.exception("sending outbox row %s failed", row.id)
             await self._mark(row, exc, None, False)
             return 0
-        await self.store.mark_sent(row.id, platform_ids=ids, at=self.clock())
+        # The destination's next reply waits from the end of this send.
+        rate = channel.pace(destination(row.reply)).conversation
+        paced = [(self._key(row), self.pace_clock() + rate.interval)] if rate is not None else []
+        await self.store.mark_sent(row.id, platform_ids=ids, at=self.clock(), paced=paced)
         return 1
+
+    @staticmethod
+    def _key(row: OutboxRow) -> str:
+        return conversation_key(row.reply.channel, destination(row.reply))
 
     async def _mark(
         self, row: OutboxRow, exc: Exception, retry_after: float | None, permanent: bool
     ) -> None:
         error = f"{type(exc).__name__}: {exc}"
+        if retry_after is not None and not permanent:
+            # "Slow down": the destination waits what the platform said, and the reply keeps
+            # its attempts (it did not fail). Due at once: the pace holds it back.
+            log.info(
+                "%s asked to slow down for %gs (reply %s)", row.reply.channel, retry_after, row.id
+            )
+            until = self.pace_clock() + timedelta(seconds=retry_after)
+            await self.store.mark_retry(
+                row.id,
+                error=error,
+                retry_at=self.clock(),
+                counted=False,
+                paced=[(self._key(row), until)],
+            )
+            return
         if permanent or row.attempts >= MAX_ATTEMPTS:
             log.warning("gave up on reply %s to %s: %s", row.id, row.reply.channel, error)
             await self.store.mark_failed(row.id, error=error)
             return
         log.warning("will retry reply %s to %s: %s", row.id, row.reply.channel, error)
-        delay = timedelta(seconds=retry_after) if retry_after is not None else backoff(row.attempts)
-        await self.store.mark_retry(row.id, error=error, retry_at=self.clock() + delay)
+        await self.store.mark_retry(
+            row.id, error=error, retry_at=self.clock() + backoff(row.attempts)
+        )
 
     async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
         """Deliver until ``stop`` is set, then finish the batch in hand.

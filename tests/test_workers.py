@@ -199,6 +199,10 @@ def channels_yaml(slack: SlackEmulator, db_url: str, port: int) -> dict[str, Any
                 "signing_secret": {"$env": "SLACK_SIGNING_SECRET"},
                 "mode": "events",
                 "api_url": slack.api_url,
+                # 450 posts into two channels in a minute: far over Slack's pace of one a
+                # second per channel, which the emulator does not enforce here. These tests
+                # are about crashes and duplicates, not pacing (tests/store/test_outbox.py).
+                "pace": "off",
             }
         },
         "departments": {

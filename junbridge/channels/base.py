@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 
 from junbridge.config.settings import ChannelSettings
 from junbridge.model import Attachment, JunbridgeError, Message, Reply
+from junbridge.pacing import UNPACED, Pace
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -44,9 +45,15 @@ class Channel:
     name: ClassVar[str]
     title: ClassVar[str] = ""
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
+    # How fast the platform lets a bot send (see pacing.py); the outbox keeps under it.
+    PACE: ClassVar[Pace] = UNPACED
 
     def __init__(self, settings: ChannelSettings) -> None:
         self.settings = settings
+
+    def pace(self, destination: str) -> Pace:
+        """The limits for sending to ``destination`` (``pacing.destination`` of a reply)."""
+        return self.PACE if self.settings.pace == "platform" else UNPACED
 
     def parse(self, payload: Mapping[str, Any]) -> Message | None:
         """Normalize one platform payload; None when it is to be ignored (joins, echoes).

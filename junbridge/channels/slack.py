@@ -38,6 +38,7 @@ from junbridge.config.settings import ChannelSettings, Secret
 from junbridge.hookspecs import hookimpl
 from junbridge.markup import RenderError
 from junbridge.model import Attachment, JunbridgeError, Message, Reply, Sender
+from junbridge.pacing import Pace, Rate
 from junbridge.text import storable
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class SlackChannel(Channel):
 
     name = "slack"
     title = "Slack"
+    # chat.postMessage: about one message a second per channel (Slack's rate limits page).
+    PACE = Pace(conversation=Rate(1, 1.0))
 
     class Settings(ChannelSettings):
         """The ``channels.slack`` block."""

@@ -43,6 +43,7 @@ from junbridge.channels.telegram_send import retry_seconds, send_reply
 from junbridge.config.settings import ChannelSettings, Secret
 from junbridge.hookspecs import hookimpl
 from junbridge.model import Attachment, JunbridgeError, Message, MessageKind, Reply
+from junbridge.pacing import UNPACED, Pace, Rate
 from junbridge.text import storable
 
 if TYPE_CHECKING:
@@ -83,6 +84,16 @@ class TelegramChannel(Channel):
 
     name = "telegram"
     title = "Telegram"
+    # telegram.constants.FloodLimit: one message a second per chat, 30 a second in all,
+    # 20 a minute in a group (whose chat ids are negative).
+    PACE = Pace(conversation=Rate(1, 1.0), bot=Rate(30, 1.0))
+    GROUP_PACE = Pace(conversation=Rate(1, 3.0), bot=Rate(30, 1.0))
+
+    def pace(self, destination: str) -> Pace:
+        """Groups (negative chat ids) are paced at 20 a minute, other chats at 1 a second."""
+        if self.settings.pace == "off":
+            return UNPACED
+        return self.GROUP_PACE if destination.startswith("-") else self.PACE
 
     class Settings(ChannelSettings):
         """The ``channels.telegram`` block."""

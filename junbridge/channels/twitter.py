@@ -58,6 +58,7 @@ from junbridge.config.settings import ChannelSettings, Secret
 from junbridge.hookspecs import hookimpl
 from junbridge.markup import RenderError
 from junbridge.model import Attachment, JunbridgeError, Message, Reply
+from junbridge.pacing import Pace, Rate
 from junbridge.text import storable
 
 if TYPE_CHECKING:
@@ -102,6 +103,8 @@ class TwitterChannel(Channel):
 
     name = "twitter"
     title = "X (Twitter)"
+    # POST /2/tweets: 100 per user per 15 minutes (X's rate limits page).
+    PACE = Pace(bot=Rate(100, 900.0))
 
     class Settings(ChannelSettings):
         """The ``channels.twitter`` block."""

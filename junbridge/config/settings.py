@@ -197,6 +197,11 @@ class ChannelSettings(Settings):
     """Options every channel block has; each channel plugin subclasses it."""
 
     enabled: bool = True
+    pace: Literal["platform", "off"] = Field(
+        "platform",
+        description="platform: send within the platform's documented rates; off: as fast as "
+        "it answers (a local Bot API server without limits)",
+    )
     pins: dict[str, str] = Field(
         default_factory=dict,
         description="conversation id -> department: every message there goes to that department",

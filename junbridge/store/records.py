@@ -73,6 +73,8 @@ class OutboxRow:
     sent_at: datetime | None
     platform_ids: tuple[str, ...]
     error: str | None
+    # For a claimed row: the moment (real time) its channel's pace lets it go.
+    send_at: datetime | None = None
 
 
 # ServiceRequest fields stored as columns of the same name.

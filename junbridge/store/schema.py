@@ -264,6 +264,20 @@ outbox = Table(
     Index(None, "status", "next_attempt_at"),
 )
 
+# Since 0008: where a reply lands (``pacing.destination``: the conversation, or the DM of a
+# private answer). Replies to one destination are claimed one at a time, oldest first.
+outbox.append_column(Column("destination", String, nullable=True))
+Index(None, outbox.c.channel, outbox.c.destination, outbox.c.status)
+
+# Since 0008: the outbox's rate buckets, one moment per key (a channel's bot, one of its
+# destinations): see junbridge/pacing.py. Every worker paces against these rows.
+pacing = Table(
+    "pacing",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("tat", UTCDateTime, nullable=False),
+)
+
 # Where each channel's reading got to (e.g. the newest X mention seen), kept across restarts.
 cursors = Table(
     "cursors",

@@ -32,8 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
+from junbridge.store import deliveries, intake, leases, links, pages, records, threads
 from junbridge.store import engine as engines
-from junbridge.store import intake, leases, links, pages, records, threads
 from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer, Usage
 from junbridge.store.schema import (
@@ -439,39 +439,30 @@ class Store:
     # outbox worker
 
     async def claim_outbox(
-        self, *, now: datetime, limit: int = 20, channel: str | None = None
+        self,
+        *,
+        now: datetime,
+        limit: int = 20,
+        channel: str | None = None,
+        pace: deliveries.PaceOf = deliveries.unpaced,
+        paced_now: datetime | None = None,
     ) -> builtins.list[OutboxRow]:
-        """Take up to ``limit`` due replies for sending; no two workers get the same row."""
-        due = (
-            select(outbox.c.id)
-            .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
-            .order_by(outbox.c.next_attempt_at, outbox.c.id)
-            .limit(limit)
-            # PostgreSQL: rows another worker is claiming are skipped, not waited for.
-            # SQLite ignores this; its BEGIN IMMEDIATE already lets one writer in at a time.
-            .with_for_update(skip_locked=True)
+        """Take up to ``limit`` due replies for sending; no two workers get the same row.
+
+        Per destination, only its oldest unsent reply, and none while one is being sent:
+        replies reach a resident in the order they were made. Each row comes with
+        ``send_at``, when ``pace`` lets it go (see deliveries.py and pacing.py).
+        """
+        return await self.write(
+            lambda tx: deliveries.claim(
+                tx.connection,
+                now=now,
+                paced_now=paced_now or now,
+                limit=limit,
+                channel=channel,
+                pace=pace,
+            )
         )
-        if channel is not None:
-            due = due.where(outbox.c.channel == channel)
-
-        def claim(tx: Transaction) -> builtins.list[OutboxRow]:
-            connection = tx.connection
-            ids = connection.scalars(due).all()
-            if not ids:
-                return []
-            connection.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(ids))
-                .values(status="sending", attempts=outbox.c.attempts + 1, claimed_at=now)
-            )
-            rows = connection.execute(
-                select(outbox)
-                .where(outbox.c.id.in_(ids))
-                .order_by(outbox.c.next_attempt_at, outbox.c.id)
-            )
-            return [records.outbox_row(row) for row in rows]
-
-        return await self.write(claim)
 
     async def renew_claim(self, outbox_id: int, *, attempts: int, at: datetime) -> bool:
         """Whether this worker still holds a reply it claimed; if so the claim dates from ``at``.
@@ -496,8 +487,18 @@ class Store:
         change = update(outbox).where(outbox.c.id == outbox_id).values(values)
         await self.write(lambda tx: tx.connection.execute(change))
 
-    async def mark_sent(self, outbox_id: int, *, platform_ids: Sequence[str], at: datetime) -> None:
+    async def mark_sent(
+        self,
+        outbox_id: int,
+        *,
+        platform_ids: Sequence[str],
+        at: datetime,
+        paced: Sequence[tuple[str, datetime]] = (),
+    ) -> None:
         """Record delivery and the ids the platform gave the sent message(s).
+
+        ``paced``: rate buckets to move on to at least these moments (the destination's
+        next send waits from the end of this one).
 
         For a reply about a request, each id is also noted as a thread of that request, so
         staff answering in it later are understood (see threads.py).
@@ -522,12 +523,34 @@ class Store:
                     platform_ids=platform_ids,
                     reference=sent.request_reference,
                 )
+            deliveries.push(connection, paced)
 
         await self.write(mark)
 
-    async def mark_retry(self, outbox_id: int, *, error: str, retry_at: datetime) -> None:
-        """Put a reply that failed to send back in the queue, due at ``retry_at``."""
-        await self._set_outbox(outbox_id, status="pending", error=error, next_attempt_at=retry_at)
+    async def mark_retry(
+        self,
+        outbox_id: int,
+        *,
+        error: str,
+        retry_at: datetime,
+        counted: bool = True,
+        paced: Sequence[tuple[str, datetime]] = (),
+    ) -> None:
+        """Put a reply that failed to send back in the queue, due at ``retry_at``.
+
+        ``counted=False``: the try does not count toward the reply's attempts (the platform
+        only said "slow down"); ``paced``: rate buckets to hold back until these moments.
+        """
+        values: dict[str, Any] = {"status": "pending", "error": error, "next_attempt_at": retry_at}
+        if not counted:
+            values["attempts"] = outbox.c.attempts - 1
+        change = update(outbox).where(outbox.c.id == outbox_id).values(values)
+
+        def retry(tx: Transaction) -> None:
+            tx.connection.execute(change)
+            deliveries.push(tx.connection, paced)
+
+        await self.write(retry)
 
     async def mark_failed(self, outbox_id: int, *, error: str) -> None:
         """Give up on a reply: it stays in the outbox, ``failed``, for staff to see."""

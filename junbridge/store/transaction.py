@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from junbridge.model import Reply, ServiceRequest, VersionConflict
+from junbridge.pacing import destination
 from junbridge.store import records
 from junbridge.store.leases import LeaseLost
 from junbridge.store.records import ConversationState
@@ -322,6 +323,7 @@ class Transaction:
             "created_at": now,
             "request_reference": request_reference,
             "channel": reply.channel,
+            "destination": destination(reply),
             "reply": reply.to_json(),
             "status": "pending",
             "attempts": 0,

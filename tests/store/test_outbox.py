@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from junbridge.channels.base import DeliveryError
 from junbridge.model import Reply
 from junbridge.outbox import REQUEUE_EVERY, STUCK_AFTER, Outbox
+from junbridge.pacing import UNPACED, Pace, Rate
 from junbridge.store import Store
 from junbridge.testing.clock import ManualClock
 
@@ -17,9 +19,9 @@ def clock() -> datetime:
     return NOW
 
 
-def reply(text: str, *, channel: str = "telegram") -> Reply:
-    """A reply into Ana's chat about JUN-0001."""
-    return Reply(text=text, channel=channel, conversation="42", reference="JUN-0001")
+def reply(text: str, *, channel: str = "telegram", conversation: str = "42") -> Reply:
+    """A reply into Ana's chat (or ``conversation``) about JUN-0001."""
+    return Reply(text=text, channel=channel, conversation=conversation, reference="JUN-0001")
 
 
 async def queue(store: Store, *replies: Reply) -> list[int]:
@@ -36,12 +38,10 @@ async def test_claim_send_and_see_the_delivery(db_url: str) -> None:
     store = await open_store(db_url)
     try:
         first, second = await queue(store, reply("Recibido"), reply("Asignada a Paco"))
-        claimed = await store.claim_outbox(now=NOW)
-        assert [(r.id, r.status, r.attempts) for r in claimed] == [
-            (first, "sending", 1),
-            (second, "sending", 1),
-        ]
-        assert claimed[0].reply == reply("Recibido")
+        # One reply at a time per chat: the second waits until the first is sent.
+        [claimed] = await store.claim_outbox(now=NOW)
+        assert (claimed.id, claimed.status, claimed.attempts) == (first, "sending", 1)
+        assert claimed.reply == reply("Recibido")
         assert await store.claim_outbox(now=NOW) == []
         await store.mark_sent(first, platform_ids=["m-1", "m-2"], at=NOW + timedelta(seconds=1))
         [sent, _] = await store.replies_for("JUN-0001")
@@ -50,6 +50,8 @@ async def test_claim_send_and_see_the_delivery(db_url: str) -> None:
             ("m-1", "m-2"),
             NOW + timedelta(seconds=1),
         )
+        [then] = await store.claim_outbox(now=NOW)
+        assert then.id == second
     finally:
         await store.close()
 
@@ -75,7 +77,13 @@ async def test_a_retried_reply_waits_until_it_is_due(db_url: str) -> None:
 async def test_claims_respect_channel_and_limit(db_url: str) -> None:
     store = await open_store(db_url)
     try:
-        ids = await queue(store, reply("a"), reply("b", channel="slack"), reply("c"), reply("d"))
+        ids = await queue(
+            store,
+            reply("a", conversation="1"),
+            reply("b", channel="slack"),
+            reply("c", conversation="3"),
+            reply("d", conversation="4"),
+        )
         assert [r.id for r in await store.claim_outbox(now=NOW, channel="slack")] == [ids[1]]
         assert [r.id for r in await store.claim_outbox(now=NOW, limit=2)] == [ids[0], ids[2]]
         assert [r.id for r in await store.claim_outbox(now=NOW)] == [ids[3]]
@@ -86,7 +94,7 @@ async def test_claims_respect_channel_and_limit(db_url: str) -> None:
 async def test_concurrent_workers_never_claim_the_same_reply(db_url: str) -> None:
     workers = [await open_store(db_url) for _ in range(4)]
     try:
-        ids = await queue(workers[0], *(reply(f"r{n}") for n in range(40)))
+        ids = await queue(workers[0], *(reply(f"r{n}", conversation=str(n)) for n in range(40)))
         rounds = await asyncio.gather(
             *(w.claim_outbox(now=NOW, limit=7) for w in workers for _ in range(2))
         )
@@ -118,6 +126,9 @@ class Recorder:
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+
+    def pace(self, destination: str) -> Pace:
+        return UNPACED
 
     async def send(self, reply: Reply) -> list[str]:
         self.sent.append(reply.text)
@@ -173,3 +184,101 @@ async def test_a_reply_put_back_while_its_batch_waited_is_not_sent_from_that_bat
     finally:
         await slow.close()
         await other.close()
+
+
+async def test_a_reply_never_overtakes_an_earlier_one_to_the_same_chat(db_url: str) -> None:
+    store = await open_store(db_url)
+    try:
+        first, second, elsewhere = await queue(
+            store, reply("Recibido"), reply("Asignada"), reply("Hola", conversation="7")
+        )
+        [claimed, other] = await store.claim_outbox(now=NOW)
+        assert (claimed.id, other.id) == (first, elsewhere)
+        # The first failed and waits a minute to be tried again: the second waits behind it.
+        later = NOW + timedelta(minutes=1)
+        await store.mark_retry(first, error="502 Bad Gateway", retry_at=later)
+        assert await store.claim_outbox(now=NOW) == []
+        [again] = await store.claim_outbox(now=later)
+        assert again.id == first
+        await store.mark_sent(first, platform_ids=["m-1"], at=later)
+        [then] = await store.claim_outbox(now=later)
+        assert then.id == second
+    finally:
+        await store.close()
+
+
+TEST_PACE = Pace(conversation=Rate(1, 1.0), bot=Rate(2, 1.0))
+
+
+def paced_for_test(_channel: str, _destination: str) -> Pace:
+    """Two a second in all (a burst of two), one a second per chat."""
+    return TEST_PACE
+
+
+async def test_claims_keep_to_the_pace_in_every_worker(db_url: str) -> None:
+    one, two = await open_store(db_url), await open_store(db_url)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        await queue(one, *(reply(f"r{n}", conversation=str(n)) for n in range(10)))
+        first = await one.claim_outbox(now=NOW, pace=paced_for_test, paced_now=start)
+        # The bucket holds two: both go at once, then one every half second, as far as the
+        # claim looks ahead (2 s).
+        assert [(r.send_at - start).total_seconds() for r in first] == [0, 0, 0.5, 1.0, 1.5, 2.0]
+        # Another worker, a moment later, goes on from where the bucket is.
+        second = await two.claim_outbox(
+            now=NOW, pace=paced_for_test, paced_now=start + timedelta(seconds=0.5)
+        )
+        assert [(r.send_at - start).total_seconds() for r in second] == [2.5]
+        assert {r.id for r in first}.isdisjoint(r.id for r in second)
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_chat_waits_a_second_from_the_end_of_the_last_send(db_url: str) -> None:
+    store = await open_store(db_url)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        first, second = await queue(store, reply("Recibido"), reply("Asignada"))
+        await store.claim_outbox(now=NOW, pace=paced_for_test, paced_now=start)
+        done = start + timedelta(seconds=0.3)
+        await store.mark_sent(
+            first,
+            platform_ids=["m-1"],
+            at=NOW,
+            paced=[("telegram:42", done + timedelta(seconds=1))],
+        )
+        [then] = await store.claim_outbox(
+            now=NOW, pace=paced_for_test, paced_now=start + timedelta(seconds=0.4)
+        )
+        assert (then.id, (then.send_at - start).total_seconds()) == (second, 1.3)
+    finally:
+        await store.close()
+
+
+class SlowDown(Recorder):
+    """A platform that answers the first send with "slow down, 30 s"."""
+
+    async def send(self, reply: Reply) -> list[str]:
+        if not self.sent:
+            self.sent.append("429")
+            raise DeliveryError("flood control", retry_after=30)
+        return await super().send(reply)
+
+
+async def test_a_429_holds_the_chat_back_without_using_up_an_attempt(db_url: str) -> None:
+    store = await open_store(db_url)
+    try:
+        [queued] = await queue(store, reply("Recibido"))
+        outbox = Outbox(store, {"telegram": SlowDown()}, clock)  # type: ignore[dict-item]
+        [claimed] = await store.claim_outbox(now=NOW)
+        assert await outbox.deliver(claimed) == 0
+        [row] = await store.replies_for("JUN-0001")
+        assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 0, NOW)
+        # Due, but the chat is held back for the 30 s the platform asked for.
+        assert await store.claim_outbox(now=NOW, pace=paced_for_test) == []
+        later = NOW + timedelta(seconds=31)
+        [again] = await store.claim_outbox(now=NOW, pace=paced_for_test, paced_now=later)
+        assert (again.id, again.attempts) == (queued, 1)
+    finally:
+        await store.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from telegram_town import Clock
 
 from junbridge.bridge import Bridge
 from junbridge.channels.base import DeliveryError
@@ -32,27 +31,42 @@ async def handled(bridge: Bridge, emulator: TelegramEmulator, text: str = LAMP) 
     await bridge.drain()
 
 
-async def test_a_429_waits_for_retry_after_then_goes_out_once(polling, emulator, clock: Clock):
+async def test_a_429_holds_the_chat_back_then_the_reply_goes_out_once(polling, emulator):
     emulator.fail_next(
         "sendMessage", status=429, body=error_body(429, "Too Many Requests: retry after 1", 1)
     )
     await handled(polling, emulator)
-    assert await polling.outbox.flush() == 0
-    [row] = await polling.store.replies_for("JUN-0001")
-    assert row.status == "pending" and "flood control" in (row.error or "")
-    assert (row.next_attempt_at - clock.now).total_seconds() == 1
-    # Not due yet: the next flush leaves it alone.
-    assert await polling.outbox.flush() == 0
-    assert [c.status for c in emulator.calls if c.method == "sendMessage"] == [429]
-
-    clock.advance(1)
+    # The pass waits out the second Telegram asked for, then sends the reply, once.
     assert await polling.outbox.flush() == 1
     assert await polling.outbox.flush() == 0
+    assert [c.status for c in emulator.calls if c.method == "sendMessage"] == [429, 200]
     [sent] = emulator.sent("sendMessage")
     assert "<b>JUN-0001</b>" in sent.params["text"]
     [row] = await polling.store.replies_for("JUN-0001")
     message_id = emulator.last_bot_message(1001)["message_id"]
     assert row.status == "sent" and row.platform_ids == (f"1001:{message_id}",)
+    # "Slow down" is not a failed attempt: the one that counted is the one that went.
+    assert row.attempts == 1
+
+
+async def test_replies_keep_to_one_a_second_per_chat_and_arrive_in_order(polling, emulator):
+    emulator.per_chat_per_second = 1  # as Telegram: a second 429s within the second
+    for chat in (1001, 1002):  # two residents who started the bot
+        emulator.known_chat({"id": chat, "type": "private", "first_name": f"Vecino {chat}"})
+    texts = [f"Aviso {n}" for n in range(4)]
+    await polling.store.write(
+        lambda tx: [
+            tx.enqueue(Reply(text=t, channel="telegram", conversation=chat), request_reference=None)
+            for t in texts
+            for chat in ("1001", "1002")
+        ]
+    )
+    while await polling.outbox.flush():
+        pass
+    calls = [c for c in emulator.calls if c.method == "sendMessage"]
+    assert [c.status for c in calls] == [200] * 8
+    for chat in (1001, 1002):
+        assert [c.params["text"] for c in calls if c.params["chat_id"] == chat] == texts
 
 
 async def test_a_resident_who_blocked_the_bot_is_given_up_on(polling, emulator):
