@@ -1,18 +1,85 @@
-"""Plugin discovery: built-ins, files by path, disabling, and clear start-up errors."""
+"""Plugin discovery: built-ins, installed packages, files by path, disabling, and clear
+start-up errors."""
 
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from junbridge import hookspecs
+from junbridge.model import JunbridgeError
 from junbridge.plugins import PluginError, collect, get_plugin_manager
 from junbridge.testing import make_bridge, make_message
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
+
+# A department another town publishes as a package of its own.
+RECYCLING = '''\
+"""Glass, paper and packaging."""
+
+import junbridge
+
+
+class Recycling(junbridge.Department):
+    name = "recycling"
+    titles = {"es": "Reciclaje", "en": "Recycling"}
+    texts = {"es": {"ack": "Anotado: {reference}."}, "en": {"ack": "Noted: {reference}."}}
+
+    class Settings(junbridge.DepartmentSettings):
+        keywords: dict[str, list[str]] = {"es": ["vidrio"], "en": ["glass"]}
+
+    async def handle(self, message, conversation):
+        return junbridge.Outcome(change=junbridge.Change(open=True), says=(self.say("ack"),))
+
+
+@junbridge.hookimpl
+def register_departments(register):
+    register(Recycling)
+'''
+Install = Callable[..., Path]
+
+
+@pytest.fixture
+def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install]:
+    """Installs a throwaway distribution, as pip would: its modules and a dist-info folder
+    with ``entry_points.txt``, in a folder put first on sys.path."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(site)
+    modules: list[str] = []
+
+    def install(dist: str, version: str, entry_points: dict[str, str], **sources: str) -> Path:
+        info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        points = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
+        (info / "entry_points.txt").write_text(f"[junbridge]\n{points}")
+        for module, source in sources.items():
+            (site / f"{module}.py").write_text(source)
+            modules.append(module)
+        return site
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)
+
+
+def a_town(folder: Path, departments: str, **files: str) -> Path:
+    """A town's folder: its channels.yaml (with ``plugins_dir: plugins`` if it has files)."""
+    (folder / "plugins").mkdir(parents=True)
+    for stem, source in files.items():
+        (folder / "plugins" / f"{stem}.py").write_text(source)
+    config = folder / "channels.yaml"
+    config.write_text(
+        f"town:\n  name: Millbrook\ndepartments:\n{departments}"
+        + ("plugins_dir: plugins\n" if files else "")
+    )
+    return config
 
 
 def test_the_four_departments_and_triage_load_from_the_plugins_folder():
@@ -63,3 +130,105 @@ async def test_a_towns_test_finds_its_plugin_next_to_its_channels_yaml(tmp_path,
         assert handled.request.department == "waste"
     finally:
         await bridge.close()
+
+
+async def test_a_package_installed_with_an_entry_point_is_a_department(install, tmp_path):
+    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
+            junbridge_recycling=RECYCLING)  # fmt: skip
+    pm = get_plugin_manager()
+    registry = collect(pm)
+    assert str(registry.department_sources["recycling"]) == (
+        "package junbridge-recycling==1.2.0 (entry point recycling = junbridge_recycling)"
+    )
+    config = {"town": {"name": "Millbrook"}, "departments": {"recycling": {}}}
+    bridge = await make_bridge(config=config, workdir=tmp_path)
+    try:
+        handled = await bridge.receive(make_message("The glass bin is full", lang="en"))
+        assert handled.request.department == "recycling"
+        assert handled.replies[0].text == f"Noted: {handled.request.reference}."
+    finally:
+        await bridge.close()
+
+
+async def test_an_installed_department_runs_only_with_a_block(install, tmp_path):
+    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
+            junbridge_recycling=RECYCLING)  # fmt: skip
+    bridge = await make_bridge(
+        config={"town": {"name": "Millbrook"}, "departments": {}}, workdir=tmp_path
+    )
+    try:
+        assert "recycling" not in bridge.departments
+        assert bridge.config.unlisted == ("recycling",)
+    finally:
+        await bridge.close()
+
+
+async def test_a_towns_file_named_like_a_packaged_plugin_replaces_it(install, tmp_path):
+    """The package's module is not even imported: the town's own file is the department."""
+    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
+            junbridge_recycling=RECYCLING)  # fmt: skip
+    own = RECYCLING.replace("Noted: {reference}.", "Thanks, we empty it this week: {reference}.")
+    config = a_town(tmp_path / "millbrook", "  recycling: {}\n", recycling=own)
+    pm = get_plugin_manager(config.parent / "plugins")
+    [packaged] = [s for s in pm.sources if s.kind == "package" and s.name == "recycling"]
+    assert packaged.skipped == f"replaced by {config.parent / 'plugins' / 'recycling.py'}"
+    assert "junbridge_recycling" not in sys.modules
+    bridge = await make_bridge(config=config, workdir=tmp_path)
+    try:
+        handled = await bridge.receive(make_message("The glass bin is full", lang="en"))
+        assert handled.replies[0].text.startswith("Thanks, we empty it this week")
+    finally:
+        await bridge.close()
+
+
+def test_a_file_of_another_name_registering_a_packaged_department_is_an_error(install, tmp_path):
+    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
+            junbridge_recycling=RECYCLING)  # fmt: skip
+    config = a_town(tmp_path / "millbrook", "  recycling: {}\n", glass=RECYCLING)
+    with pytest.raises(PluginError) as error:
+        collect(get_plugin_manager(config.parent / "plugins"))
+    assert str(error.value) == (
+        "two departments are called 'recycling': package junbridge-recycling==1.2.0 "
+        "(entry point recycling = junbridge_recycling) and "
+        f"{config.parent / 'plugins' / 'glass.py'} "
+        "(to use the file instead of the package's, name it recycling.py)"
+    )
+
+
+def test_two_packages_declaring_one_plugin_name_is_an_error(install):
+    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
+            junbridge_recycling=RECYCLING)  # fmt: skip
+    install("recycling-plus", "0.3", {"recycling": "recycling_plus"}, recycling_plus=RECYCLING)
+    with pytest.raises(PluginError, match=(
+        r"^two installed packages declare the plugin 'recycling': "
+        r"junbridge-recycling==1.2.0 \(junbridge_recycling\) and "
+        r"recycling-plus==0.3 \(recycling_plus\); uninstall one$"
+    )):  # fmt: skip
+        get_plugin_manager()
+
+
+def test_a_disabled_package_is_not_imported(install, monkeypatch):
+    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
+            junbridge_recycling=RECYCLING)  # fmt: skip
+    monkeypatch.setenv("JUNBRIDGE_DISABLE_PLUGINS", "recycling")
+    pm = get_plugin_manager(town=True)
+    assert "recycling" not in collect(pm).departments
+    assert "junbridge_recycling" not in sys.modules
+    [packaged] = [s for s in pm.sources if s.name == "recycling"]
+    assert packaged.skipped == "disabled by JUNBRIDGE_DISABLE_PLUGINS"
+
+
+def test_a_package_that_fails_to_import_is_named(install):
+    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
+            junbridge_recycling="import junbridge.no_such_module\n")  # fmt: skip
+    with pytest.raises(PluginError, match=(
+        r"^package junbridge-recycling==1.2.0 \(entry point recycling = junbridge_recycling\): "
+        r"failed to load: ModuleNotFoundError: No module named 'junbridge.no_such_module'$"
+    )):  # fmt: skip
+        get_plugin_manager()
+
+
+async def test_a_relative_plugin_path_needs_a_config_file_to_be_read_from(tmp_path):
+    """Never from the current folder: a test passes wherever pytest is started."""
+    with pytest.raises(JunbridgeError, match=r"plugin path 'plugins/waste\.py' is relative"):
+        await make_bridge(config={"town": {"name": "Jun"}}, plugins=["plugins/waste.py"])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from junbridge.model import Status
 from junbridge.requests import scheduler
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock
 
-PLUGINS = ["plugins/lighting.py"]
+PLUGINS = [Path(__file__).parent.parent / "plugins" / "lighting.py"]
 # Two electricians on weekdays 08:00-15:00; the same two share the work equally.
 CONFIG = {
     "town": {"name": "Jun", "holidays": ["2026-12-08"]},
