@@ -66,8 +66,19 @@ class Source:
     origin: str
     #: What is imported: a module path, an entry point's value, a file's path.
     target: str
-    #: Why it is not loaded (``None`` when it is).
-    skipped: str | None = None
+    #: Left out by ``JUNBRIDGE_DISABLE_PLUGINS``.
+    disabled: bool = False
+    #: The file that replaces this packaged plugin (one of the same name).
+    replaced_by: Path | None = None
+
+    @property
+    def skipped(self) -> str | None:
+        """Why it is not loaded; ``None`` when it is."""
+        if self.disabled:
+            return f"disabled by {DISABLE_VARIABLE}"
+        if self.replaced_by is not None:
+            return f"replaced by {self.replaced_by}"
+        return None
 
     @property
     def plugin(self) -> str:
@@ -170,23 +181,21 @@ def _sources(
         Source(name=m.rsplit(".", 1)[-1], kind="built-in", origin="built-in", target=m)
         for m in DEFAULT_PLUGINS
     ]
-    for ep in eps:
-        replaced = files.get(ep.name)
-        sources.append(
-            Source(
-                name=ep.name,
-                kind="package",
-                origin=_distribution(ep),
-                target=ep.value,
-                skipped=f"replaced by {replaced}" if replaced else None,
-            )
+    sources += [
+        Source(
+            name=ep.name,
+            kind="package",
+            origin=_distribution(ep),
+            target=ep.value,
+            replaced_by=files.get(ep.name),
         )
+        for ep in eps
+    ]
     sources += [
         Source(name=stem, kind="file", origin=str(path), target=str(path))
         for stem, path in files.items()
     ]
-    off = f"disabled by {DISABLE_VARIABLE}"
-    return [replace(s, skipped=off) if s.name in disabled else s for s in sources]
+    return [replace(s, disabled=True) if s.name in disabled else s for s in sources]
 
 
 def _check_packages(sources: list[Source]) -> None:

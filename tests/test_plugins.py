@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from junbridge import hookspecs
+from junbridge.cli import cli
 from junbridge.model import JunbridgeError
 from junbridge.plugins import PluginError, collect, get_plugin_manager
 from junbridge.testing import make_bridge, make_message
@@ -69,6 +71,22 @@ def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install
     yield install
     for module in modules:
         sys.modules.pop(module, None)
+
+
+def listed(config: Path) -> list[list[str]]:
+    """The rows of ``junbridge plugins``' first table: name, kind, source, status."""
+    result = CliRunner().invoke(cli, ["plugins", "--config", str(config)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    table = result.output[: result.output.index("└")]
+    found: list[list[str]] = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if cells and cells[0]:
+            found.append(cells)
+        elif cells:  # a cell folded onto the next line
+            found[-1] = [f"{a} {b}".strip() for a, b in zip(found[-1], cells, strict=True)]
+    return found
 
 
 def a_town(folder: Path, departments: str, **files: str) -> Path:
@@ -186,7 +204,8 @@ async def test_a_package_installed_with_an_entry_point_is_a_department(install, 
     assert str(registry.department_sources["recycling"]) == (
         "package junbridge-recycling==1.2.0 (entry point recycling = junbridge_recycling)"
     )
-    config = {"town": {"name": "Millbrook"}, "departments": {"recycling": {}}}
+    config = a_town(tmp_path / "millbrook", "  recycling: {}\n")
+    assert ["recycling", "department", "junbridge-recycling==1.2.0", "on"] in listed(config)
     bridge = await make_bridge(config=config, workdir=tmp_path)
     try:
         handled = await bridge.receive(make_message("The glass bin is full", lang="en"))
@@ -196,8 +215,11 @@ async def test_a_package_installed_with_an_entry_point_is_a_department(install, 
         await bridge.close()
 
 
-async def test_a_towns_file_named_like_a_packaged_plugin_replaces_it(install, tmp_path):
-    """The package's module is not even imported: the town's own file is the department."""
+async def test_a_towns_file_named_like_a_packaged_plugin_replaces_it(
+    install, tmp_path, monkeypatch
+):
+    """The package's module is not even imported: the town's own file is the department,
+    and ``junbridge plugins`` says so."""
     install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
             junbridge_recycling=RECYCLING)  # fmt: skip
     own = RECYCLING.replace("Noted: {reference}.", "Thanks, we empty it this week: {reference}.")
@@ -206,6 +228,16 @@ async def test_a_towns_file_named_like_a_packaged_plugin_replaces_it(install, tm
     [packaged] = [s for s in pm.sources if s.kind == "package" and s.name == "recycling"]
     assert packaged.skipped == f"replaced by {config.parent / 'plugins' / 'recycling.py'}"
     assert "junbridge_recycling" not in sys.modules
+    monkeypatch.chdir(config.parent)
+    monkeypatch.setenv("COLUMNS", "80")
+    rows = listed(config)
+    assert ["recycling", "department", "plugins/recycling.py", "on (replaces the package)"] in rows
+    assert rows[-1] == [
+        "recycling",
+        "plugin",
+        "junbridge-recycling==1.2.0",
+        "off: replaced by plugins/recycling.py",
+    ]
     bridge = await make_bridge(config=config, workdir=tmp_path)
     try:
         handled = await bridge.receive(make_message("The glass bin is full", lang="en"))
@@ -240,7 +272,7 @@ def test_two_packages_declaring_one_plugin_name_is_an_error(install):
         get_plugin_manager()
 
 
-def test_a_disabled_package_is_not_imported(install, monkeypatch):
+def test_a_disabled_package_is_not_imported(install, tmp_path, monkeypatch):
     install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
             junbridge_recycling=RECYCLING)  # fmt: skip
     monkeypatch.setenv("JUNBRIDGE_DISABLE_PLUGINS", "recycling")
@@ -249,6 +281,13 @@ def test_a_disabled_package_is_not_imported(install, monkeypatch):
     assert "junbridge_recycling" not in sys.modules
     [packaged] = [s for s in pm.sources if s.name == "recycling"]
     assert packaged.skipped == "disabled by JUNBRIDGE_DISABLE_PLUGINS"
+    config = a_town(tmp_path, "  lighting: {}\n")
+    assert listed(config)[-1] == [
+        "recycling",
+        "plugin",
+        "junbridge-recycling==1.2.0",
+        "off: disabled by env",
+    ]
 
 
 def test_a_package_that_fails_to_import_is_named(install):
