@@ -7,7 +7,6 @@ import importlib.metadata
 import re
 import sys
 import tomllib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,32 +44,13 @@ class Recycling(junbridge.Department):
 def register_departments(register):
     register(Recycling)
 '''
-Install = Callable[..., Path]
 
 
 @pytest.fixture
-def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install]:
-    """Installs a throwaway distribution, as pip would: its modules and a dist-info folder
-    with ``entry_points.txt``, in a folder put first on sys.path."""
-    site = tmp_path / "site-packages"
-    site.mkdir()
-    monkeypatch.syspath_prepend(site)
-    modules: list[str] = []
-
-    def install(dist: str, version: str, entry_points: dict[str, str], **sources: str) -> Path:
-        info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-        points = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
-        (info / "entry_points.txt").write_text(f"[junbridge]\n{points}")
-        for module, source in sources.items():
-            (site / f"{module}.py").write_text(source)
-            modules.append(module)
-        return site
-
-    yield install
-    for module in modules:
-        sys.modules.pop(module, None)
+def recycling(install_package):
+    """junbridge-recycling 1.2.0 installed: the recycling department, from another town."""
+    entry_points = {"recycling": "junbridge_recycling"}
+    install_package("junbridge-recycling", "1.2.0", entry_points, junbridge_recycling=RECYCLING)
 
 
 def listed(config: Path) -> list[list[str]]:
@@ -196,9 +176,7 @@ async def test_a_towns_test_finds_its_plugin_next_to_its_channels_yaml(tmp_path,
         await bridge.close()
 
 
-async def test_a_package_installed_with_an_entry_point_is_a_department(install, tmp_path):
-    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
-            junbridge_recycling=RECYCLING)  # fmt: skip
+async def test_a_package_installed_with_an_entry_point_is_a_department(recycling, tmp_path):
     pm = get_plugin_manager()
     registry = collect(pm)
     assert str(registry.department_sources["recycling"]) == (
@@ -216,12 +194,10 @@ async def test_a_package_installed_with_an_entry_point_is_a_department(install, 
 
 
 async def test_a_towns_file_named_like_a_packaged_plugin_replaces_it(
-    install, tmp_path, monkeypatch
+    recycling, tmp_path, monkeypatch
 ):
     """The package's module is not even imported: the town's own file is the department,
     and ``junbridge plugins`` says so."""
-    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
-            junbridge_recycling=RECYCLING)  # fmt: skip
     own = RECYCLING.replace("Noted: {reference}.", "Thanks, we empty it this week: {reference}.")
     config = a_town(tmp_path / "millbrook", "  recycling: {}\n", recycling=own)
     pm = get_plugin_manager(config.parent / "plugins")
@@ -246,9 +222,7 @@ async def test_a_towns_file_named_like_a_packaged_plugin_replaces_it(
         await bridge.close()
 
 
-def test_a_file_of_another_name_registering_a_packaged_department_is_an_error(install, tmp_path):
-    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
-            junbridge_recycling=RECYCLING)  # fmt: skip
+def test_a_file_of_another_name_registering_a_packaged_department_is_an_error(recycling, tmp_path):
     config = a_town(tmp_path / "millbrook", "  recycling: {}\n", glass=RECYCLING)
     with pytest.raises(PluginError) as error:
         collect(get_plugin_manager(config.parent / "plugins"))
@@ -260,10 +234,10 @@ def test_a_file_of_another_name_registering_a_packaged_department_is_an_error(in
     )
 
 
-def test_two_packages_declaring_one_plugin_name_is_an_error(install):
-    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
-            junbridge_recycling=RECYCLING)  # fmt: skip
-    install("recycling-plus", "0.3", {"recycling": "recycling_plus"}, recycling_plus=RECYCLING)
+def test_two_packages_declaring_one_plugin_name_is_an_error(recycling, install_package):
+    install_package(
+        "recycling-plus", "0.3", {"recycling": "recycling_plus"}, recycling_plus=RECYCLING
+    )
     with pytest.raises(PluginError, match=(
         r"^two installed packages declare the plugin 'recycling': "
         r"junbridge-recycling==1.2.0 \(junbridge_recycling\) and "
@@ -272,9 +246,7 @@ def test_two_packages_declaring_one_plugin_name_is_an_error(install):
         get_plugin_manager()
 
 
-def test_a_disabled_package_is_not_imported(install, tmp_path, monkeypatch):
-    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
-            junbridge_recycling=RECYCLING)  # fmt: skip
+def test_a_disabled_package_is_not_imported(recycling, tmp_path, monkeypatch):
     monkeypatch.setenv("JUNBRIDGE_DISABLE_PLUGINS", "recycling")
     pm = get_plugin_manager(town=True)
     assert "recycling" not in collect(pm).departments
@@ -290,9 +262,13 @@ def test_a_disabled_package_is_not_imported(install, tmp_path, monkeypatch):
     ]
 
 
-def test_a_package_that_fails_to_import_is_named(install):
-    install("junbridge-recycling", "1.2.0", {"recycling": "junbridge_recycling"},
-            junbridge_recycling="import junbridge.no_such_module\n")  # fmt: skip
+def test_a_package_that_fails_to_import_is_named(install_package):
+    install_package(
+        "junbridge-recycling",
+        "1.2.0",
+        {"recycling": "junbridge_recycling"},
+        junbridge_recycling="import junbridge.no_such_module\n",
+    )
     with pytest.raises(PluginError, match=(
         r"^package junbridge-recycling==1.2.0 \(entry point recycling = junbridge_recycling\): "
         r"failed to load: ModuleNotFoundError: No module named 'junbridge.no_such_module'$"
