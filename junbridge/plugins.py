@@ -165,7 +165,7 @@ def _files(paths: Iterable[Path]) -> dict[str, Path]:
     by_stem: dict[str, Path] = {}
     for path in paths:
         other = by_stem.setdefault(path.stem, path)
-        if other != path and os.path.abspath(other) != os.path.abspath(path):
+        if other != path and os.path.realpath(other) != os.path.realpath(path):
             raise PluginError(
                 f"two plugin files are called {path.stem!r}: {other} and {path}; "
                 "a plugin's name is its file's stem, so rename one"
@@ -278,11 +278,11 @@ class Registry:
 
     def departments_from(self, files: Iterable[Path]) -> list[str]:
         """The departments that the plugin files at these paths registered."""
-        paths = {os.path.abspath(path) for path in files}
+        paths = {os.path.realpath(path) for path in files}
         return [
             name
             for name, source in self.department_sources.items()
-            if source.kind == "file" and os.path.abspath(source.target) in paths
+            if source.kind == "file" and os.path.realpath(source.target) in paths
         ]
 
     def load_config(self, path: Path, *, without_block: Collection[str] = ()) -> Config:

@@ -36,7 +36,7 @@ class SlackSettings(ChannelSettings):
 
 
 class LightingSettings(DepartmentSettings):
-    """Stands in for plugins/lighting.py's block."""
+    """Stands in for junbridge_jun/lighting.py's block."""
 
     electricians: list[Staff] = Field(default_factory=list)
 

@@ -280,3 +280,16 @@ async def test_a_relative_plugin_path_needs_a_config_file_to_be_read_from(tmp_pa
     """Never from the current folder: a test passes wherever pytest is started."""
     with pytest.raises(JunbridgeError, match=r"plugin path 'plugins/waste\.py' is relative"):
         await make_bridge(config={"town": {"name": "Jun"}}, plugins=["plugins/waste.py"])
+
+
+def test_one_file_given_twice_loads_once_and_two_files_with_one_stem_are_an_error(tmp_path):
+    config = a_town(tmp_path / "millbrook", "  recycling: {}\n", recycling=RECYCLING)
+    own = config.parent / "plugins" / "recycling.py"
+    pm = get_plugin_manager(own.parent, extra=[own])
+    assert [s.origin for s in pm.sources if s.kind == "file"] == [str(own)]
+    assert "recycling" in collect(pm).departments
+    other = tmp_path / "elsewhere" / "recycling.py"
+    other.parent.mkdir()
+    other.write_text(RECYCLING)
+    with pytest.raises(PluginError, match=r"^two plugin files are called 'recycling': "):
+        get_plugin_manager(own.parent, extra=[other])
