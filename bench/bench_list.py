@@ -38,7 +38,6 @@ from stores import DIALECTS, command_line, fresh_store_url
 from junbridge.cli import cli
 from junbridge.store import Store
 
-ROOT = Path(__file__).parent.parent
 JUNBRIDGE = Path(sys.executable).parent / "junbridge"
 
 
@@ -55,11 +54,8 @@ def commands(size: int) -> list[list[str]]:
 
 def town(folder: Path, url: str) -> Path:
     """A channels.yaml for the benchmark's town, its store at ``url``, lighting only."""
-    plugins = folder / "plugins"
-    plugins.mkdir(exist_ok=True)
-    (plugins / "lighting.py").write_text((ROOT / "plugins" / "lighting.py").read_text())
     path = folder / "channels.yaml"
-    path.write_text(yaml.safe_dump({**CONFIG, "store": {"url": url}, "plugins_dir": str(plugins)}))
+    path.write_text(yaml.safe_dump({**CONFIG, "store": {"url": url}}))
     return path
 
 

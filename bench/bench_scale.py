@@ -57,7 +57,6 @@ from junbridge.store.schema import (
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock
 
-ROOT = Path(__file__).parent.parent
 STAFF = ("Paco", "Lola")
 CONFIG = {
     "town": {"name": "Jun"},
@@ -69,7 +68,6 @@ CONFIG = {
         }
     },
 }
-PLUGINS = [ROOT / "plugins" / "lighting.py"]
 REQUESTS_PER_RESIDENT = 3
 CHUNK = 2_000
 # For the statement column: "requests.state" -> "state", "%(state_1)s::VARCHAR" -> "?".
@@ -85,7 +83,7 @@ Rows = dict[str, list[dict[str, Any]]]
 
 async def template_rows(folder: Path) -> Rows:
     """The rows the pipeline writes for one lamp report, read back from a scratch store."""
-    bridge = await make_bridge(config=CONFIG, plugins=PLUGINS, workdir=folder, clock=ManualClock())
+    bridge = await make_bridge(config=CONFIG, workdir=folder, clock=ManualClock())
     try:
         handled = await bridge.receive(make_message("farola 1 apagada", user="fill1"))
         assert handled.request is not None and handled.replies, handled
@@ -326,7 +324,7 @@ async def measure(
                 clock = ManualClock()
                 # The bridge first: opening the store creates its tables.
                 bridge = await make_bridge(
-                    config=CONFIG, plugins=PLUGINS, store_url=url, workdir=workdir, clock=clock
+                    config=CONFIG, store_url=url, workdir=workdir, clock=clock
                 )
                 points.append(Point(size, url, bridge, clock, {}, 0.0))
                 start = time.perf_counter()

@@ -35,8 +35,6 @@ from junbridge.testing.emulators import SlackEmulator
 from junbridge.web.app import create_app
 from junbridge.web.server import serve
 
-ROOT = Path(__file__).parent.parent
-
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
@@ -59,11 +57,10 @@ async def measure(events: int) -> tuple[list[float], list[float]]:
                 "api_url": slack.api_url,
             }
         },
+        "departments": {"lighting": {}},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        bridge = await make_bridge(
-            config=config, plugins=[ROOT / "plugins" / "lighting.py"], workdir=tmp
-        )
+        bridge = await make_bridge(config=config, workdir=tmp)
         server = None
         try:
             await bridge.add_channel(SlackChannel(bridge.config.channels["slack"]))

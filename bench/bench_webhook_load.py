@@ -46,7 +46,6 @@ from stores import command_line
 from junbridge.testing.emulators import SlackEmulator, slack_link
 from junbridge.testing.emulators import slack_payloads as payloads
 
-ROOT = Path(__file__).parent.parent
 JUNBRIDGE = Path(sys.executable).parent / "junbridge"
 BARE = """
 import sys, uvicorn
@@ -246,7 +245,6 @@ async def measure(rates: list[int], seconds: float) -> tuple[list[Run], list[Run
             "town": {"name": "Jun"},
             "store": {"url": f"sqlite:///{folder / 'jun.db'}"},
             "web": {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
-            "plugins_dir": str(ROOT / "plugins"),
             "channels": {
                 "slack": {
                     "bot_token": {"$env": "BENCH_SLACK_BOT_TOKEN"},

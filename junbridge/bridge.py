@@ -98,17 +98,19 @@ class Bridge:
         clock: Clock = utcnow,
         plugin_files: Sequence[Path] = (),
         recover: bool = True,
-        every_department: bool = False,
+        run_plugin_files: bool = False,
     ) -> Bridge:
         """Load plugins and channels.yaml, open the store, and finish any pending messages.
 
         ``recover=False`` for commands that only read or edit the store (``junbridge
-        requests``): handling messages is the running workers' job. ``every_department``
-        runs the departments channels.yaml has no block for too (the test harness).
+        requests``): handling messages is the running workers' job. ``run_plugin_files``
+        runs the departments of ``plugin_files`` even without a block in channels.yaml (the
+        test harness); installed ones still need theirs.
         """
         pm = get_plugin_manager(plugins_dir_of(config_path), extra=plugin_files, town=True)
         registry = collect(pm)
-        config = registry.load_config(config_path, every_department=every_department)
+        given = registry.departments_from(plugin_files) if run_plugin_files else []
+        config = registry.load_config(config_path, without_block=given)
         store = await Store.open(
             store_url or database_url(config),
             reference_prefix=config.town.reference_prefix,

@@ -220,7 +220,7 @@ def placeholders(template: str) -> set[str]:
 
 
 class Department:
-    """Base class of department plugins; subclass it in one file under ``plugins/``."""
+    """Base class of department plugins; subclass it in one module (a file or a package's)."""
 
     name: ClassVar[str]
     titles: ClassVar[Mapping[str, str]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -105,3 +106,32 @@ async def store(db_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+def install_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Path]]:
+    """Installs a throwaway distribution as pip would lay it out, in a folder put first on
+    sys.path: ``install_package("junbridge-waste", "1.0.0", {"waste": "junbridge_waste"},
+    junbridge_waste=SOURCE)`` writes the module and a dist-info folder with its version and
+    ``junbridge`` entry points. The modules are forgotten after the test."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(site)
+    modules: list[str] = []
+
+    def install(dist: str, version: str, entry_points: dict[str, str], **sources: str) -> Path:
+        info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        points = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
+        (info / "entry_points.txt").write_text(f"[junbridge]\n{points}")
+        for module, source in sources.items():
+            (site / f"{module}.py").write_text(source)
+            modules.append(module)
+        return site
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)

@@ -39,7 +39,6 @@ async def bridge(tmp_path, clock):
 def town_config(**limits) -> dict:
     """The test town as a dict with absolute paths, and ``town.limits`` if given."""
     config = yaml.safe_load((DATA / "jun.yaml").read_text())
-    config["plugins_dir"] = str(ROOT / "plugins")
     config["departments"]["school"]["menu_file"] = str(ROOT / "menu.yaml")
     if limits:
         config["town"]["limits"] = limits

@@ -87,7 +87,6 @@ async def test_a_failing_department_loses_nothing_and_triage_acknowledges(tmp_pa
     root = DATA.parent.parent
     jun = (DATA / "jun.yaml").read_text()
     jun = jun.replace("../../menu.yaml", str(root / "menu.yaml"))
-    jun = jun.replace("../../plugins", str(root / "plugins"))
     town = tmp_path / "channels.yaml"
     town.write_text(jun.replace("departments:\n", "departments:\n  fountains: {}\n"))
     bridge = await make_bridge(

@@ -54,7 +54,6 @@ departments:
         to: "18:00"
   school:
     menu_file: menu.yaml
-plugins_dir: PLUGINS
 """
 
 
@@ -78,7 +77,7 @@ def check(*changes: tuple[str, str], args: tuple[str, ...] = ()) -> tuple[int, s
 
     Returns the exit code, the output and the line where the last ``new`` starts.
     """
-    text = TOWN.lstrip("\n").replace("PLUGINS", str(ROOT / "plugins"))
+    text = TOWN.lstrip("\n")
     line = 0
     for old, new in changes:
         assert text.count(old) == 1, old

@@ -33,7 +33,6 @@ TITLES = ("department", "privacy", "staff", "on duty", "SLA")
 def town(tmp_path: Path) -> Path:
     """The test town's channels.yaml in a fresh folder, with its own SQLite store."""
     config = yaml.safe_load((ROOT / "tests" / "data" / "jun.yaml").read_text())
-    config["plugins_dir"] = str(ROOT / "plugins")
     config["departments"]["school"]["menu_file"] = str(ROOT / "menu.yaml")
     config["departments"]["doctor"]["require_verified"] = False
     path = tmp_path / "channels.yaml"
@@ -190,11 +189,56 @@ def test_residents_verify_and_show(town):
     assert "telegram:4242" in out and "administrativa" in out
 
 
-def test_plugins_lists_each_plugin_and_its_hooks(town):
+def rows(out: str, title: str) -> dict[str, list[str]]:
+    """The cells of a table printed by rich, by the first cell of each row."""
+    table = out[out.index(title) : out.index("└", out.index(title))]
+    found = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if cells and cells[0]:
+            found[cells[0]] = cells[1:]
+    return found
+
+
+def test_plugins_says_where_each_department_comes_from_and_whether_it_runs(town, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    config = yaml.safe_load(town.read_text())
+    del config["departments"]["school"]
+    config["departments"]["police"]["enabled"] = False
+    town.write_text(yaml.safe_dump(config, allow_unicode=True))
     code, out = run("plugins", "--config", str(town))
     assert code == 0
-    assert "lighting.py" in out and "register_departments" in out
-    assert "junbridge.routing" in out and "route" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    parts = rows(out, "Departments and channels")
+    jun = f"junbridge=={importlib.metadata.version('junbridge')}"
+    assert parts["lighting"] == ["department", jun, "on"]
+    assert parts["police"] == ["department", jun, "off: enabled: false"]
+    assert parts["school"] == ["department", jun, "off: no block in channels.yaml"]
+    assert parts["triage"] == ["department", "built-in", "on"]
+    assert parts["slack"] == ["channel", "built-in", "on"]
+    assert parts["telegram"] == ["channel", "built-in", "off: no block in channels.yaml"]
+    hooks = rows(out, "Hooks")
+    assert hooks["lighting"] == ["junbridge_jun.lighting", "register_departments"]
+    assert hooks["routing"] == ["junbridge.routing", "route"]
+
+
+def test_plugins_without_a_channels_yaml_lists_what_is_installed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out = run("plugins")
+    assert code == 0
+    assert rows(out, "Departments and channels")["police"][:2] == [
+        "department",
+        f"junbridge=={importlib.metadata.version('junbridge')}",
+    ]
+    assert "channels.yaml not found: which of these run depends on it" in out
+
+
+def test_plugins_with_a_channels_yaml_that_has_problems_still_lists_them(town):
+    town.write_text(town.read_text() + "bogus: 1\n")
+    code, out = run("plugins", "--config", str(town))
+    assert code == 0
+    assert rows(out, "Departments and channels")["lighting"][2] == "-"
+    assert "has problems, so what runs is not known: junbridge check" in out
 
 
 def test_schema_describes_every_department_block_for_editors(town):

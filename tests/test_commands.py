@@ -190,7 +190,6 @@ async def test_a_bare_word_answers_a_department_that_asked(bridge):
 
 async def test_admins_override_command_texts_under_triage_replies(tmp_path, clock):
     config = yaml.safe_load((DATA / "jun.yaml").read_text())
-    config["plugins_dir"] = str(ROOT / "plugins")
     config["departments"]["school"]["menu_file"] = str(ROOT / "menu.yaml")
     config["departments"]["triage"] = {"replies": {"es": {"mine_none": "Nada pendiente."}}}
     bridge = await make_bridge(config=config, clock=clock, workdir=tmp_path)

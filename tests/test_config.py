@@ -36,7 +36,7 @@ class SlackSettings(ChannelSettings):
 
 
 class LightingSettings(DepartmentSettings):
-    """Stands in for plugins/lighting.py's block."""
+    """Stands in for junbridge_jun/lighting.py's block."""
 
     electricians: list[Staff] = Field(default_factory=list)
 
@@ -309,7 +309,7 @@ def test_an_installed_department_without_a_block_is_off_and_asks_for_nothing(wri
     assert config.unlisted == ("police", "school")
 
 
-def test_turning_on_every_department_needs_the_blocks_their_defaults_cannot_fill(write) -> None:
+def test_running_a_department_without_a_block_needs_what_its_defaults_cannot_fill(write) -> None:
     path = write("""
         town: {name: Jun}
         departments:
@@ -320,7 +320,7 @@ def test_turning_on_every_department_needs_the_blocks_their_defaults_cannot_fill
             path,
             channels=CHANNELS,
             departments={**DEPARTMENTS, "school": SchoolSettings},
-            every_department=True,
+            without_block={"police", "school"},
         )
     assert [str(p) for p in info.value.problems] == [
         "channels.yaml:2: departments.school: block required (needs menu_file)"

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from junbridge.cli import cli
 from junbridge.model import MessageKind, Status
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import WEDNESDAY_10
 
 WASTE = Path(__file__).parent.parent / "docs" / "examples" / "waste.py"
+GUIDE = Path(__file__).parent.parent / "docs" / "writing_plugins.md"
 CREW = {
     "town": {"name": "Jun"},
     "departments": {
@@ -76,13 +81,50 @@ async def test_an_answer_that_is_not_a_day_gets_the_days_again(tmp_path):
         await bridge.close()
 
 
+class InstalledPackage:
+    """The package's own tests (section 9): they need it installed, so they are run by
+    the test below, not on their own."""
+
+    @staticmethod
+    async def test_a_missed_bin_goes_to_the_installed_department(tmp_path):
+        config = {"town": {"name": "Millbrook"}, "departments": {"waste": {}}}
+        bridge = await make_bridge(config=config, workdir=tmp_path)
+        try:
+            handled = await bridge.receive(make_message("The bins were not collected", lang="en"))
+            assert handled.request.department == "waste"
+        finally:
+            await bridge.close()
+
+
+async def test_the_waste_department_installs_as_a_package(install_package, tmp_path):
+    """Section 9's pyproject.toml, installed with waste.py as its module, is the department:
+    no plugins_dir, no path, and junbridge plugins names the package and its version."""
+    blocks = re.findall(r"```toml\n(.*?)```", GUIDE.read_text(), re.DOTALL)
+    [project] = [tomllib.loads(b)["project"] for b in blocks if "[project]" in b]
+    entry_points = project["entry-points"]["junbridge"]
+    assert entry_points == {"waste": "junbridge_waste"}
+    install_package(
+        project["name"], project["version"], entry_points, junbridge_waste=WASTE.read_text()
+    )
+    await InstalledPackage.test_a_missed_bin_goes_to_the_installed_department(tmp_path)
+    listed = CliRunner().invoke(cli, ["plugins", "--config", str(tmp_path / "channels.yaml")])
+    # The first table's row (the second table lists its hooks).
+    row = next(line for line in listed.output.splitlines() if line.startswith("│ waste "))
+    assert [cell.strip() for cell in row.split("│")[1:-1]] == [
+        "waste",
+        "department",
+        "junbridge-waste==1.0.0",
+        "on",
+    ]
+
+
 def test_every_python_block_of_the_tutorial_is_in_the_example_as_shown():
     """Each block of docs/writing_plugins.md is a piece of waste.py, of this file or of a
     department that ships with junbridge, line for line (a class member may be shown
     without its class's indentation)."""
     guide = (Path(__file__).parent.parent / "docs" / "writing_plugins.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", guide, re.DOTALL)
-    shipped = sorted((Path(__file__).parent.parent / "plugins").glob("*.py"))
+    shipped = sorted((Path(__file__).parent.parent / "junbridge_jun").glob("*.py"))
     sources = [p.read_text().splitlines() for p in (WASTE, Path(__file__), *shipped)]
     missing = [block for block in blocks if not any(holds(s, block.splitlines()) for s in sources)]
     assert len(blocks) >= 8 and missing == []

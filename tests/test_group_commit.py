@@ -23,7 +23,6 @@ ROOT = Path(__file__).parent.parent
 
 async def town(tmp_path: Path, db_url: str, **replies: dict[str, dict[str, str]]) -> Bridge:
     config = yaml.safe_load((ROOT / "tests" / "data" / "jun.yaml").read_text())
-    config["plugins_dir"] = str(ROOT / "plugins")
     config["departments"]["school"]["menu_file"] = str(ROOT / "menu.yaml")
     for department, texts in replies.items():
         config["departments"][department]["replies"] = texts

@@ -106,7 +106,6 @@ async def test_admins_override_the_goodbye_under_triage_replies(tmp_path):
 
     config = yaml.safe_load((DATA / "jun.yaml").read_text())
     root = Path(__file__).parents[1]
-    config["plugins_dir"] = str(root / "plugins")
     config["departments"]["school"]["menu_file"] = str(root / "menu.yaml")
     config["departments"]["triage"] = {"replies": {"es": {"goodbye": "¡Hasta pronto!"}}}
     bridge = await make_bridge(config=config, clock=lambda: WEDNESDAY_10, workdir=tmp_path)

@@ -27,7 +27,6 @@ def town(folder: Path, db_url: str, *, assigned: str) -> Path:
     """Jun's channels.yaml on ``db_url``, with lighting's 'assigned' reply overridden."""
     config = yaml.safe_load((ROOT / "tests" / "data" / "jun.yaml").read_text())
     config["store"] = {"url": db_url}
-    config["plugins_dir"] = str(ROOT / "plugins")
     config["departments"]["school"]["menu_file"] = str(ROOT / "menu.yaml")
     config["departments"]["lighting"]["replies"] = {"es": {"assigned": assigned}}
     path = folder / "channels.yaml"

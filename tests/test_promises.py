@@ -27,7 +27,6 @@ def clock() -> ManualClock:
 
 def town_config(tmp_path: Path, **town: object) -> Path:
     config = yaml.safe_load((DATA / "jun.yaml").read_text())
-    config["plugins_dir"] = str((DATA / config["plugins_dir"]).resolve())
     config["departments"]["school"]["menu_file"] = str(DATA.parent.parent / "menu.yaml")
     lighting = config["departments"]["lighting"]
     lighting["staff"][0]["handles"]["slack"] = "U0ELECTRIC"

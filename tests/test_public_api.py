@@ -11,7 +11,7 @@ import pytest
 import junbridge
 
 ROOT = Path(__file__).parent.parent
-PLUGIN_FILES = sorted([*ROOT.glob("plugins/*.py"), *ROOT.glob("docs/examples/*.py")])
+PLUGIN_FILES = sorted([*ROOT.glob("junbridge_jun/*.py"), *ROOT.glob("docs/examples/*.py")])
 ALLOWED = {"junbridge", "junbridge.testing", "junbridge.testing.emulators"}
 
 

@@ -33,7 +33,6 @@ DAY = 24 * 3600
 def town_config(**retention: dict[str, Any]) -> dict[str, Any]:
     """The test town, with ``retention`` blocks for the departments named."""
     config = yaml.safe_load((ROOT / "tests" / "data" / "jun.yaml").read_text())
-    config["plugins_dir"] = str(ROOT / "plugins")
     config["departments"]["school"]["menu_file"] = str(ROOT / "menu.yaml")
     for department, rule in retention.items():
         config["departments"][department]["retention"] = rule

@@ -9,7 +9,6 @@ from junbridge.requests import scheduler
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock
 
-PLUGINS = ["plugins/lighting.py"]
 # Two electricians on weekdays 08:00-15:00; the same two share the work equally.
 CONFIG = {
     "town": {"name": "Jun", "holidays": ["2026-12-08"]},
@@ -50,9 +49,7 @@ HOLIDAY_10 = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
 
 
 async def test_equals_on_duty_take_turns(tmp_path):
-    bridge = await make_bridge(
-        config=CONFIG, plugins=PLUGINS, workdir=tmp_path, clock=ManualClock(WEDNESDAY_10)
-    )
+    bridge = await make_bridge(config=CONFIG, workdir=tmp_path, clock=ManualClock(WEDNESDAY_10))
     try:
         assignees = []
         for n in range(4):
@@ -65,7 +62,7 @@ async def test_equals_on_duty_take_turns(tmp_path):
 
 async def test_off_hours_the_resident_is_told_when_and_the_next_shift_gets_it(tmp_path):
     clock = ManualClock(SATURDAY_11)
-    bridge = await make_bridge(config=CONFIG, plugins=PLUGINS, workdir=tmp_path, clock=clock)
+    bridge = await make_bridge(config=CONFIG, workdir=tmp_path, clock=clock)
     try:
         handled = await bridge.receive(make_message("la farola 3 no funciona"))
         request = handled.request
@@ -83,9 +80,7 @@ async def test_off_hours_the_resident_is_told_when_and_the_next_shift_gets_it(tm
 
 
 async def test_nobody_is_on_duty_on_a_holiday(tmp_path):
-    bridge = await make_bridge(
-        config=CONFIG, plugins=PLUGINS, workdir=tmp_path, clock=ManualClock(HOLIDAY_10)
-    )
+    bridge = await make_bridge(config=CONFIG, workdir=tmp_path, clock=ManualClock(HOLIDAY_10))
     try:
         handled = await bridge.receive(make_message("farola 9 apagada"))
         assert handled.request.assignee is None

@@ -71,7 +71,6 @@ async def test_run_serves_answers_and_stops_cleanly_on_sigterm(tmp_path, telegra
                 "on_duty": [{"staff": "electricista"}],
             }
         },
-        "plugins_dir": str(ROOT / "plugins"),
     }
     path = tmp_path / "channels.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -174,7 +174,6 @@ async def test_a_staff_reply_to_a_public_thread_is_redacted_of_personal_data(bri
 def town_in(language: str, **lighting: object) -> dict:
     """The test town, its language changed, and the lighting block extended."""
     config = yaml.safe_load((DATA / "jun.yaml").read_text())
-    config["plugins_dir"] = str(Path(__file__).parent.parent / "plugins")
     config["departments"]["school"]["menu_file"] = str(Path(__file__).parent.parent / "menu.yaml")
     config["town"]["languages"] = [language]
     config["departments"]["lighting"].update(lighting)

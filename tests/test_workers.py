@@ -215,7 +215,6 @@ def channels_yaml(slack: SlackEmulator, db_url: str, port: int) -> dict[str, Any
                 "on_duty": [{"staff": "electricista"}],
             },
         },
-        "plugins_dir": str(ROOT / "plugins"),
     }
 
 

@@ -7,7 +7,7 @@ import logging
 import click
 from rich.logging import RichHandler
 
-from junbridge.cli import check, demo, maintenance, requests, residents, run, simulate
+from junbridge.cli import check, demo, maintenance, plugins, requests, residents, run, simulate
 from junbridge.cli.common import console
 
 
@@ -25,7 +25,7 @@ def cli(verbose: bool) -> None:
 
 
 cli.add_command(check.check)
-cli.add_command(check.plugins)
+cli.add_command(plugins.plugins)
 cli.add_command(check.schema)
 cli.add_command(run.run)
 cli.add_command(demo.demo)

@@ -1,4 +1,4 @@
-"""``junbridge check`` and ``junbridge plugins``: is the configuration right, what is loaded."""
+"""``junbridge check`` and ``junbridge schema``: is channels.yaml right, and what it may hold."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from junbridge.config import (
 )
 from junbridge.departments import DepartmentContext
 from junbridge.model import ServiceRequest
-from junbridge.plugins import PluginError, Registry, collect, get_plugin_manager, hooks_by_plugin
+from junbridge.plugins import PluginError, Registry, collect, get_plugin_manager
 
 
 class _NoStore:
@@ -133,22 +133,6 @@ def check(config_path: Path, strict: bool) -> None:
         f"{len(config.departments)} departments, {staff} staff.",
         soft_wrap=True,
     )
-
-
-@click.command()
-@config_option
-def plugins(config_path: Path) -> None:
-    """List the loaded plugins and the hooks each implements."""
-    try:
-        pm = get_plugin_manager(plugins_dir_of(config_path) if config_path.exists() else None)
-    except PluginError as exc:
-        raise fail(f"error: {exc}") from None
-    table = Table(title="Plugins", title_justify="left")
-    table.add_column("plugin")
-    table.add_column("hooks")
-    for name, hooks in hooks_by_plugin(pm):
-        table.add_row(name, ", ".join(hooks))
-    console().print(table)
 
 
 @click.command()

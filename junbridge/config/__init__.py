@@ -151,15 +151,15 @@ def load_config(
     channels: Mapping[str, type[ChannelSettings]],
     departments: Mapping[str, type[DepartmentSettings]],
     templates: Mapping[str, Mapping[str, Collection[str]]] | None = None,
-    every_department: bool = False,
+    without_block: Collection[str] = (),
 ) -> Config:
     """Read and validate channels.yaml against the registered plugins' Settings.
 
     A department runs only if channels.yaml has a block for it (``departments: {police:
     {}}`` is enough): a plugin installed for another town, or shipped with junbridge, stays
     off until the admin asks for it. The town hall desk (triage) always runs.
-    ``every_department`` turns on every registered department without a block, with its
-    defaults (the test harness, given no ``departments:`` at all).
+    ``without_block`` names departments that run with their defaults when the file has no
+    block for them (the test harness: the plugin files a test loads).
 
     ``templates`` (department -> reply key -> placeholders it is given, from
     ``Department.templates()``) checks each block's ``replies``. Raises :class:`ConfigError`
@@ -186,7 +186,7 @@ def load_config(
     department_blocks = check.plugin_blocks("departments", data.get("departments"), departments)
     listed = data.get("departments") or {}
     unlisted = tuple(
-        sorted(n for n in departments if n not in listed and n != TRIAGE and not every_department)
+        sorted(n for n in departments if n not in listed and n not in without_block and n != TRIAGE)
     )
     for name, model in departments.items():
         if name not in listed and name not in unlisted:

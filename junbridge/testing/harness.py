@@ -1,7 +1,7 @@
 """Build a real bridge in a few lines: for plugin authors' tests and our own.
 
-The bridge is the real one (real store on SQLite, real plugins loaded by path); only the
-messages are made here instead of arriving from a platform.
+The bridge is the real one (real store on SQLite, the installed plugins and those given by
+path); only the messages are made here instead of arriving from a platform.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from junbridge.bridge import Bridge, Clock, utcnow
-from junbridge.model import Attachment, Location, Message, MessageKind, Sender
+from junbridge.model import Attachment, JunbridgeError, Location, Message, MessageKind, Sender
 from junbridge.plugins import load_file
 
 MINIMAL_CONFIG: Mapping[str, Any] = {"town": {"name": "Jun", "reference_prefix": "JUN"}}
@@ -33,23 +33,30 @@ async def make_bridge(
 ) -> Bridge:
     """A started bridge with ``plugins`` loaded by path and ``config`` (a file or a dict).
 
-    A dict with no ``departments:`` runs every department loaded, with its defaults; with
-    one (and in a channels.yaml file) only the departments it lists run, as in
-    ``junbridge run``. A relative plugin path is read as channels.yaml's own paths are:
-    from the config file's folder when ``config`` is a file (``plugins/waste.py`` next to
-    it), else from the current folder. The store is a fresh SQLite file in ``workdir`` (a
-    new temporary folder by default) unless ``store_url`` names another, e.g. PostgreSQL.
+    The departments of installed packages (Jun's four, and any other with a ``junbridge``
+    entry point) load as in ``junbridge run``, and run only if the config has a block for
+    them. A dict with no ``departments:`` also runs the departments of the ``plugins``
+    files, with their defaults: the ones under test. A relative plugin path is read as
+    channels.yaml's own paths are, from the config file's folder (``plugins/waste.py`` next
+    to it), never from the current folder; with a dict, give absolute paths. A plugin file
+    named like an installed plugin (``lighting.py``) replaces it. The store is a fresh
+    SQLite file in ``workdir`` (a new temporary folder by default) unless ``store_url``
+    names another, e.g. PostgreSQL.
     """
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="junbridge-"))
-    # A dict without departments: every department loaded runs, with its defaults (in a
-    # channels.yaml, as in `junbridge run`, only those with a block do).
-    every_department = config is None or (
-        isinstance(config, Mapping) and "departments" not in config
-    )
+    # A dict without departments: the files under test run with their defaults.
+    under_test = config is None or (isinstance(config, Mapping) and "departments" not in config)
     if config is None or isinstance(config, Mapping):
+        relative = [str(p) for p in plugins if not Path(p).is_absolute()]
+        if relative:
+            raise JunbridgeError(
+                f"make_bridge: plugin path {relative[0]!r} is relative, and a config given as a "
+                "dict has no folder to read it from: pass an absolute path "
+                "(Path(__file__).parent / ...) or the path of a channels.yaml"
+            )
         path = folder / "channels.yaml"
         path.write_text(yaml.safe_dump(dict(config or MINIMAL_CONFIG), allow_unicode=True))
-        base = Path.cwd()
+        base = folder
     else:
         path = Path(config)
         base = path.resolve().parent
@@ -58,7 +65,7 @@ async def make_bridge(
         store_url=store_url or f"sqlite:///{folder / 'junbridge.db'}",
         clock=clock,
         plugin_files=[base / p for p in plugins],
-        every_department=every_department,
+        run_plugin_files=under_test,
     )
 
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from junbridge.config.settings import TownSettings
 from junbridge.departments import Conversation, DepartmentContext, Outcome
 from junbridge.model import Message, MessageKind, Resident, Sender, ServiceRequest, Status
-from junbridge.plugins import load_file
-
-doctor = load_file(Path(__file__).parents[2] / "plugins" / "doctor.py")
-Doctor = doctor.Doctor
+from junbridge_jun import doctor
+from junbridge_jun.doctor import Doctor
 
 # Madrid is UTC+1 in winter: the 09:00-13:00 session is 08:00-12:00 UTC.
 FRIDAY_1020 = datetime(2026, 11, 27, 9, 20, tzinfo=UTC)

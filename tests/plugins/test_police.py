@@ -5,17 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from junbridge.config.settings import TownSettings
 from junbridge.departments import Change, Conversation, DepartmentContext, Outcome
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
-from junbridge.plugins import load_file
-
-police = load_file(Path(__file__).parents[2] / "plugins" / "police.py")
-Police = police.Police
+from junbridge_jun import police
+from junbridge_jun.police import Police
 
 # Madrid is UTC+1 in November: 23:30 in Jun is 22:30 UTC.
 FRIDAY_NIGHT = datetime(2026, 11, 27, 22, 30, tzinfo=UTC)

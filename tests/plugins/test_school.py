@@ -12,11 +12,10 @@ import pytest
 from junbridge.config.settings import TownSettings
 from junbridge.departments import Conversation, DepartmentContext, Outcome
 from junbridge.model import JunbridgeError, Message, Resident, Sender, ServiceRequest, Status
-from junbridge.plugins import load_file
+from junbridge_jun import school
+from junbridge_jun.school import School
 
 ROOT = Path(__file__).parents[2]
-school = load_file(ROOT / "plugins" / "school.py")
-School = school.School
 
 # Two weeks in rotation: ISO week 48 (23-27 Nov 2026) is weeks[0], week 49 is weeks[1].
 MENU = """\

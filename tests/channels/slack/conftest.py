@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from slack_town import PLUGINS, Clock, Town, slack_config
+from slack_town import Clock, Town, slack_config
 
 from junbridge.channels.slack import SlackChannel
 from junbridge.testing import make_bridge
@@ -60,7 +60,6 @@ async def make_town(
     async def make(mode: str = "events") -> Town:
         bridge = await make_bridge(
             config=slack_config(slack, mode),
-            plugins=PLUGINS,
             workdir=tmp_path,
             clock=clock,
             store_url=store_url,

@@ -17,7 +17,6 @@ from junbridge.web.server import RunningServer
 
 ROOT = Path(__file__).parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "slack"
-PLUGINS = [ROOT / "plugins" / "lighting.py", ROOT / "plugins" / "police.py"]
 # Wednesday 25 November 2026, 10:00 in Jun: the town hall is open, the electrician on duty.
 WEDNESDAY_10 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
-from telegram_town import PLUGINS, WEBHOOK_SECRET, Clock, Webhook, town
+from telegram_town import WEBHOOK_SECRET, Clock, Webhook, town
 
 from junbridge.bridge import Bridge
 from junbridge.testing import make_bridge
@@ -49,9 +49,7 @@ async def polling(
     emulator: TelegramEmulator, tmp_path: Path, clock: Clock
 ) -> AsyncIterator[Bridge]:
     """A bridge whose Telegram channel long-polls the emulator."""
-    bridge = await make_bridge(
-        config=town(emulator, mode="polling"), plugins=PLUGINS, workdir=tmp_path, clock=clock
-    )
+    bridge = await make_bridge(config=town(emulator, mode="polling"), workdir=tmp_path, clock=clock)
     try:
         await bridge.add_channel(bridge.channel("telegram"))
         yield bridge
@@ -77,7 +75,6 @@ async def webhook(
     server = await serve(late)
     bridge = await make_bridge(
         config=town(emulator, mode="webhook", public_url=server.url),
-        plugins=PLUGINS,
         workdir=tmp_path,
         clock=clock,
         store_url=store_url,

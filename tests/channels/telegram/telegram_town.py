@@ -15,7 +15,6 @@ from junbridge.web.server import RunningServer
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "telegram"
-PLUGINS = [ROOT / "plugins" / name for name in ("lighting.py", "police.py", "doctor.py")]
 WEBHOOK_SECRET = "jun-webhook-Secret_0123"
 # Wednesday 25 November 2026, 10:00 in Jun: the town hall is open, the electrician on duty.
 WEDNESDAY_10 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from telegram_town import FIXTURES, PLUGINS, Clock, Webhook, settled, town
+from telegram_town import FIXTURES, Clock, Webhook, settled, town
 
 from junbridge.model import Reply, Status
 from junbridge.testing import make_bridge
@@ -61,9 +61,7 @@ async def test_the_report_is_repaired_answered_and_a_restart_finds_nothing_stuck
     await webhook.bridge.stop_channels()
     await webhook.bridge.close()
     config = town(emulator, mode="webhook", public_url=webhook.server.url)
-    restarted = await make_bridge(
-        config=config, plugins=PLUGINS, workdir=tmp_path, clock=clock, store_url=store_url
-    )
+    restarted = await make_bridge(config=config, workdir=tmp_path, clock=clock, store_url=store_url)
     try:
         assert await restarted.store.pending_inbound() == []
         await restarted.add_channel(restarted.channel("telegram"))

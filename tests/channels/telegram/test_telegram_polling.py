@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from telegram_town import PLUGINS, settled, town
+from telegram_town import settled, town
 
 from junbridge.bridge import Bridge
 from junbridge.channels.telegram import TelegramChannel, TelegramStartError
@@ -158,9 +158,7 @@ async def test_stopping_confirms_what_was_stored(polling: Bridge, emulator):
 
 async def test_the_token_stays_out_of_logs_and_errors(emulator, tmp_path, monkeypatch, caplog):
     caplog.set_level(logging.INFO)
-    bridge = await make_bridge(
-        config=town(emulator, mode="polling"), plugins=PLUGINS, workdir=tmp_path
-    )
+    bridge = await make_bridge(config=town(emulator, mode="polling"), workdir=tmp_path)
     try:
         await bridge.add_channel(bridge.channel("telegram"))
         said = await emulator.resident_says("Hola")

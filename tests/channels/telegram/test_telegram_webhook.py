@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from telegram_town import FIXTURES, PLUGINS, WEBHOOK_SECRET, Webhook, settled, town
+from telegram_town import FIXTURES, WEBHOOK_SECRET, Webhook, settled, town
 
 from junbridge.channels.telegram import TelegramStartError
 from junbridge.testing import make_bridge
@@ -112,7 +112,7 @@ async def test_polling_is_refused_while_the_webhook_is_set(webhook, emulator: Te
 
 async def test_a_public_url_telegram_refuses_stops_the_start(emulator, tmp_path):
     config = town(emulator, mode="webhook", public_url="http://jun.example")
-    bridge = await make_bridge(config=config, plugins=PLUGINS, workdir=tmp_path)
+    bridge = await make_bridge(config=config, workdir=tmp_path)
     try:
         with pytest.raises(TelegramStartError, match=r"(?i)would not set the webhook.*https url"):
             await bridge.add_channel(bridge.channel("telegram"))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from x_town import PLUGINS, SECRETS, Clock, Town, x_config
+from x_town import SECRETS, Clock, Town, x_config
 
 from junbridge.channels.twitter import TwitterChannel
 from junbridge.testing import make_bridge
@@ -57,7 +57,6 @@ async def make_town(
     async def make(*, background: bool = False, **twitter: Any) -> Town:
         bridge = await make_bridge(
             config=x_config(x, **twitter),
-            plugins=PLUGINS,
             workdir=tmp_path,
             clock=clock,
             store_url=store_url,
