@@ -56,6 +56,15 @@ class Outbox:
         counts = await asyncio.gather(*(self.flush_channel(name) for name in list(self.channels)))
         return sum(counts)
 
+    async def settle(self) -> int:
+        """``flush`` until no reply is due, waiting for the pace where it must (the demo and
+        tests, which need every reply of a step out before the next); how many were sent."""
+        sent = await self.flush()
+        while await self.store.replies_due(now=self.clock(), channels=list(self.channels)):
+            await asyncio.sleep(0.05)
+            sent += await self.flush()
+        return sent
+
     async def flush_channel(self, name: str) -> int:
         """Deliver ``name``'s due replies at its pace; return how many were sent."""
         channel = self.channels[name]

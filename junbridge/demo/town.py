@@ -109,7 +109,7 @@ class DemoTown:
     async def settle(self) -> None:
         """Let every message taken in be handled and every reply due be sent."""
         await self.bridge.drain()
-        await self.bridge.outbox.flush()
+        await self.bridge.outbox.settle()
 
     async def close(self) -> None:
         """Stop as ``junbridge run`` does, then the emulators."""

@@ -391,6 +391,21 @@ class Store:
             )
             return [records.outbox_row(row) for row in rows]
 
+    async def replies_due(self, *, now: datetime, channels: Sequence[str]) -> int:
+        """How many replies to ``channels`` wait to be sent at ``now`` (some may be held
+        back by a pace)."""
+        query = (
+            select(func.count())
+            .select_from(outbox)
+            .where(
+                outbox.c.status == "pending",
+                outbox.c.next_attempt_at <= now,
+                outbox.c.channel.in_(builtins.list(channels)),
+            )
+        )
+        async with self._read() as connection:
+            return int(await connection.scalar(query) or 0)
+
     async def delivered_since(self, after_id: int = 0) -> builtins.list[OutboxRow]:
         """Replies delivered, in queue order, whose outbox id is above ``after_id``."""
         async with self._read() as connection:
