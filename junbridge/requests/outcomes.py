@@ -58,6 +58,34 @@ def opened(
 DONE = frozenset({Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
 
 
+def filed(
+    change: Change, *, department: Department, by: str, via: str, now: datetime
+) -> ServiceRequest:
+    """A new request from outside any conversation (an Open311 client), ``change`` applied.
+
+    Nobody waits in a chat for it: it has no channel to answer in and no resident; ``by``
+    (``open311:fixmystreet``) is who filed it, in its history.
+    """
+    title = department.title(department.town.language)
+    request = ServiceRequest(
+        service_request_id="",
+        reference="",
+        service_code=change.service_code or department.service_code or department.name,
+        service_name=change.service_name or title,
+        description=change.description or "",
+        agency_responsible=f"{department.town.name} — {title}",
+        requested_datetime=now,
+        updated_datetime=now,
+        department=department.name,
+        privacy=department.privacy,
+        language=department.town.language,
+    ).noted(Status.RECEIVED.value, by=by, at=now, note=f"from {via}", via=via)
+    request = applied(request, change, by=by, channel=via, now=now)
+    if request.expected_datetime is None and request.state not in DONE:
+        request = dataclasses.replace(request, expected_datetime=department.promise(at=now))
+    return request
+
+
 def changed(
     request: ServiceRequest | None,
     change: Change,
