@@ -373,7 +373,13 @@ class Bridge:
         return changed
 
     async def open_request(
-        self, department: Department, change: Change, *, by: str, via: str
+        self,
+        department: Department,
+        change: Change,
+        *,
+        by: str,
+        via: str,
+        media_url: str | None = None,
     ) -> ServiceRequest:
         """Open a request no message brought (an Open311 client's report) for ``department``.
 
@@ -381,10 +387,10 @@ class Bridge:
         history, its timers planned and its card queued for the staff place, in one
         transaction. ``by`` is who filed it (``open311:fixmystreet``), ``via`` from where.
         """
-        effects = Effects(
-            request=outcomes.filed(change, department=department, by=by, via=via, now=self.clock()),
-            department=department.name,
+        request = outcomes.filed(
+            change, department=department, by=by, via=via, now=self.clock(), media_url=media_url
         )
+        effects = Effects(request=request, department=department.name)
         saved, _, _ = await self.store.write(lambda tx: write(tx, self, None, effects))
         assert saved is not None
         for entry in saved.history:
