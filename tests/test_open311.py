@@ -118,6 +118,18 @@ async def police_report(town: Town) -> str:
     return handled.request.reference
 
 
+async def doctor_booking(town: Town) -> str:
+    """A verified resident books the doctor on Telegram: a private appointment."""
+    asked = await town.bridge.receive(make_message("Quiero cita con el médico"))
+    assert asked.request is None  # not verified yet: told how to be
+    await town.bridge.store.verify_resident("telegram:vecina", by="administrativa", at=town.clock())
+    offered = await town.bridge.receive(make_message("Quiero cita con el médico"))
+    slot = offered.replies[-1].choices[0]
+    booked = await town.bridge.receive(make_message(slot.label, choice=slot.value))
+    assert booked.request.department == "doctor" and booked.request.privacy == "private"
+    return booked.request.reference
+
+
 async def lamp_from_chat(town: Town, text: str = "La farola de la calle Real no funciona") -> str:
     """A resident's lamp report on X: public."""
     handled = await town.bridge.receive(
@@ -303,18 +315,25 @@ def test_two_departments_offering_one_code_cannot_start() -> None:
 
 
 async def test_private_requests_are_absent_from_every_read(town) -> None:
+    appointment = await doctor_booking(town)
     theft = await police_report(town)
     lamp = await lamp_from_chat(town)
     assert await town.listed() == [lamp]
-    assert await town.listed(service_request_id=f"{theft},{lamp}") == [lamp]
-    assert await town.listed(service_code="police") == []
+    asked = f"{appointment},{theft},{lamp}"
+    assert await town.listed(service_request_id=asked) == [lamp]
+    assert await town.listed(service_code="doctor,police") == []
     assert await town.listed(status="open") == [lamp]
-    for path in (f"/requests/{theft}.json", f"/tokens/{theft}.json"):
-        assert error_of(await town.get(path)) == (404, f"service_request_id {theft!r} not found")
-    xml = await town.get(f"/requests/{theft}.xml")
-    assert xml.status_code == 404 and b"<errors><error><code>404</code>" in xml.content
+    for private in (appointment, theft):
+        for path in (f"/requests/{private}.json", f"/tokens/{private}.json"):
+            assert error_of(await town.get(path)) == (
+                404,
+                f"service_request_id {private!r} not found",
+            )
+        xml = await town.get(f"/requests/{private}.xml")
+        assert xml.status_code == 404 and b"<errors><error><code>404</code>" in xml.content
     everything = (await town.get("/requests.xml")).text + (await town.get("/requests.json")).text
-    assert "bici" not in everything and theft not in everything
+    for word in ("bici", "médico", theft, appointment):
+        assert word not in everything
 
 
 async def test_a_public_report_from_chat_is_read_without_personal_data(town) -> None:
