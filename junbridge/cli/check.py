@@ -128,6 +128,10 @@ def check(config_path: Path, strict: bool) -> None:
             "them under departments:; add one, even empty, to turn a department on)",
             soft_wrap=True,
         )
+    open311 = config.open311
+    if open311.enabled:
+        keys = ", ".join(k.name for k in open311.api_keys) or "none: reading only"
+        out.print(f"Open311: /open311/v2/, API keys: {keys}", soft_wrap=True)
     if strict and secrets:
         raise click.exceptions.Exit(1)
     staff = sum(len(s.staff) for s in config.departments.values())
