@@ -27,6 +27,7 @@ from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock
 from junbridge.web.app import create_app
 from junbridge.web.open311 import FIELDS
+from junbridge.web.open311_format import render
 from junbridge.web.server import RunningServer, serve
 
 ROOT = Path(__file__).parent.parent
@@ -466,3 +467,9 @@ async def test_other_formats_and_resources_are_refused(town) -> None:
     response = await town.http.post(f"{API}/services.json", data={"api_key": KEY})
     assert error_of(response) == (405, "services cannot be POSTed to; requests can")
     assert (await town.get("/reports.json")).status_code == 404
+
+
+def test_xml_leaves_out_what_xml_cannot_carry() -> None:
+    document = render("service_requests", [{"description": "farola\x1b rota \x0b😀"}], "xml")
+    [request] = ElementTree.fromstring(document)
+    assert request.findtext("description") == "farola rota 😀"

@@ -117,8 +117,8 @@ def check(config_path: Path, strict: bool) -> None:
     for problem in secrets:
         out.print("[yellow]warning:[/] ", end="")
         # An Open311 key without its secret refuses every report sent with it.
-        open311 = problem.path.startswith("open311.")
-        effect = "the key is refused" if open311 else "the channel will be skipped"
+        api_key = problem.path.startswith("open311.")
+        effect = "the key is refused" if api_key else "the channel will be skipped"
         out.print(f"{problem} — {effect}", markup=False, soft_wrap=True)
     for line in untranslated:
         out.print(f"[yellow]untranslated:[/] {line} (falls back to {config.town.language})")

@@ -8,6 +8,7 @@ one is answered in XML. Errors are the spec's list of ``{code, description}``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from xml.etree.ElementTree import Element, SubElement, tostring
@@ -53,10 +54,14 @@ def split_format(name: str) -> tuple[str, Format]:
     raise Open311Error(400, f"format {extension!r} is not served: use .xml or .json")
 
 
+# Characters XML 1.0 cannot carry at all, escaped or not (a pasted control character).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("", str(value))
 
 
 def _fill(element: Element, value: Any) -> None:
