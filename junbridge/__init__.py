@@ -45,6 +45,7 @@ from junbridge.model import (
     VersionConflict,
 )
 from junbridge.routing import Route
+from junbridge.services import Attribute, Service
 
 __all__ = [
     "DATE",
@@ -54,6 +55,7 @@ __all__ = [
     "WEEKDAYS",
     "WEEKDAY_DAY",
     "Attachment",
+    "Attribute",
     "Change",
     "Channel",
     "Choice",
@@ -76,6 +78,7 @@ __all__ = [
     "Say",
     "Secret",
     "Sender",
+    "Service",
     "ServiceRequest",
     "Settings",
     "Shift",

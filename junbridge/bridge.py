@@ -21,10 +21,11 @@ import pluggy
 
 from junbridge import conversations, steps
 from junbridge.channels.base import Channel
-from junbridge.commit import commit, committed, write_all
+from junbridge.commit import commit, committed, write, write_all
 from junbridge.config import Config, plugins_dir_of
-from junbridge.departments import Department, DepartmentContext
+from junbridge.departments import Change, Department, DepartmentContext
 from junbridge.desk import abuse, staff
+from junbridge.effects import Effects
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
 from junbridge.media import MediaStore
@@ -38,7 +39,7 @@ from junbridge.model import (
 )
 from junbridge.outbox import Outbox
 from junbridge.plugins import collect, get_plugin_manager
-from junbridge.requests import timers
+from junbridge.requests import outcomes, timers
 from junbridge.routing import Route
 from junbridge.steps import TRIAGE, conversation_keys
 from junbridge.store import Accepted, ConversationState, Store, Transaction
@@ -373,6 +374,31 @@ class Bridge:
         self.notify(changed, changed.history[-1].action)
         return changed
 
+    async def open_request(
+        self,
+        department: Department,
+        change: Change,
+        *,
+        by: str,
+        via: str,
+        media_url: str | None = None,
+    ) -> ServiceRequest:
+        """Open a request no message brought (an Open311 client's report) for ``department``.
+
+        It is committed as a resident's report is (``commit.write``): saved with its
+        history, its timers planned and its card queued for the staff place, in one
+        transaction. ``by`` is who filed it (``open311:fixmystreet``), ``via`` from where.
+        """
+        request = outcomes.filed(
+            change, department=department, by=by, via=via, now=self.clock(), media_url=media_url
+        )
+        effects = Effects(request=request, department=department.name)
+        saved, _, _ = await self.store.write(lambda tx: write(tx, self, None, effects))
+        assert saved is not None
+        for entry in saved.history:
+            self.notify(saved, entry.action)
+        return saved
+
     async def set_state(
         self, reference: str, state: Status, *, by: str, note: str | None = None
     ) -> ServiceRequest:
@@ -385,6 +411,7 @@ class Bridge:
             request: ServiceRequest, department: Department | None
         ) -> tuple[ServiceRequest, list[Reply]]:
             changed = request.transition(state, by=by, at=self.clock(), note=note, channel="cli")
+            changed = timers.settled(changed, by=by, at=self.clock())
             if department is None:
                 return changed, []
             if state is Status.REOPENED:

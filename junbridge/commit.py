@@ -71,7 +71,7 @@ def _new(effects: Effects) -> ServiceRequest | None:
 def write(
     tx: Transaction,
     bridge: Bridge,
-    inbound_id: int,
+    inbound_id: int | None,
     effects: Effects,
     *,
     inserted: ServiceRequest | None = None,
@@ -79,6 +79,7 @@ def write(
     """The statements of one commit, run in the store's worker thread: no awaits here.
 
     ``inserted`` is the message's new request if already stored (see :func:`write_all`).
+    ``inbound_id`` is None for effects no message caused (a report filed through Open311).
     Returns the saved request, the replies queued (staff cards first) and how many cards.
     """
     request, card = write_request(tx, bridge, effects.request, effects.original, inserted)
@@ -101,6 +102,8 @@ def write(
         tx.set_limit_notice(*effects.notice)
     if effects.language is not None:
         tx.set_resident_language(*effects.language)
+    if inbound_id is None:
+        return request, queued, len(card)
     tx.finish_inbound(
         inbound_id,
         request_reference=request.reference if request and effects.link_request else None,

@@ -31,6 +31,7 @@ from junbridge.model import (
     Status,
 )
 from junbridge.requests.lifecycle import expected_datetime
+from junbridge.services import Service
 from junbridge.staff_texts import STAFF_TEXTS
 
 
@@ -226,6 +227,8 @@ class Department:
     titles: ClassVar[Mapping[str, str]] = {}
     privacy: ClassVar[Privacy] = "public"
     service_code: ClassVar[str | None] = None
+    # The Open311 services it offers; None: one, ``service_code`` under its title.
+    services: ClassVar[tuple[Service, ...] | None] = None
     texts: ClassVar[Mapping[str, Mapping[str, str]]] = {}
     Settings: ClassVar[type[DepartmentSettings]] = DepartmentSettings
     # Whether staff are warned at 75% of the expected time and the lead at the deadline. A

@@ -12,7 +12,7 @@ import re
 from pydantic import Field
 
 import junbridge
-from junbridge import Change, Conversation, Message, Outcome, Status, fold
+from junbridge import Attribute, Change, Conversation, Message, Outcome, Service, Status, fold
 
 # "farola 112", "farola nº 112", "lamp #112", "poste 112"
 LAMP_NUMBER = re.compile(
@@ -33,6 +33,23 @@ class Lighting(junbridge.Department):
     titles = {"es": "Alumbrado público", "en": "Street lighting"}
     privacy = "public"
     service_code = "streetlight"
+    # What a town's apps report through Open311: a lamp, by the number on its post if known.
+    services = (
+        Service(
+            code="streetlight",
+            name={"es": "Farola apagada o que parpadea", "en": "Street lamp out or flickering"},
+            attributes=(
+                Attribute(
+                    code="lamp",
+                    description={
+                        "es": "Número pintado en el poste",
+                        "en": "Number painted on the post",
+                    },
+                    datatype="number",
+                ),
+            ),
+        ),
+    )
 
     class Settings(junbridge.DepartmentSettings):
         """departments.lighting in channels.yaml."""

@@ -116,7 +116,10 @@ def check(config_path: Path, strict: bool) -> None:
     out.print(departments)
     for problem in secrets:
         out.print("[yellow]warning:[/] ", end="")
-        out.print(f"{problem} — the channel will be skipped", markup=False, soft_wrap=True)
+        # An Open311 key without its secret refuses every report sent with it.
+        api_key = problem.path.startswith("open311.")
+        effect = "the key is refused" if api_key else "the channel will be skipped"
+        out.print(f"{problem} — {effect}", markup=False, soft_wrap=True)
     for line in untranslated:
         out.print(f"[yellow]untranslated:[/] {line} (falls back to {config.town.language})")
     if config.unlisted:
@@ -125,6 +128,10 @@ def check(config_path: Path, strict: bool) -> None:
             "them under departments:; add one, even empty, to turn a department on)",
             soft_wrap=True,
         )
+    open311 = config.open311
+    if open311.enabled:
+        keys = ", ".join(k.name for k in open311.api_keys) or "none: reading only"
+        out.print(f"Open311: /open311/v2/, API keys: {keys}", soft_wrap=True)
     if strict and secrets:
         raise click.exceptions.Exit(1)
     staff = sum(len(s.staff) for s in config.departments.values())

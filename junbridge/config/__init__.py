@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -26,10 +26,16 @@ from junbridge.config.errors import (
     validation_problems,
 )
 from junbridge.config.reader import display_name, read, read_yaml
-from junbridge.config.references import channel_mistakes, department_mistakes, reply_mistakes
+from junbridge.config.references import (
+    channel_mistakes,
+    department_mistakes,
+    open311_mistakes,
+    reply_mistakes,
+)
 from junbridge.config.settings import (
     ChannelSettings,
     DepartmentSettings,
+    Open311Settings,
     Secret,
     StoreSettings,
     TownSettings,
@@ -51,7 +57,7 @@ __all__ = [
 
 # The town hall desk: always on, with or without a block.
 TRIAGE = "triage"
-TOP_LEVEL_KEYS = ("town", "store", "web", "channels", "departments", "plugins_dir")
+TOP_LEVEL_KEYS = ("town", "store", "web", "open311", "channels", "departments", "plugins_dir")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -69,6 +75,7 @@ class Config:
     lines: Mapping[str, int]
     #: Departments a plugin registers that channels.yaml has no block for: off.
     unlisted: tuple[str, ...] = ()
+    open311: Open311Settings = field(default_factory=Open311Settings)
 
     @property
     def config_dir(self) -> Path:
@@ -182,6 +189,7 @@ def load_config(
         check.add(["town"], "required block is missing (at least town: name: ...)")
     store = check.block(StoreSettings, data.get("store"), ["store"])
     web = check.block(WebSettings, data.get("web"), ["web"])
+    open311 = check.block(Open311Settings, data.get("open311"), ["open311"])
     channel_blocks = check.plugin_blocks("channels", data.get("channels"), channels)
     department_blocks = check.plugin_blocks("departments", data.get("departments"), departments)
     listed = data.get("departments") or {}
@@ -215,12 +223,14 @@ def load_config(
         )
         if templates is not None and name in templates:
             found += reply_mistakes(name, settings, templates[name])
+    if open311 is not None:
+        found += open311_mistakes(open311)
     for parts, message in found:
         check.add(parts, message)
     # A value the YAML reader could not construct was already reported where it stands.
     unreadable = {p.path for p in problems if not p.message.startswith("duplicate key")}
     check.problems = [p for p in check.problems if p in problems or p.path not in unreadable]
-    if check.problems or town is None or store is None or web is None:
+    if check.problems or town is None or store is None or web is None or open311 is None:
         raise ConfigError(check.problems)
     return Config(
         path=absolute,
@@ -232,6 +242,7 @@ def load_config(
         plugins_dir=plugins_dir,
         lines=MappingProxyType(lines),
         unlisted=unlisted,
+        open311=open311,
     )
 
 
@@ -262,27 +273,33 @@ def unset_variables(settings: BaseModel) -> list[str]:
 
 
 def missing_secrets(config: Config, *, include_disabled: bool = False) -> list[Problem]:
-    """Every ``{$env: NAME}`` in enabled channel and department blocks whose variable is unset."""
+    """Every ``{$env: NAME}`` in enabled channel and department blocks, and in ``open311:``,
+    whose variable is unset."""
     file = display_name(config.path)
     problems: list[Problem] = []
     sections: dict[str, Mapping[str, ChannelSettings | DepartmentSettings]] = {
         "channels": config.channels,
         "departments": config.departments,
     }
-    for section, blocks in sections.items():
-        for name, settings in blocks.items():
-            if not (getattr(settings, "enabled", True) or include_disabled):
-                continue
-            for parts, secret in _secrets(settings, [section, name], config.lines):
-                if not secret.is_set:
-                    problems.append(
-                        Problem(
-                            file=file,
-                            line=line_of(config.lines, parts),
-                            path=".".join(parts),
-                            message=f"environment variable {secret.env} is not set",
-                        )
+    blocks: list[tuple[list[str], BaseModel]] = [
+        ([section, name], settings)
+        for section, named in sections.items()
+        for name, settings in named.items()
+    ]
+    blocks.append((["open311"], config.open311))
+    for where, settings in blocks:
+        if not (getattr(settings, "enabled", True) or include_disabled):
+            continue
+        for parts, secret in _secrets(settings, where, config.lines):
+            if not secret.is_set:
+                problems.append(
+                    Problem(
+                        file=file,
+                        line=line_of(config.lines, parts),
+                        path=".".join(parts),
+                        message=f"environment variable {secret.env} is not set",
                     )
+                )
     return sorted(problems, key=lambda p: (p.line or 0, p.path))
 
 
@@ -308,6 +325,7 @@ def config_schema(
         town=(TownSettings, ...),
         store=(StoreSettings | None, None),
         web=(WebSettings | None, None),
+        open311=(Open311Settings | None, None),
         channels=(channel_blocks, None),
         departments=(department_blocks, None),
         plugins_dir=(str | None, None),

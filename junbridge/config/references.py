@@ -12,7 +12,7 @@ import string
 from collections.abc import Collection, Iterator, Mapping
 
 from junbridge.config.errors import did_you_mean
-from junbridge.config.settings import ChannelSettings, DepartmentSettings
+from junbridge.config.settings import ChannelSettings, DepartmentSettings, Open311Settings
 
 # (key path, message) of one mistake; the caller adds the file and the line.
 Found = tuple[list[str], str]
@@ -117,3 +117,12 @@ def _render_mistakes(text: str, given: Collection[str]) -> Iterator[str]:
     for root in unknown:
         hint = did_you_mean(root, given) if given else " (this reply is given no placeholders)"
         yield f"unknown placeholder {{{root}}}{hint}"
+
+
+def open311_mistakes(settings: Open311Settings) -> Iterator[Found]:
+    """Two Open311 API keys with one name: a report's history could not say which client."""
+    seen: set[str] = set()
+    for i, key in enumerate(settings.api_keys):
+        if key.name in seen:
+            yield ["open311", "api_keys", str(i), "name"], f"{key.name!r} names another key too"
+        seen.add(key.name)

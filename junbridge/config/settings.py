@@ -175,6 +175,24 @@ class WebSettings(Settings):
     public_url: str = "http://127.0.0.1:8080"
 
 
+class ApiKey(Settings):
+    """One Open311 client allowed to report: its name (kept in each report's history) and key."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="e.g. fixmystreet")
+    key: Secret
+
+
+class Open311Settings(Settings):
+    """The ``open311:`` block: the GeoReport v2 API under /open311/v2/."""
+
+    enabled: bool = True
+    api_keys: list[ApiKey] = Field(
+        default_factory=list, description="who may POST requests; none: reading only"
+    )
+    contact: str | None = Field(None, description="who developers ask, shown in discovery")
+    key_service: str | None = Field(None, description="how to ask for a key, shown in discovery")
+
+
 class Staff(Settings):
     """A member of a department's staff and their handle on each platform."""
 

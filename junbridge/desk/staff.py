@@ -398,6 +398,7 @@ def apply(
     request = request.transition(
         target, by=member.name, at=now, note=command.rest or None, channel=message.channel
     )
+    request = timers.settled(request, by=member.name, at=now)
     replies = [to_staff(message, f"{ref} → {target.value}", ref)]
     notice = to_resident(
         request, department, f"state_{target.value}", note=command.rest, photo=photo

@@ -189,9 +189,10 @@ def state_notes(request: ServiceRequest) -> str:
         return f"{words}: {entry.note}"
     if request.state is Status.CLOSED:
         # Closed after being resolved is the good ending; say so, since "closed" alone is not.
-        states = [h.state for h in request.history if h.state is not None]
-        if len(states) >= 2 and states[-2] is Status.RESOLVED:
-            return "resolved, closed"
+        changes = [h for h in request.history if h.state is not None]
+        if len(changes) >= 2 and changes[-2].state is Status.RESOLVED:
+            how = changes[-2].note  # what the staff said resolving it ("new bulb")
+            return f"resolved, closed: {how}" if how else "resolved, closed"
     return words
 
 
@@ -208,6 +209,8 @@ def open311(request: ServiceRequest, *, public_url: str, tz: tzinfo = UTC) -> di
     media_url = request.media_url
     if media_url is not None:
         media_url = urljoin(public_url.rstrip("/") + "/", media_url)
+        if not media_url.startswith(("http://", "https://")):
+            media_url = None  # a photo kept on this machine (file:) has no public address
     language = request.language or "es"
     return {
         "service_request_id": request.service_request_id,

@@ -58,6 +58,54 @@ def opened(
 DONE = frozenset({Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
 
 
+def filed(
+    change: Change,
+    *,
+    department: Department,
+    by: str,
+    via: str,
+    now: datetime,
+    media_url: str | None = None,
+) -> ServiceRequest:
+    """A new request from outside any conversation (an Open311 client), as ``change`` says.
+
+    Nobody waits in a chat for it: it has no channel to answer in and no resident; ``by``
+    (``open311:fixmystreet``) is who filed it, in its history, and ``via`` from where.
+    """
+    title = department.title(department.town.language)
+    location = change.location
+    request = ServiceRequest(
+        service_request_id="",
+        reference="",
+        service_code=change.service_code or department.service_code or department.name,
+        service_name=change.service_name or title,
+        description=change.description or "",
+        agency_responsible=f"{department.town.name} — {title}",
+        service_notice=change.service_notice,
+        requested_datetime=now,
+        updated_datetime=now,
+        expected_datetime=change.expected,
+        address=change.address or (location.address if location else None),
+        address_id=change.address_id,
+        lat=location.lat if location else None,
+        long=location.long if location else None,
+        media_url=media_url,
+        department=department.name,
+        privacy=department.privacy,
+        assignee=change.assignee,
+        language=department.town.language,
+        details={k: v for k, v in change.details.items() if v is not None},
+        attachments=change.attachments,
+    ).noted(Status.RECEIVED.value, by=by, at=now, note=f"from {via}", via=via)
+    # Its states as a resident's report moves through them (assigned to whoever is on duty).
+    request = applied(
+        request, Change(states=change.states, note=change.note), by=by, channel=via, now=now
+    )
+    if request.expected_datetime is None and request.state not in DONE:
+        request = dataclasses.replace(request, expected_datetime=department.promise(at=now))
+    return request
+
+
 def changed(
     request: ServiceRequest | None,
     change: Change,

@@ -91,6 +91,17 @@ def restarted(request: ServiceRequest, department: Department) -> ServiceRequest
     return dataclasses.replace(request, expected_datetime=department.promise())
 
 
+def settled(request: ServiceRequest, *, by: str, at: datetime) -> ServiceRequest:
+    """A resolved request nobody can be asked "is it fixed?" about is closed at once.
+
+    A report filed through Open311 has no chat to ask in: the staff's word closes it, and
+    its status_notes say it was resolved. Any other request is returned as it is.
+    """
+    if request.state is not Status.RESOLVED or request.channel is not None:
+        return request
+    return request.transition(Status.CLOSED, by=by, at=at)
+
+
 def replies_with_quiet(bridge: Bridge, replies: list[Reply]) -> list[tuple[Reply, datetime | None]]:
     """Each reply with when it may go: residents' notices wait for the end of quiet hours."""
     held = quiet_until(bridge.clock(), bridge.config.town)

@@ -202,6 +202,10 @@ Index(
     postgresql_where=AWAITING,
 )
 
+# Since 0009: Open311's GET requests reads a range of dates, of one service or of all.
+Index(None, requests.c.requested_datetime)
+Index(None, requests.c.service_code, requests.c.requested_datetime)
+
 history = Table(
     "history",
     metadata,

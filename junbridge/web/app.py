@@ -9,12 +9,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from junbridge.web import open311
+
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
 
 
 def create_app(bridge: Bridge) -> Starlette:
-    """The HTTP app for ``bridge``: ``/healthz`` and the routes of its running channels."""
+    """The HTTP app for ``bridge``: ``/healthz``, the routes of its running channels and
+    Open311 (``/open311/v2/``)."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse(
@@ -24,4 +27,5 @@ def create_app(bridge: Bridge) -> Starlette:
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
     for channel in bridge.channels.values():
         routes.extend(channel.routes())
+    routes.extend(open311.routes(bridge))
     return Starlette(routes=routes)

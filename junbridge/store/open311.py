@@ -1,0 +1,82 @@
+"""Requests as Open311 clients ask for them: public ones only, by date and service, a page
+at a time.
+
+``GET requests`` reads a range of ``requested_datetime``, of some services or of all, through
+the indexes ``ix_requests_service_code_requested_datetime`` and
+``ix_requests_requested_datetime`` (migration 0009): the last 90 days of a town's reports,
+never the whole table. Private requests never leave the store here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, literal_column, select
+
+from junbridge.model import ServiceRequest, Status
+from junbridge.store import records
+from junbridge.store.schema import REQUEST_IS_OPEN, requests
+
+if TYPE_CHECKING:
+    from junbridge.store.store import Store
+
+# Constants in the SQL, as REQUEST_IS_OPEN says them: neither the privacy nor the states vary.
+_PUBLIC = requests.c.privacy == literal_column("'public'")
+# Closed, said as "not open": SQLite (no statistics) would otherwise read every closed
+# request ever through ix_requests_state instead of the range of dates asked for.
+_CLOSED = requests.c.state.not_in([literal_column(f"'{s.value}'") for s in Status if s.is_open])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Search:
+    """What ``GET requests`` asks for: some references, or a range of dates and services."""
+
+    references: tuple[str, ...] = ()
+    service_codes: tuple[str, ...] = ()
+    start: datetime
+    end: datetime
+    #: "open", "closed", or both when empty.
+    status: frozenset[str] = frozenset()
+    limit: int = 1000
+    offset: int = 0
+
+
+def _where(search: Search, hidden: Collection[str]) -> list[ColumnElement[bool]]:
+    where = [_PUBLIC]
+    if hidden:
+        # A department made private after some of its requests were filed keeps them hidden.
+        where.append(requests.c.department.not_in(sorted(hidden)))
+    if search.references:
+        # The spec: service_request_id overrides every other filter.
+        return [*where, requests.c.reference.in_(search.references)]
+    where += [
+        requests.c.requested_datetime >= search.start,
+        requests.c.requested_datetime <= search.end,
+    ]
+    if search.service_codes:
+        where.append(requests.c.service_code.in_(search.service_codes))
+    if search.status == {"open"}:
+        where.append(REQUEST_IS_OPEN)
+    elif search.status == {"closed"}:
+        where.append(_CLOSED)
+    return where
+
+
+async def public_requests(
+    store: Store, search: Search, *, hidden: Collection[str] = ()
+) -> list[ServiceRequest]:
+    """The public requests ``search`` selects, newest first, each with its history.
+
+    ``hidden`` names departments whose requests are never shown (the private ones).
+    """
+    query = (
+        select(requests)
+        .where(*_where(search, hidden))
+        .order_by(requests.c.requested_datetime.desc(), requests.c.id.desc())
+        .limit(search.limit)
+        .offset(search.offset)
+    )
+    return await store.read(lambda connection: records.load_requests(connection, query))
