@@ -51,7 +51,6 @@ LAMP = {
 def jun_with_open311(folder: Path) -> Path:
     """tests/data/jun.yaml in ``folder``, its paths made absolute, with an open311 block."""
     config = yaml.safe_load((ROOT / "tests" / "data" / "jun.yaml").read_text())
-    config["plugins_dir"] = str(ROOT / "plugins")
     config["departments"]["school"]["menu_file"] = str(ROOT / "menu.yaml")
     config["open311"] = {
         "api_keys": [

@@ -64,7 +64,6 @@ def channels_yaml(slack: SlackEmulator, folder: Path, port: int) -> dict[str, An
             },
             "police": {"staff": [{"name": "agente de guardia"}]},
         },
-        "plugins_dir": str(ROOT / "plugins"),
     }
 
 

@@ -1,7 +1,7 @@
 """Requests indexed by when they were made, alone and by service, for Open311.
 
 Revision ID: 0009
-Revises: 0007 (0008 once the reporters table lands before it)
+Revises: 0008 (0008 once the reporters table lands before it)
 Create Date: 2026-12-04 10:00:00
 
 ``GET /open311/v2/requests`` reads the last 90 days of reports (or a range a client asks
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
