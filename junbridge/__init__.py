@@ -29,6 +29,7 @@ from junbridge.departments import (
     keyword_hits,
 )
 from junbridge.hookspecs import hookimpl
+from junbridge.markup import Markup, escape
 from junbridge.model import (
     Attachment,
     Choice,
@@ -68,6 +69,7 @@ __all__ = [
     "InvalidPayload",
     "JunbridgeError",
     "Location",
+    "Markup",
     "Message",
     "MessageKind",
     "Outcome",
@@ -86,6 +88,7 @@ __all__ = [
     "Status",
     "VersionConflict",
     "Weekday",
+    "escape",
     "fold",
     "format_day",
     "format_moment",

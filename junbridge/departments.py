@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from junbridge import dates, rota
 from junbridge.config.settings import DepartmentSettings, Staff, TownSettings
+from junbridge.markup import Markup, escape
 from junbridge.model import (
     Attachment,
     Choice,
@@ -351,7 +352,14 @@ class Department:
         template = self.template(key, language)
         if template is None:
             raise KeyError(f"department {self.name!r} has no reply template {key!r}")
-        return template.format_map(params)
+        # The template is markup; what fills it is text (a resident's words, a staff note),
+        # so it can never bold, link or mention anything (see markup.escape).
+        return template.format_map(
+            {
+                name: escape(value) if isinstance(value, str) else value
+                for name, value in params.items()
+            }
+        )
 
     def render(
         self,
@@ -376,7 +384,7 @@ class Department:
             staff = self.staff_member(request.assignee) if request.assignee else None
             handle = staff.handles.get(channel) if staff and channel else None
             if handle and self.settings.tag_staff_publicly:
-                params["assignee"] = f"@{handle.lstrip('@')}"
+                params["assignee"] = Markup(f"@{handle.lstrip('@')}")
             if request.expected_datetime is not None:
                 params["expected"] = self.format_time(request.expected_datetime, language)
         params.update(say.params)

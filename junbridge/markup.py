@@ -3,6 +3,11 @@
 ``**bold**``, ``[label](https://link)`` and line breaks; everything else is literal text.
 :func:`parse` turns the text into tokens, :func:`split` cuts a token list into messages that
 each fit a platform's limit, and each channel renders the tokens its own way.
+
+What residents and staff wrote goes into a reply through :func:`escape` (templates do it for
+every value they are given): their ``**``, ``[label](url)`` and ``@name`` stay text, so
+nobody can make the bot format a card, disguise a link or mention (and notify) anyone.
+Only :class:`Markup` values, written by junbridge itself, keep their meaning.
 """
 
 from __future__ import annotations
@@ -57,7 +62,30 @@ class Break:
 Token = Text | Link | Break
 BREAK = Break()
 
-_MARK = re.compile(r"\*\*|\[([^\]\n]+)\]\((https?://[^\s()]+)\)|\n")
+
+class Markup(str):
+    """Text that is markup already (written by junbridge, e.g. a staff member's ``@handle``
+    to tag them): :func:`escape` leaves it as it is."""
+
+    __slots__ = ()
+
+
+# What escape() puts a backslash before: the markers of bold and links, mentions, itself.
+_SPECIAL = re.compile(r"([\\*\[@])")
+# Read back as: the character itself; "@" with a word joiner after it, which no platform
+# reads as a mention and nobody sees.
+_ESCAPED = {"\\": "\\", "*": "*", "[": "[", "@": "@\u2060"}
+
+
+def escape(text: str) -> str:
+    """``text`` as literal markup: it reads back exactly, and never as bold, a link or a
+    mention. A :class:`Markup` value is returned as it is."""
+    if isinstance(text, Markup):
+        return text
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+_MARK = re.compile(r"\\([\\*\[@])|\*\*|\[([^\]\n]+)\]\((https?://[^\s()]+)\)|\n")
 _WORD = re.compile(r"\S+\s*|\s+")
 
 
@@ -80,12 +108,14 @@ def parse(source: str) -> tuple[Token, ...]:
             continue
         text(source[pos : match.start()])
         pos = match.end()
-        if match.group() == "**":
+        if match[1] is not None:
+            text(_ESCAPED[match[1]])
+        elif match.group() == "**":
             bold = not bold
         elif match.group() == "\n":
             tokens.append(BREAK)
         else:
-            tokens.append(Link(match[1], match[2], bold))
+            tokens.append(Link(match[2], match[3], bold))
     text(source[pos:])
     return merge(tokens)
 

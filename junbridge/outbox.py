@@ -2,9 +2,10 @@
 
 Replies are written to the store in the same transaction as the request change that caused
 them, so an accepted message's answer survives a crash. Each channel is sent to on its own
-(a slow or limited platform never holds the others), within its platform's documented
-rates (``Channel.pace``, kept in the store for every worker: see pacing.py), one reply at
-a time per destination and in order. A 429 that still comes holds that destination back
+(a slow or limited platform never holds the others), one reply at a time (a worker that
+dies leaves at most one reply unrecorded on the wire), within its platform's documented
+rates (``Channel.pace``, kept in the store for every worker: see pacing.py), and in order
+per destination. A 429 that still comes holds that destination back
 for as long as the platform says and does not count as a failed attempt; other transient
 failures back off exponentially; permanent ones are marked failed and kept for staff.
 """
@@ -76,13 +77,12 @@ class Outbox:
             pace=lambda _channel, where: channel.pace(where),
             paced_now=self.pace_clock(),
         ):
-            # Each goes at its moment; sends overlap, so one slow answer holds no one else.
-            sending = []
+            # Each goes at its moment, one after another: a worker that dies has at most one
+            # reply on the wire that it could not record as sent (and that may go twice).
             for row in rows:
                 if row.send_at is not None:
                     await asyncio.sleep(max(0.0, (row.send_at - self.pace_clock()).total_seconds()))
-                sending.append(asyncio.create_task(self.deliver(row)))
-            sent += sum(await asyncio.gather(*sending))
+                sent += await self.deliver(row)
         return sent
 
     async def deliver(self, row: OutboxRow) -> int:

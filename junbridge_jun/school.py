@@ -23,11 +23,13 @@ from junbridge import (
     Change,
     Conversation,
     JunbridgeError,
+    Markup,
     Message,
     Outcome,
     Say,
     Status,
     Weekday,
+    escape,
     format_day,
     keyword_hits,
     resolve_path,
@@ -171,9 +173,11 @@ class School(junbridge.Department):
             for offset in range(5):
                 day = monday + dt.timedelta(days=offset)
                 dish = self.dish(menu, day, language) or self.text("closed", language)
-                lines.append(f"**{self.weekday_name(day, language).capitalize()}**: {dish}")
+                name = self.weekday_name(day, language).capitalize()
+                lines.append(f"**{escape(name)}**: {escape(dish)}")
             start = format_day(monday, DAY, language)
-            return self.say("week", monday=start, lines="\n".join(lines))
+            # The day names in bold are ours: the lines are markup, the dishes text in them.
+            return self.say("week", monday=start, lines=Markup("\n".join(lines)))
         day = asked_day(text, today)
         dish = self.dish(menu, day, language)
         label = self.day_label(day, language)
@@ -206,9 +210,10 @@ class School(junbridge.Department):
         if not current:
             return self.say("no_notices")
         lines = "\n".join(
-            f"• **{format_day(n.date, DAY, language)}**: {n.text(language)}" for n in current
+            f"• **{escape(format_day(n.date, DAY, language))}**: {escape(n.text(language))}"
+            for n in current
         )
-        return self.say("notices", lines=lines)
+        return self.say("notices", lines=Markup(lines))
 
     def weekday_name(self, day: dt.date, language: str) -> str:
         """``lunes`` / ``Monday``."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from junbridge.config.settings import Staff
 from junbridge.departments import Department, Say, fold, place_of
 from junbridge.effects import Effects
+from junbridge.markup import Markup, escape
 from junbridge.model import (
     Attachment,
     Choice,
@@ -131,7 +132,7 @@ def card(request: ServiceRequest, department: Department) -> Reply | None:
         return None
     language = department.town.language
     lines = [f"**{request.reference}** · {department.title(language)} · {request.state.value}"]
-    lines.append(request.description)
+    lines.append(escape(request.description))
     if request.address or request.address_id:
         place_name = request.address or request.address_id
         lines.append(staff_text(department, "staff_card_place", place=place_name))
@@ -146,7 +147,7 @@ def card(request: ServiceRequest, department: Department) -> Reply | None:
                 department,
                 "staff_card_assignee",
                 assignee=request.assignee,
-                handle=f" (@{handle})" if handle else "",
+                handle=Markup(f" (@{handle})") if handle else "",
             )
         )
     lines.append(staff_text(department, "staff_card_help"))

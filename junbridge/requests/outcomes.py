@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from junbridge.departments import Change, Department, Say
+from junbridge.markup import Markup
 from junbridge.model import Message, Reply, Resident, ServiceRequest, Status
 from junbridge.privacy import public_reply
 
@@ -196,7 +197,7 @@ def applied(
 
 def resident_label(message: Message) -> str:
     """How a resident appears in history lines: ``telegram:@handle`` or ``telegram:123``."""
-    who = f"@{message.sender.handle}" if message.sender.handle else message.sender.id
+    who = Markup(f"@{message.sender.handle}") if message.sender.handle else message.sender.id
     return f"{message.channel}:{who}"
 
 

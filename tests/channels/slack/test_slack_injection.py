@@ -1,0 +1,48 @@
+"""A resident's words reach staff as words: no mention, no disguised link, no bold of theirs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slack_town import Clock, slack_config
+
+from junbridge.testing import make_bridge
+from junbridge.testing.emulators.slack import SlackEmulator
+from junbridge.web.app import create_app
+from junbridge.web.server import serve
+
+STAFF_PLACE = "C0LIGHTSTAFF"
+HOSTILE = (
+    "La farola 12 no funciona **URGENTE** <@U0POLICECHIEF> @U0POLICECHIEF "
+    "[pulsa aquí](https://evil.example/login) <!channel>"
+)
+
+
+async def test_a_report_cannot_ping_link_or_format_in_the_staff_card(
+    tmp_path: Path, slack: SlackEmulator, clock: Clock, secrets: None
+) -> None:
+    config = slack_config(slack)
+    config["departments"]["lighting"]["staff_place"] = f"slack:{STAFF_PLACE}"
+    slack.workspace.add_channel(STAFF_PLACE, "alumbrado-equipo")
+    bridge = await make_bridge(config=config, workdir=tmp_path, clock=clock)
+    channel = bridge.channel("slack")
+    await bridge.add_channel(channel)
+    server = await serve(create_app(bridge))
+    slack.deliver_to(server.url)
+    try:
+        await slack.resident_says(HOSTILE)
+        await bridge.drain()
+        await bridge.outbox.settle()
+        cards = [c for c in slack.sent("chat.postMessage") if c.params["channel"] == STAFF_PLACE]
+        assert cards, "the staff card was not posted"
+        shown = " ".join(f"{c.params.get('text', '')} {c.params.get('blocks', '')}" for c in cards)
+        # Still the resident's words ...
+        assert "URGENTE" in shown and "pulsa aquí" in shown and "U0POLICECHIEF" in shown
+        # ... but none of them a mention, a link or a broadcast Slack would act on.
+        assert "<@U0POLICECHIEF>" not in shown
+        assert "<https://evil.example" not in shown
+        assert "<!channel>" not in shown
+    finally:
+        await server.stop()
+        await channel.stop()
+        await bridge.close()
