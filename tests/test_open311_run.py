@@ -14,6 +14,7 @@ import contextlib
 import os
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ import httpx
 import pytest
 import yaml
 from georeport import GeoReport
+from time_machine import escape_hatch
 
 from junbridge.testing.emulators.slack import SlackEmulator
 
@@ -124,6 +126,12 @@ async def healthy(client: httpx.AsyncClient, url: str, process: Any) -> bool:
     return False
 
 
+def signed_now() -> int:
+    """The time Slack signs with, as ``junbridge run`` (a subprocess) sees it: the real one,
+    also when the suite runs ``--today`` (time travel does not reach subprocesses)."""
+    return int(escape_hatch.time.time() if escape_hatch.is_travelling() else time.time())
+
+
 async def until(check: Callable[[], Awaitable[T | None]]) -> T:
     """``check()`` once it is truthy; the 30 s bound only stops a hung test."""
     async with asyncio.timeout(30):
@@ -149,7 +157,9 @@ async def test_a_town_app_lists_reports_and_follows_a_lamp_in_json_and_xml(
     assert definition["attributes"]["attribute"]["code"] == "lamp"
 
     # A resident tells the police in a direct message: private, never in Open311.
-    await slack.resident_says("Me han robado la bici en la plaza", channel_type="im")
+    await slack.resident_says(
+        "Me han robado la bici en la plaza", channel_type="im", timestamp=signed_now()
+    )
     async with httpx.AsyncClient(trust_env=False) as client:
         forged = await client.post(
             f"{api}/requests.json", data={"api_key": "guess", "service_code": "streetlight"}
@@ -189,7 +199,11 @@ async def test_a_town_app_lists_reports_and_follows_a_lamp_in_json_and_xml(
 
     # The electrician resolves it in the card's thread.
     await slack.resident_says(
-        "resolve bombilla nueva", user="U0ELECTRIC", channel=STAFF_PLACE, thread_ts=card["ts"]
+        "resolve bombilla nueva",
+        user="U0ELECTRIC",
+        channel=STAFF_PLACE,
+        thread_ts=card["ts"],
+        timestamp=signed_now(),
     )
 
     async def closed() -> dict[str, Any] | None:

@@ -7,7 +7,8 @@ A channel turns platform payloads into :class:`Message` values (``parse``), hand
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.routing import BaseRoute
@@ -22,6 +23,32 @@ if TYPE_CHECKING:
 
 class InvalidPayload(JunbridgeError):
     """A platform payload that cannot be a message: answered 4xx and logged, never a crash."""
+
+
+# What a parser raises on a payload of the wrong shape (a number where text was, nesting
+# deeper than the interpreter goes, half a surrogate pair ...).
+_MALFORMED = (
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    ValueError,
+    RecursionError,
+    UnicodeError,
+    OverflowError,
+)
+
+
+@contextlib.contextmanager
+def reading(what: str) -> Iterator[None]:
+    """Inside it, a payload that breaks the parser is :class:`InvalidPayload`, not a crash:
+    the platform is answered 4xx and the bridge goes on."""
+    try:
+        yield
+    except InvalidPayload:
+        raise
+    except _MALFORMED as exc:
+        raise InvalidPayload(f"malformed {what}: {type(exc).__name__}: {exc}") from exc
 
 
 class DeliveryError(JunbridgeError):

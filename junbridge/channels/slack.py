@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import re
+import urllib.parse
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -26,12 +27,13 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from junbridge.channels.base import Channel, DeliveryError, InvalidPayload
+from junbridge.channels.base import Channel, DeliveryError, InvalidPayload, reading
 from junbridge.channels.slack_events import ACTION_PREFIX, parse
 from junbridge.channels.slack_render import SECTION_LIMIT, escape, preview, render, render_mrkdwn
 from junbridge.config.settings import ChannelSettings, Secret
@@ -58,6 +60,30 @@ TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 UNREACHABLE = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+def malformed(body: bytes, content_type: str) -> str | None:
+    """What is wrong with the shape of a signed Slack request body, if anything.
+
+    Bolt assumes the shapes Slack sends (an object; ``event`` an object; an interactivity
+    ``payload`` of JSON): checked here first, it answers 400 instead of failing inside.
+    """
+    try:
+        with reading("Slack request"):
+            if content_type.startswith("application/x-www-form-urlencoded"):
+                form = urllib.parse.parse_qs(body.decode(), strict_parsing=False)
+                if "payload" not in form:
+                    return None  # a slash command: plain form fields
+                data = json.loads(form["payload"][0])
+            else:
+                data = json.loads(body)
+    except InvalidPayload as exc:
+        return str(exc)
+    if not isinstance(data, dict):
+        return "the body is not a JSON object"
+    if "event" in data and not isinstance(data["event"], dict):
+        return "event is not an object"
+    return None
 
 
 class SlackChannel(Channel):
@@ -103,7 +129,8 @@ class SlackChannel(Channel):
 
     def parse(self, payload: Mapping[str, Any]) -> Message | None:
         """The message in an Events API body or interactivity payload (None: ignored)."""
-        return parse(payload, bot_user_id=self.bot_user_id)
+        with reading("Slack payload"):
+            return parse(payload, bot_user_id=self.bot_user_id)
 
     def routes(self) -> Sequence[BaseRoute]:
         """The Events API and interactivity request URLs (none in Socket Mode)."""
@@ -178,6 +205,20 @@ class SlackChannel(Channel):
     async def _endpoint(self, request: Request) -> Response:
         if self._http is None:
             return JSONResponse({"error": "the Slack channel is not running"}, status_code=503)
+        # Slack signs "v0:<timestamp>:<body>" with a Unix time: anything else is not Slack.
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        body = await request.body()
+        verifier = SignatureVerifier(self.options.signing_secret.get())
+        if not timestamp.isdigit() or not verifier.is_valid(
+            body, timestamp, request.headers.get("x-slack-signature", "")
+        ):
+            log.warning("Slack request with a missing or wrong signature refused")
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        problem = malformed(body, request.headers.get("content-type", ""))
+        if problem is not None:
+            # Signed, so from Slack (or its secret leaked): a 4xx, or Slack retries it forever.
+            log.warning("Slack request refused: %s", problem)
+            return JSONResponse({"error": problem}, status_code=400)
         return await self._http.handle(request)
 
     async def _on_event(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -198,7 +239,8 @@ class SlackChannel(Channel):
     async def _take(self, body: Mapping[str, Any], context: AsyncBoltContext) -> Message | None:
         """Map and store one event; malformed ones are logged and answered, never retried."""
         try:
-            message = parse(body, bot_user_id=context.bot_user_id or self.bot_user_id)
+            with reading("Slack payload"):
+                message = parse(body, bot_user_id=context.bot_user_id or self.bot_user_id)
         except InvalidPayload as exc:
             log.warning("ignored a Slack payload: %s", exc)
             return None

@@ -27,7 +27,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder
 
-from junbridge.channels.base import Channel, DeliveryError, InvalidPayload
+from junbridge.channels.base import Channel, DeliveryError, InvalidPayload, reading
 from junbridge.channels.telegram_parse import ALLOWED_UPDATES, message_from, parse_update
 from junbridge.channels.telegram_render import (
     CALLBACK_DATA_LIMIT,
@@ -148,7 +148,8 @@ class TelegramChannel(Channel):
     def parse(self, payload: Mapping[str, Any]) -> Message | None:
         """A resident's update as a Message; None for joins, bots, channel posts and the like."""
         bot = self.application.bot if self.application is not None else None
-        return parse_update(payload, bot)
+        with reading("Telegram update"):
+            return parse_update(payload, bot)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -268,9 +269,10 @@ class TelegramChannel(Channel):
             log.warning("telegram webhook: wrong or missing secret token; refused")
             return PlainTextResponse("forbidden", status_code=403)
         try:
-            payload = json.loads(await request.body())
+            with reading("Telegram update"):
+                payload = json.loads(await request.body())
             message = self.parse(payload)
-        except (ValueError, InvalidPayload) as exc:
+        except InvalidPayload as exc:
             log.warning("telegram webhook: refused a payload: %s", exc)
             return PlainTextResponse(f"invalid update: {exc}", status_code=400)
         if message is not None:

@@ -35,7 +35,7 @@ from starlette.routing import BaseRoute, Route
 from tweepy.asynchronous import AsyncClient  # type: ignore[import-untyped]
 
 from junbridge.channels import twitter_parse
-from junbridge.channels.base import Channel, DeliveryError, InvalidPayload
+from junbridge.channels.base import Channel, DeliveryError, InvalidPayload, reading
 from junbridge.channels.twitter_api import (
     X_API,
     crc_response_token,
@@ -178,7 +178,8 @@ class TwitterChannel(Channel):
 
         See :mod:`junbridge.channels.twitter_parse` for the shapes and the mapping.
         """
-        return twitter_parse.parse_all(payload, own_id=self.user_id)
+        with reading("X payload"):
+            return twitter_parse.parse_all(payload, own_id=self.user_id)
 
     def messages_of(self, response: Any, *, strict: bool = True) -> list[Message]:
         """The messages in a ``tweepy.Response`` of mentions or DM events, oldest first."""
@@ -352,8 +353,10 @@ class TwitterChannel(Channel):
         if bridge is None:
             return JSONResponse({"error": "not started"}, status_code=503)
         try:
-            messages = self.parse_all(json.loads(body))
-        except (ValueError, InvalidPayload) as exc:
+            with reading("X webhook body"):
+                payload = json.loads(body)
+            messages = self.parse_all(payload)
+        except InvalidPayload as exc:
             log.warning("X webhook body refused: %s", exc)
             return JSONResponse({"error": "invalid payload"}, status_code=400)
         for message in messages:

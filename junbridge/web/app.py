@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from junbridge.web import open311
+from junbridge.web.limits import BodyLimit
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -28,4 +30,4 @@ def create_app(bridge: Bridge) -> Starlette:
     for channel in bridge.channels.values():
         routes.extend(channel.routes())
     routes.extend(open311.routes(bridge))
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(BodyLimit)])
