@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from junbridge.channels.base import Channel, DeliveryError
 from junbridge.pacing import PaceClock, conversation_key, destination
@@ -25,9 +26,11 @@ from junbridge.store import OutboxRow, Store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-# A row claimed this long ago and never marked was left by a crashed worker. Long, because
-# one send may take several platform calls, each with its SDK's timeout.
-STUCK_AFTER = timedelta(minutes=5)
+# A claim is a lease: a row claimed this long ago and never renewed or marked was left by a
+# worker that died, and a live one sends it. The sending worker renews it every RENEW_EVERY
+# while a send is in flight (a long reply may take several platform calls and waits).
+STUCK_AFTER = timedelta(seconds=30)
+RENEW_EVERY = timedelta(seconds=10)
 # How often each worker puts such rows back in the queue.
 REQUEUE_EVERY = timedelta(seconds=5)
 
@@ -92,7 +95,7 @@ class Outbox:
             log.warning("reply %s was put back in the queue before its turn; not sent", row.id)
             return 0
         try:
-            ids = await channel.send(row.reply)
+            ids = await self._sending(row, channel.send(row.reply))
         except DeliveryError as exc:
             await self._mark(row, exc, exc.retry_after, exc.permanent)
             return 0
@@ -105,6 +108,17 @@ class Outbox:
         paced = [(self._key(row), self.pace_clock() + rate.interval)] if rate is not None else []
         await self.store.mark_sent(row.id, platform_ids=ids, at=self.clock(), paced=paced)
         return 1
+
+    async def _sending(self, row: OutboxRow, send: Coroutine[Any, Any, list[str]]) -> list[str]:
+        """Await ``send``, renewing the row's lease while it runs."""
+        task = asyncio.ensure_future(send)
+        while not task.done():
+            await asyncio.wait({task}, timeout=RENEW_EVERY.total_seconds())
+            if not task.done() and not await self.store.renew_claim(
+                row.id, attempts=row.attempts, at=self.clock()
+            ):
+                log.warning("reply %s was taken over while it was being sent", row.id)
+        return task.result()
 
     @staticmethod
     def _key(row: OutboxRow) -> str:

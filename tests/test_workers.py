@@ -6,8 +6,8 @@ resident's thread and one card for the electricians. In the second test a worker
 with SIGKILL a third of the way through. What it accepted and never finished is taken over
 by a live worker's sweep once its lease (``junbridge.store.leases.LEASE``, 30 s; there is
 no setting for it) runs out, so that test waits for the lease. The replies it had claimed
-for sending are put back by a live worker ``STUCK_AFTER`` (five minutes) after the claim:
-instead of waiting that long the test moves those claims five minutes back in the database.
+for sending are put back by a live worker ``STUCK_AFTER`` (30 s) after the last renewal:
+instead of waiting that long the test moves those claims back in the database.
 The one reply it was posting at the instant it died may reach Slack twice (Slack has no
 idempotency key, and the dead worker could not record the post): the test allows that one
 repeat and no other.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from junbridge.channels.base import DeliveryError
 from junbridge.model import Reply
 from junbridge.outbox import REQUEUE_EVERY, STUCK_AFTER, Outbox
@@ -282,3 +284,41 @@ async def test_a_429_holds_the_chat_back_without_using_up_an_attempt(db_url: str
         assert (again.id, again.attempts) == (queued, 1)
     finally:
         await store.close()
+
+
+class Slow(Recorder):
+    """A platform that takes a while to answer (a long thread, each part with its wait)."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    async def send(self, reply: Reply) -> list[str]:
+        # Time passes on the bridge's clock while the send is on the wire.
+        for _ in range(3):
+            self.clock.advance(STUCK_AFTER.total_seconds() / 2)
+            await asyncio.sleep(0.2)  # ten renewals' time: one is enough
+        return await super().send(reply)
+
+
+async def test_a_long_send_keeps_its_lease_and_no_other_worker_takes_it(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("junbridge.outbox.RENEW_EVERY", timedelta(seconds=0.02))
+    clock = ManualClock(NOW)
+    sender, other = await Store.open(db_url, clock=clock), await Store.open(db_url, clock=clock)
+    try:
+        await queue(sender, reply("Recibido"))
+        [claimed] = await sender.claim_outbox(now=clock())
+        slow = Slow(clock)
+        sending = asyncio.create_task(Outbox(sender, {"telegram": slow}, clock).deliver(claimed))
+        # Meanwhile another worker looks for stuck replies, over and over: the lease holds.
+        while not sending.done():
+            assert await other.requeue_stuck(older_than=clock() - STUCK_AFTER) == 0
+            await asyncio.sleep(0.01)
+        assert await sending == 1 and slow.sent == ["Recibido"]
+        [row] = await sender.replies_for("JUN-0001")
+        assert (row.status, row.attempts) == ("sent", 1)
+    finally:
+        await sender.close()
+        await other.close()
