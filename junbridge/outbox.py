@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from junbridge.activity import Activity
 from junbridge.channels.base import Channel, DeliveryError
 from junbridge.store import OutboxRow, Store
 
@@ -36,11 +37,17 @@ class Outbox:
     """Sends what the store holds for the running channels."""
 
     def __init__(
-        self, store: Store, channels: Mapping[str, Channel], clock: Callable[[], datetime]
+        self,
+        store: Store,
+        channels: Mapping[str, Channel],
+        clock: Callable[[], datetime],
+        *,
+        activity: Activity | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.clock = clock
+        self.activity = activity or Activity()
 
     async def flush(self) -> int:
         """Deliver every reply that is due now; return how many were sent."""
@@ -67,6 +74,7 @@ class Outbox:
             await self._mark(row, exc, None, False)
             return 0
         await self.store.mark_sent(row.id, platform_ids=ids, at=self.clock())
+        self.activity.reply_sent(row.reply.channel)
         return 1
 
     async def _mark(
@@ -76,10 +84,12 @@ class Outbox:
         if permanent or row.attempts >= MAX_ATTEMPTS:
             log.warning("gave up on reply %s to %s: %s", row.id, row.reply.channel, error)
             await self.store.mark_failed(row.id, error=error)
+            self.activity.reply_failed(row.reply.channel)
             return
         log.warning("will retry reply %s to %s: %s", row.id, row.reply.channel, error)
         delay = timedelta(seconds=retry_after) if retry_after is not None else backoff(row.attempts)
         await self.store.mark_retry(row.id, error=error, retry_at=self.clock() + delay)
+        self.activity.reply_retried(row.reply.channel)
 
     async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
         """Deliver until ``stop`` is set, then finish the batch in hand.
