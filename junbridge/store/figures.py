@@ -3,8 +3,9 @@
 Each figure is one GROUP BY over an index of ``request_figures`` (one row per request, see
 ``measures.py``): ``ix_request_figures_made`` for the requests made since a day,
 ``ix_request_figures_closed`` for those closed since a day, ``ix_request_figures_open`` for
-what is open now. Neither history nor the requests themselves are read. Medians are SQL
-window functions. The results hold a few numbers per department, whatever the size of the
+what is open now. Neither history nor the requests themselves are read. A median is the
+middle value of a department's period, read with ORDER BY ... OFFSET (count - 1) / 2: two
+values per figure. The results hold a few numbers per department, whatever the size of the
 store.
 
 ``public_only`` counts public requests alone: private departments (the doctor, the police)
@@ -13,6 +14,7 @@ are then not in the results at all, not even as a total.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Integer,
     Select,
     String,
     and_,
@@ -114,6 +115,13 @@ def _count(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+# The columns whose median per department the figures give, by the figure's name.
+MEDIANS = {
+    "answer_median": request_figures.c.answer_seconds,
+    "fix_median": request_figures.c.fix_seconds,
+}
+
+
 def _made(since: datetime | None, public_only: bool) -> Select[Any]:
     """Per department: made in the period, closed, promises kept and broken, ratings."""
     closed = request_figures.c.state.in_(CLOSED_STATES)
@@ -128,6 +136,7 @@ def _made(since: datetime | None, public_only: bool) -> Select[Any]:
                 _count(request_figures.c.rating == stars).label(f"rated_{stars}")
                 for stars in RATINGS
             ),
+            *(func.count(column).label(f"{name}_of") for name, column in MEDIANS.items()),
         )
         .where(*_where(since, public_only))
         .group_by(request_figures.c.department)
@@ -153,26 +162,18 @@ def _open_now(since: datetime | None, now: datetime, public_only: bool) -> Selec
     )
 
 
-def _median(column: Any, since: datetime | None, public_only: bool) -> Select[Any]:
-    """Per department, the median of ``column`` over the period (the mean of the two middle
-    values when there is an even number)."""
-    ranked = (
-        select(
-            request_figures.c.department,
-            column.label("value"),
-            func.row_number()
-            .over(partition_by=request_figures.c.department, order_by=column)
-            .label("position"),
-            func.count().over(partition_by=request_figures.c.department).label("total"),
-        )
-        .where(column.is_not(None), *_where(since, public_only))
-        .subquery()
-    )
-    middle = ranked.c.position.in_([(ranked.c.total + 1) // 2, (ranked.c.total + 2) // 2])
+def _middle(
+    column: Any, department: str, since: datetime | None, public_only: bool, count: int
+) -> Select[Any]:
+    """The middle one or two of ``count`` values of ``column`` in the department's period:
+    a sort that stops past the middle, over a range of ix_request_figures_made."""
     return (
-        select(ranked.c.department, func.avg(ranked.c.value.cast(Integer)).label("median"))
-        .where(middle)
-        .group_by(ranked.c.department)
+        select(column)
+        .where(column.is_not(None), request_figures.c.department == department)
+        .where(*_where(since, public_only))
+        .order_by(column)
+        .offset((count - 1) // 2)
+        .limit(2 - count % 2)
     )
 
 
@@ -181,7 +182,10 @@ def read_figures(
 ) -> list[DepartmentFigures]:
     """Every department's figures, by name (blocking; see :func:`figures`)."""
     found: dict[str, dict[str, Any]] = {}
+    counted: dict[tuple[str, str], int] = {}
     for row in connection.execute(_made(since, public_only)):
+        for name in MEDIANS:
+            counted[row.department, name] = int(getattr(row, f"{name}_of"))
         found.setdefault(row.department, {}).update(
             received=int(row.received),
             closed=int(row.closed),
@@ -193,12 +197,12 @@ def read_figures(
     for row in connection.execute(_open_now(since, now, public_only)):
         found.setdefault(row.department, {})["open_now"] = int(row.open)
         late[row.department] = int(row.late)
-    for name, column in (
-        ("answer_median", request_figures.c.answer_seconds),
-        ("fix_median", request_figures.c.fix_seconds),
-    ):
-        for row in connection.execute(_median(column, since, public_only)):
-            found.setdefault(row.department, {})[name] = float(row.median)
+    # A median is the mean of the middle one or two values: two values read per figure.
+    for (department, name), count in counted.items():
+        if count:
+            middle = _middle(MEDIANS[name], department, since, public_only, count)
+            middle_values = connection.execute(middle).scalars().all()
+            found[department][name] = sum(middle_values) / len(middle_values)
     out = []
     for department in sorted(found):
         values = found[department]
@@ -250,16 +254,24 @@ def read_backlog(
     )
     out = {}
     for department in sorted({*now_open, *opened, *closed}):
-        mine_opened, mine_closed = opened.get(department, {}), closed.get(department, {})
-        counts = []
-        for end in ends:
-            # An hour starting at or after ``end`` is after it: exact for an end on the hour,
-            # and for the present moment (nothing is made after it).
-            made_after = sum(n for hour, n in mine_opened.items() if hour >= end)
-            closed_after = sum(n for hour, n in mine_closed.items() if hour >= end)
-            counts.append(now_open.get(department, 0) - made_after + closed_after)
-        out[department] = counts
+        made_after = _after(opened.get(department, {}), ends)
+        closed_after = _after(closed.get(department, {}), ends)
+        out[department] = [
+            now_open.get(department, 0) - made + gone
+            for made, gone in zip(made_after, closed_after, strict=True)
+        ]
     return out
+
+
+def _after(per_hour: dict[datetime, int], ends: Sequence[datetime]) -> list[int]:
+    """For each of ``ends``, how many fell in the hours starting at or after it: exact for
+    an end on the hour, and for the present moment (nothing is made after it)."""
+    hours = sorted(per_hour)
+    # later[i]: how many fell in hours[i:]
+    later = [0] * (len(hours) + 1)
+    for i in range(len(hours) - 1, -1, -1):
+        later[i] = later[i + 1] + per_hour[hours[i]]
+    return [later[bisect.bisect_left(hours, end)] for end in ends]
 
 
 def _per_hour(

@@ -13,6 +13,7 @@ The figures are read from the store (``junbridge.store.figures``) at most every
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import mimetypes
 import re
 import time
@@ -79,6 +80,7 @@ class Snapshot:
     figures: list[DepartmentFigures]
     backlog: dict[str, list[int]]
     days: list[date]
+    # The newest public requests, their words already redacted.
     latest: list[PublicLine]
 
 
@@ -143,7 +145,7 @@ class PublicPages:
                 "status": text(language, f"state_{line.state.value}"),
                 "open": line.state.is_open,
                 "date": format_moment(line.requested_datetime, DATE, language, self.tz),
-                "summary": _cut(redact(line.description, language=line.language or "es")),
+                "summary": line.description,
             }
             for line in snapshot.latest
             if self._public(line.department)
@@ -241,7 +243,13 @@ class PublicPages:
             figures=await figures(store, since=now - timedelta(days=FIGURE_DAYS), now=now),
             backlog=await backlog(store, ends=ends),
             days=days,
-            latest=await latest(store, limit=LATEST),
+            # Redacted once per reading (in the resident's language, whoever reads the page).
+            latest=[
+                dataclasses.replace(
+                    line, description=_cut(redact(line.description, language=line.language or "es"))
+                )
+                for line in await latest(store, limit=LATEST)
+            ],
         )
 
     async def _public_request(self, reference: str) -> ServiceRequest | None:

@@ -116,6 +116,9 @@ async def test_figures_per_public_department(store: Store) -> None:
     # A period: the requests made since day 2.
     [recent] = await figures(store, since=T0 + timedelta(days=2), now=now)
     assert (recent.received, recent.closed, recent.open_now) == (2, 1, 1)
+    # An even number of values: the mean of the middle two (3 and 4 hours).
+    [later] = await figures(store, since=T0 + timedelta(days=1), now=now)
+    assert later.fix_median == 3.5 * 3600
     every = await figures(store, since=None, now=now, public_only=False)
     assert [f.department for f in every] == ["doctor", "lighting"]
 
