@@ -342,3 +342,20 @@ async def test_without_a_token_there_is_no_admin_api(town: Town, monkeypatch: py
         assert response.status_code in (404, 405) and "www-authenticate" not in response.headers
     finally:
         await server.stop()
+
+
+def test_the_templates_and_stylesheet_are_shipped_in_the_package() -> None:
+    """Every file the pages need matches a package-data pattern: an install from the wheel
+    (not the source tree) serves the same pages."""
+    import fnmatch
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["junbridge"]
+    web = ROOT / "junbridge" / "web"
+    files = [p for folder in ("templates", "static") for p in (web / folder).iterdir()]
+    assert files
+    for path in files:
+        name = str(path.relative_to(ROOT / "junbridge"))
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
