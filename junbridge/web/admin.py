@@ -28,7 +28,7 @@ from junbridge.config.reader import display_name
 from junbridge.config.settings import MissingSecret
 from junbridge.markup import parse, plain
 from junbridge.reload import RestartNeeded, reload_departments
-from junbridge.store import deliveries
+from junbridge.store import redelivery
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -115,14 +115,14 @@ def admin_routes(bridge: Bridge, token: str) -> list[BaseRoute]:
     async def failed(request: Request) -> JSONResponse:
         if not authorized(request):
             return refused()
-        rows = await deliveries.failed(bridge.store)
+        rows = await redelivery.failed(bridge.store)
         return JSONResponse({"failed": [_delivery(row) for row in rows]})
 
     async def retry(request: Request) -> JSONResponse:
         if not authorized(request):
             return refused()
         outbox_id = int(request.path_params["id"])
-        if not await deliveries.retry(bridge.store, outbox_id, now=bridge.clock()):
+        if not await redelivery.retry(bridge.store, outbox_id, now=bridge.clock()):
             return JSONResponse({"error": f"no failed delivery {outbox_id}"}, status_code=404)
         log.info("failed delivery %s queued again from the admin API", outbox_id)
         return JSONResponse({"queued": outbox_id})
