@@ -11,6 +11,7 @@ the tests, do not mix.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 # each table and are counted by the process counters instead.
 WAITING_REPLIES = ("pending", "sending", "failed")
 WAITING_MESSAGES = ("pending", "failed", "parked")
+# A store that does not answer within this long is reported down (junbridge_store_up 0):
+# Prometheus' own scrape timeout is 10 s by default.
+STORE_TIMEOUT = 5.0
 
 
 @dataclass
@@ -199,7 +203,8 @@ def metrics(bridge: Bridge) -> Any:
 
     async def endpoint(request: Request) -> Response:
         try:
-            collector.counts = await bridge.store.read(read_counts)
+            async with asyncio.timeout(STORE_TIMEOUT):
+                collector.counts = await bridge.store.read(read_counts)
         except Exception:  # the process's own counters are still worth scraping
             collector.counts = None
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
