@@ -359,3 +359,18 @@ def test_the_templates_and_stylesheet_are_shipped_in_the_package() -> None:
     for path in files:
         name = str(path.relative_to(ROOT / "junbridge"))
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+
+
+def test_every_page_text_is_in_both_languages_and_every_one_used_exists() -> None:
+    import re
+
+    from junbridge.web.texts import PAGE_TEXTS
+
+    assert set(PAGE_TEXTS["es"]) == set(PAGE_TEXTS["en"])
+    used = {f"state_{s.value}" for s in Status}
+    for template in (ROOT / "junbridge" / "web" / "templates").glob("*.html"):
+        used |= set(re.findall(r"""\bt\(["'](\w+)["']""", template.read_text()))
+    source = (ROOT / "junbridge" / "web" / "public.py").read_text()
+    used |= set(re.findall(r"""text\(\s*language,\s*["'](\w+)["']""", source))
+    assert used - set(PAGE_TEXTS["es"]) == set()
+    assert len(used) > 40

@@ -371,8 +371,10 @@ class PublicPages:
         if seconds is None:
             return None
         minutes = seconds / 60
+        if minutes < 1:
+            return text(language, "under_a_minute")
         if minutes < 60:
-            return text(language, "minutes", n=max(1, round(minutes)))
+            return text(language, "minutes", n=round(minutes))
         hours = minutes / 60
         if hours < 48:
             shape = "0.#" if hours < 10 else "0"
