@@ -20,6 +20,7 @@ from pathlib import Path
 import pluggy
 
 from junbridge import conversations, steps
+from junbridge.activity import Activity
 from junbridge.channels.base import Channel
 from junbridge.commit import commit, committed, write, write_all
 from junbridge.config import Config, plugins_dir_of
@@ -86,8 +87,9 @@ class Bridge:
         self.clock = clock
         self.requests = Requests(store)
         self.channels: dict[str, Channel] = {}
-        self.outbox = Outbox(store, self.channels, clock)
-        self.inbound = InboundQueue(self.handle_batch)
+        self.activity = Activity()
+        self.outbox = Outbox(store, self.channels, clock, activity=self.activity)
+        self.inbound = InboundQueue(self.activity.timed(self.handle_batch))
         self.media = MediaStore(config.config_dir / config.store.media_dir)
 
     @classmethod
@@ -153,6 +155,7 @@ class Bridge:
         """
         accepted = await self.store.accept_together(message)
         if accepted.is_new:
+            self.activity.message_in(message.channel)
             self.inbound.put(accepted.inbound_id, message)
         else:
             log.info("duplicate %s:%s ignored", message.channel, message.platform_id)

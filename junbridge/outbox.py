@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from junbridge.activity import Activity
 from junbridge.channels.base import Channel, DeliveryError
 from junbridge.pacing import PaceClock, conversation_key, destination
 from junbridge.store import OutboxRow, Store
@@ -48,12 +49,18 @@ class Outbox:
     """Sends what the store holds for the running channels."""
 
     def __init__(
-        self, store: Store, channels: Mapping[str, Channel], clock: Callable[[], datetime]
+        self,
+        store: Store,
+        channels: Mapping[str, Channel],
+        clock: Callable[[], datetime],
+        *,
+        activity: Activity | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.clock = clock
         self.pace_clock = PaceClock(clock)
+        self.activity = activity or Activity()
 
     async def flush(self) -> int:
         """Deliver every reply that is due now, each channel on its own; how many were sent."""
@@ -107,6 +114,7 @@ class Outbox:
         rate = channel.pace(destination(row.reply)).conversation
         paced = [(self._key(row), self.pace_clock() + rate.interval)] if rate is not None else []
         await self.store.mark_sent(row.id, platform_ids=ids, at=self.clock(), paced=paced)
+        self.activity.reply_sent(row.reply.channel)
         return 1
 
     async def _sending(self, row: OutboxRow, send: Coroutine[Any, Any, list[str]]) -> list[str]:
@@ -142,15 +150,18 @@ class Outbox:
                 counted=False,
                 paced=[(self._key(row), until)],
             )
+            self.activity.reply_retried(row.reply.channel)
             return
         if permanent or row.attempts >= MAX_ATTEMPTS:
             log.warning("gave up on reply %s to %s: %s", row.id, row.reply.channel, error)
             await self.store.mark_failed(row.id, error=error)
+            self.activity.reply_failed(row.reply.channel)
             return
         log.warning("will retry reply %s to %s: %s", row.id, row.reply.channel, error)
         await self.store.mark_retry(
             row.id, error=error, retry_at=self.clock() + backoff(row.attempts)
         )
+        self.activity.reply_retried(row.reply.channel)
 
     async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
         """Deliver until ``stop`` is set, then finish the batch in hand.

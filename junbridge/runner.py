@@ -47,6 +47,9 @@ async def run(config_path: Path, stop: asyncio.Event | None = None) -> None:
         web = bridge.config.web
         server = await serve(create_app(bridge), host=web.host, port=web.port)
         log.info("junbridge for %s listening on %s", bridge.config.town.name, server.url)
+        log.info(
+            "public page: %s/ (metrics: /metrics, health: /healthz)", web.public_url.rstrip("/")
+        )
         outbox = asyncio.create_task(bridge.outbox.run(stop), name="junbridge-outbox")
         timers = asyncio.create_task(scheduler.run(bridge, stop), name="junbridge-timers")
         sweep = asyncio.create_task(bridge.sweep(stop), name="junbridge-sweep")

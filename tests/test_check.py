@@ -302,3 +302,38 @@ def test_the_docs_example_replies_pass(folder: Path) -> None:
         )
     )
     assert code == 0, out
+
+
+LANGUAGES = "  languages: [es, en]\n"
+ADMIN = (LANGUAGES, LANGUAGES + "web:\n  admin_token: {$env: JUNBRIDGE_ADMIN_TOKEN}\n")
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        (None, "environment variable JUNBRIDGE_ADMIN_TOKEN is not set; the admin API stays off"),
+        ("short", "shorter than 16 characters"),
+    ],
+)
+def test_an_admin_token_that_cannot_be_used(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, token: str | None, problem: str
+) -> None:
+    if token is not None:
+        monkeypatch.setenv("JUNBRIDGE_ADMIN_TOKEN", token)
+    else:
+        monkeypatch.delenv("JUNBRIDGE_ADMIN_TOKEN", raising=False)
+    code, out, line = check(ADMIN)
+    assert code == 0 and f"channels.yaml:{line + 2}: web.admin_token: " in out and problem in out
+    strict, _, _ = check(ADMIN, args=("--strict",))
+    assert strict == 1
+
+
+def test_an_admin_token_long_enough_passes(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUNBRIDGE_ADMIN_TOKEN", "0123456789abcdef0123")
+    code, out, _ = check(ADMIN)
+    assert code == 0 and "admin_token" not in out
+
+
+def test_an_admin_token_written_in_clear_is_refused(folder: Path) -> None:
+    code, out, _ = check((LANGUAGES, LANGUAGES + "web:\n  admin_token: hunter2hunter2hunter2\n"))
+    assert code == 1 and "web.admin_token" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -46,7 +47,8 @@ async def healthy(url: str) -> dict[str, object]:
             await asyncio.sleep(0.1)
 
 
-async def test_run_serves_answers_and_stops_cleanly_on_sigterm(tmp_path, telegram):
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_run_serves_answers_and_stops_cleanly_on_sigterm(tmp_path, telegram, log_format):
     port = free_port()
     config = {
         "town": {"name": "Jun"},
@@ -81,6 +83,8 @@ async def test_run_serves_answers_and_stops_cleanly_on_sigterm(tmp_path, telegra
         "run",
         "--config",
         str(path),
+        "--log-format",
+        log_format,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -91,6 +95,10 @@ async def test_run_serves_answers_and_stops_cleanly_on_sigterm(tmp_path, telegra
         await telegram.resident_says("La farola 7 de la plaza no funciona")
         [sent] = await telegram.wait_for("sendMessage", timeout=30)
         assert "JUN-0001" in sent.params["text"]
+        # The town's transparency page, served by the same process.
+        async with httpx.AsyncClient(trust_env=False) as client:
+            page = await client.get(f"http://127.0.0.1:{port}/", params={"lang": "en"})
+        assert page.status_code == 200 and "JUN-0001" in page.text
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
     finally:
@@ -99,5 +107,9 @@ async def test_run_serves_answers_and_stops_cleanly_on_sigterm(tmp_path, telegra
             await process.wait()
     log = stderr.decode()
     assert process.returncode == 0, log
+    if log_format == "json":
+        lines = [json.loads(line) for line in log.splitlines()]
+        assert {"time", "level", "logger", "message"} <= set(lines[0])
+        log = "\n".join(line["message"] for line in lines)
     assert "slack skipped" in log and "RUN_TEST_UNSET_SLACK_TOKEN is not set" in log
     assert "stopping" in log

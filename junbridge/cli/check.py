@@ -22,6 +22,7 @@ from junbridge.config import (
 from junbridge.departments import DepartmentContext
 from junbridge.model import ServiceRequest
 from junbridge.plugins import PluginError, Registry, collect, get_plugin_manager
+from junbridge.web.admin import token_problem
 
 
 class _NoStore:
@@ -132,7 +133,12 @@ def check(config_path: Path, strict: bool) -> None:
     if open311.enabled:
         keys = ", ".join(k.name for k in open311.api_keys) or "none: reading only"
         out.print(f"Open311: /open311/v2/, API keys: {keys}", soft_wrap=True)
-    if strict and secrets:
+    # Set but unusable (unset or too short): the admin API stays off; --strict refuses it.
+    admin = token_problem(config)
+    if admin is not None:
+        out.print("[yellow]warning:[/] ", end="")
+        out.print(str(admin), markup=False, soft_wrap=True)
+    if strict and (secrets or admin is not None):
         raise click.exceptions.Exit(1)
     staff = sum(len(s.staff) for s in config.departments.values())
     out.print(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import statistics
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,8 @@ from rich.text import Text
 from junbridge.bridge import Bridge
 from junbridge.cli.common import config_option, console, fail, open_bridge, run_async
 from junbridge.cli.display import from_markup
-from junbridge.model import IllegalTransition, ServiceRequest, Status
+from junbridge.model import IllegalTransition, Status
+from junbridge.store.figures import figures
 from junbridge.store.pages import Summary
 
 STATES = [s.value for s in Status]
@@ -286,19 +286,6 @@ async def set_state(
     console().print(f"{request.reference} is now [bold]{request.state.value}[/].")
 
 
-def sla_status(request: ServiceRequest, now: datetime, *, promised: bool = True) -> str:
-    """How the request stands against its promise, as a table cell (see :func:`sla_cell`)."""
-    actions = {h.action for h in request.history}
-    return sla_cell(
-        state=request.state,
-        expected=request.expected_datetime,
-        now=now,
-        warned="sla_warning" in actions,
-        breached="sla_breach" in actions,
-        promised=promised,
-    )
-
-
 def sla_cell(
     *,
     state: Status,
@@ -326,43 +313,40 @@ def sla_cell(
 @config_option
 @run_async
 async def stats(config_path: Path) -> None:
-    """Per department: requests, how many broke their promise, time to resolve, ratings."""
+    """Per department: requests, promises kept and broken, time to answer and resolve, ratings.
+
+    Every department, private ones too, over all time: the same figures the public page
+    shows for public departments over its period (junbridge.store.figures).
+    """
     bridge = await open_bridge(config_path, recover=False)
     try:
-        found = await bridge.requests.all()
+        found = await figures(bridge.store, since=None, now=bridge.clock(), public_only=False)
     finally:
         await bridge.close()
-    now = bridge.clock()
-    table = Table(title="Promises kept, per department", title_justify="left")
-    for column in ("department", "requests", "open", "breached", "median to resolve", "rating"):
+    table = Table(
+        title="Per department: promises kept of those due, median hours to the first answer "
+        "and to resolve, rating",
+        title_justify="left",
+    )
+    columns = ("department", "requests", "open", "promises", "to answer", "to resolve", "rating")
+    for column in columns:
         table.add_column(column, justify="right" if column != "department" else "left")
-    for department in sorted({r.department for r in found}):
-        mine = [r for r in found if r.department == department]
-        hours = [
-            (first_resolved - r.requested_datetime).total_seconds() / 3600
-            for r in mine
-            if (first_resolved := next((h.at for h in r.history if h.action == "resolved"), None))
-            is not None
-        ]
-        ratings = [int(r.details["rating"]) for r in mine if "rating" in r.details]
-        breached = sum(
-            "breached" in sla_status(r, now, promised=promised(bridge, r.department)) for r in mine
-        )
-        average = sum(ratings) / len(ratings) if ratings else None
-        stars = (
-            f"{'★' * round(average)}{'☆' * (5 - round(average))} {average:.1f} ({len(ratings)})"
-            if average
-            else "-"
-        )
+    for figure in found:
+        keeps = promised(bridge, figure.department)
         table.add_row(
-            department,
-            str(len(mine)),
-            str(sum(r.state.is_open for r in mine)),
-            str(breached),
-            f"{statistics.median(hours):.1f} h" if hours else "-",
-            stars,
+            figure.department,
+            str(figure.received),
+            str(figure.open_now),
+            f"{figure.kept}/{figure.kept + figure.broken}" if keeps else "-",
+            _hours(figure.answer_median),
+            _hours(figure.fix_median),
+            f"{figure.rating:.1f} ({figure.rated})" if figure.rating is not None else "-",
         )
     console().print(table)
+
+
+def _hours(seconds: float | None) -> str:
+    return f"{seconds / 3600:.1f}" if seconds is not None else "-"
 
 
 def promised(bridge: Bridge, department: str) -> bool:

@@ -10,6 +10,7 @@ import click
 
 from junbridge.channels.base import InvalidPayload
 from junbridge.cli.common import config_option, console, fail, run_async
+from junbridge.cli.logs import log_json
 from junbridge.plugins import PluginError, collect, get_plugin_manager
 from junbridge.runner import run as run_service
 
@@ -18,11 +19,20 @@ PLATFORMS = ("telegram", "slack", "twitter")
 
 @click.command()
 @config_option
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object a line, for a log collector.",
+)
 @run_async
-async def run(config_path: Path) -> None:
+async def run(config_path: Path, log_format: str) -> None:
     """Run every enabled channel, the web server and the outbox until SIGTERM."""
     if not config_path.exists():  # noqa: ASYNC240 - once, before start-up
         raise fail(f"error: {config_path} not found (use --config PATH)")
+    if log_format == "json":
+        log_json()
     # An operator wants to see the bridge start, skip channels and stop.
     logging.getLogger("junbridge").setLevel(logging.INFO)
     await run_service(config_path)

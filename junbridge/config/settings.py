@@ -173,6 +173,11 @@ class WebSettings(Settings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     public_url: str = "http://127.0.0.1:8080"
+    admin_token: Secret | None = Field(
+        None,
+        description="Bearer token of the admin API (/admin/...), e.g. "
+        "{$env: JUNBRIDGE_ADMIN_TOKEN}; without it the admin API is off",
+    )
 
 
 class ApiKey(Settings):

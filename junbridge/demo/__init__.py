@@ -95,7 +95,8 @@ async def run_demo(config_path: Path, *, keep_running: bool, console: Console) -
         if keep_running:
             config = town.workdir / "channels.yaml"
             console.print(
-                f"Still running: {town.server.url}/healthz — Ctrl-C to stop.\n"
+                f"Still running: {town.server.url}/ (the transparency page), "
+                f"{town.server.url}/healthz — Ctrl-C to stop.\n"
                 f"Explore the day's store from another terminal:\n"
                 f"  junbridge requests list --config {config}\n"
                 f"  junbridge requests show JUN-0001 --config {config}\n"

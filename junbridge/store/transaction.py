@@ -25,12 +25,14 @@ from junbridge.model import Reply, ServiceRequest, VersionConflict
 from junbridge.pacing import destination
 from junbridge.store import records
 from junbridge.store.leases import LeaseLost
+from junbridge.store.measures import figures_row
 from junbridge.store.records import ConversationState
 from junbridge.store.schema import (
     conversations,
     history,
     inbound,
     outbox,
+    request_figures,
     requests,
     residents,
     timers,
@@ -84,6 +86,26 @@ def _upsert_conversation() -> dict[str, Insert]:
 
 
 _SAVE_CONVERSATION = _upsert_conversation()
+
+
+def _upsert_figures() -> dict[str, Insert]:
+    """One statement per dialect: a request's figures row, new or replacing the stored one."""
+    columns = [c.name for c in request_figures.c]
+    values: dict[str, Any] = {c: bindparam(c) for c in columns}
+    pg = postgresql.insert(request_figures).values(values)
+    lite = sqlite.insert(request_figures).values(values)
+    changing = [c for c in columns if c != "request_id"]
+    return {
+        "postgresql": pg.on_conflict_do_update(
+            index_elements=["request_id"], set_={c: pg.excluded[c] for c in changing}
+        ),
+        "sqlite": lite.on_conflict_do_update(
+            index_elements=["request_id"], set_={c: lite.excluded[c] for c in changing}
+        ),
+    }
+
+
+_SAVE_FIGURES = _upsert_figures()
 
 
 class Transaction:
@@ -192,6 +214,7 @@ class Transaction:
             )
         saved = dataclasses.replace(request, version=request.version + 1)
         self._add_history(request_id, saved)
+        self._add_figures(request_id, saved)
         return saved
 
     def insert_requests(self, new: Sequence[ServiceRequest]) -> list[ServiceRequest]:
@@ -217,6 +240,7 @@ class Transaction:
         for row, stored in zip(rows, saved, strict=True):
             self._lines[row["id"]] = 0
             self._add_history(row["id"], stored)
+            self._add_figures(row["id"], stored)
         return saved
 
     def _new_ids(self, count: int) -> list[int]:
@@ -243,6 +267,14 @@ class Transaction:
                 for position, entry in enumerate(request.history[stored:], start=stored)
             ],
         )
+
+    def _add_figures(self, request_id: int, request: ServiceRequest) -> None:
+        """Gather the request's figures row (see measures.py); saved twice in this
+        transaction, the later row replaces the earlier."""
+        statement = _SAVE_FIGURES[self._connection.dialect.name]
+        gathered = self._later.get(statement, [])
+        gathered[:] = [row for row in gathered if row["request_id"] != request_id]
+        self._gather(statement, [figures_row(request_id, request)])
 
     def finish_inbound(
         self,

@@ -40,7 +40,11 @@ class RunningServer:
 
 async def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start ``app`` on ``host:port`` (0 picks a free port) and return once it listens."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    # log_config=None: uvicorn's lines go through the process's logging set-up (the console,
+    # or ``junbridge run --log-format json``), not a format of its own.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", log_config=None, lifespan="off"
+    )
     server = _Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
