@@ -72,9 +72,10 @@ class XWorld:
         """The town account's id."""
         return str(self.account["id"])
 
-    def new_id(self) -> str:
-        """A snowflake: milliseconds since X's epoch in the top bits, a sequence below."""
-        now = self.clock()
+    def new_id(self, at: datetime | None = None) -> str:
+        """A snowflake for ``at`` (default now): milliseconds since X's epoch in the top
+        bits, a sequence below."""
+        now = at or self.clock()
         # Exact milliseconds: ``timestamp() * 1000`` can lose one to float rounding, and the
         # post's created_at (exact) would then disagree with its id by a millisecond.
         ms = int(now.replace(microsecond=0).timestamp()) * 1000 + now.microsecond // 1000
@@ -132,9 +133,11 @@ class XWorld:
         retweet_of: str | None = None,
     ) -> Json:
         """Store a post with every field v2 has for it; return a copy."""
-        tweet_id = self.new_id()
+        # One reading of the clock: the id's time and created_at are the same millisecond.
+        now = self.clock()
+        tweet_id = self.new_id(now)
         tweet: Json = {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}
-        tweet.update(author_id=author, created_at=iso(self.clock()), conversation_id=tweet_id)
+        tweet.update(author_id=author, created_at=iso(now), conversation_id=tweet_id)
         if lang is not None:
             tweet["lang"] = lang
         entities: Json = {}
@@ -225,12 +228,13 @@ class XWorld:
         self, sender: str, recipient: str, text: str, *, media_keys: Sequence[str] = ()
     ) -> Json:
         """Store a ``MessageCreate`` event in the one-to-one conversation; return a copy."""
-        event_id = self.new_id()
+        now = self.clock()
+        event_id = self.new_id(now)
         event: Json = {"id": event_id, "event_type": "MessageCreate", "text": text}
         event.update(
             sender_id=sender,
             dm_conversation_id=conversation_id(sender, recipient),
-            created_at=iso(self.clock()),
+            created_at=iso(now),
         )
         if media_keys:
             event["attachments"] = {"media_keys": list(media_keys)}
