@@ -10,12 +10,15 @@ code is never reloaded. Requests already promised keep the time they were promis
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from junbridge.config import TRIAGE, Config
+from junbridge.config import TRIAGE, Config, ConfigError
 from junbridge.model import JunbridgeError
 from junbridge.plugins import PluginManager, collect
 
@@ -89,3 +92,51 @@ def reload_departments(bridge: Bridge) -> Reloaded:
     if rebuilt:
         log.info("channels.yaml reloaded: %s", ", ".join(rebuilt))
     return Reloaded(departments=tuple(rebuilt))
+
+
+def _signature(path: Path) -> tuple[int, int, bytes] | None:
+    """What tells one version of the file from another (None: it cannot be read now)."""
+    try:
+        data = path.read_bytes()
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size, hashlib.sha256(data).digest()
+
+
+def reload_now(bridge: Bridge) -> None:
+    """``reload_departments``, its outcome logged: a wrong file is refused line by line and
+    the running configuration goes on; a change that needs a restart says so."""
+    try:
+        done = reload_departments(bridge)
+    except ConfigError as exc:
+        log.error("channels.yaml not reloaded, the running configuration goes on:\n%s", exc)
+    except RestartNeeded as exc:
+        log.warning("channels.yaml not reloaded: %s (restart junbridge run to take it)", exc)
+    else:
+        if not done.departments:
+            log.info("channels.yaml reloaded: no department's settings changed")
+
+
+async def watch(
+    bridge: Bridge, stop: asyncio.Event, hangup: asyncio.Event, *, every: float = 2.0
+) -> None:
+    """Reload channels.yaml on SIGHUP (``hangup``) and whenever the file changes, until
+    ``stop``. Checked every ``every`` seconds; an editor's half-written file that fails to
+    load is simply reported, and the next save is read again."""
+    path = bridge.config.path
+    seen = _signature(path)
+    while not stop.is_set():
+        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(hangup.wait())}
+        try:
+            await asyncio.wait(waiters, timeout=every, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if stop.is_set():
+            return
+        now = _signature(path)
+        if hangup.is_set() or (now is not None and now != seen):
+            hangup.clear()
+            seen = now
+            reload_now(bridge)

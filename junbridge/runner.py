@@ -7,6 +7,7 @@ import logging
 import signal
 from pathlib import Path
 
+from junbridge import reload
 from junbridge.bridge import Bridge
 from junbridge.config import missing_secrets
 from junbridge.requests import scheduler
@@ -37,9 +38,12 @@ async def start_channels(bridge: Bridge) -> list[str]:
 async def run(config_path: Path, stop: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or ``stop``), then stop taking work and finish what is held."""
     stop = stop or asyncio.Event()
+    hangup = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # SIGHUP (or saving channels.yaml) reloads the departments' settings: see reload.py.
+    loop.add_signal_handler(signal.SIGHUP, hangup.set)
     bridge = await Bridge.start(config_path)
     try:
         for warning in await start_channels(bridge):
@@ -53,6 +57,7 @@ async def run(config_path: Path, stop: asyncio.Event | None = None) -> None:
         outbox = asyncio.create_task(bridge.outbox.run(stop), name="junbridge-outbox")
         timers = asyncio.create_task(scheduler.run(bridge, stop), name="junbridge-timers")
         sweep = asyncio.create_task(bridge.sweep(stop), name="junbridge-sweep")
+        watching = asyncio.create_task(reload.watch(bridge, stop, hangup), name="junbridge-reload")
         await stop.wait()
         log.info("stopping: no new messages; finishing the ones in hand")
         await server.stop()
@@ -60,10 +65,11 @@ async def run(config_path: Path, stop: asyncio.Event | None = None) -> None:
         await outbox
         await timers
         await sweep
+        await watching
         await bridge.outbox.flush()  # the answers to what was just handled
         await bridge.stop_channels()
         await bridge.drain()  # anything a poller took in while stopping; else kept for restart
     finally:
         await bridge.close()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
