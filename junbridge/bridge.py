@@ -40,7 +40,7 @@ from junbridge.model import (
 )
 from junbridge.outbox import Outbox
 from junbridge.plugins import collect, get_plugin_manager
-from junbridge.requests import outcomes, timers
+from junbridge.requests import outcomes, timers, undelivered
 from junbridge.routing import Route
 from junbridge.steps import TRIAGE, conversation_keys
 from junbridge.store import Accepted, ConversationState, Store, Transaction
@@ -88,7 +88,13 @@ class Bridge:
         self.requests = Requests(store)
         self.channels: dict[str, Channel] = {}
         self.activity = Activity()
-        self.outbox = Outbox(store, self.channels, clock, activity=self.activity)
+        self.outbox = Outbox(
+            store,
+            self.channels,
+            clock,
+            activity=self.activity,
+            on_failed=lambda row, error: undelivered.private_failed(self, row, error),
+        )
         self.inbound = InboundQueue(self.activity.timed(self.handle_batch))
         self.media = MediaStore(config.config_dir / config.store.media_dir)
 

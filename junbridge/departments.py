@@ -185,6 +185,15 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "thanks_fixed": "¡Gracias por confirmarlo! **{reference}** queda cerrado.",
         "thanks_rating": "Gracias, lo tendremos en cuenta.",
         "assignee_none": "el equipo de {department}",
+        # A private answer that could not be delivered: said where the resident wrote, with
+        # nothing of what it was about.
+        "private_failed": "Tenemos una respuesta privada para ti ({reference}), pero no hemos "
+        "podido enviártela. Escríbenos por privado y te la enviamos.",
+        "private_failed_telegram": "Tenemos una respuesta privada para ti ({reference}), pero "
+        "no podemos escribirte hasta que abras un chat con este bot: ábrelo, pulsa Iniciar y "
+        "escribe /estado {reference}.",
+        "private_failed_twitter": "Tenemos una respuesta privada para ti ({reference}), pero "
+        "tus mensajes directos están cerrados. Ábrelos a esta cuenta y escríbenos por privado.",
     },
     "en": {
         "state_acknowledged": "**{reference}**: we have seen it and are on it.",
@@ -202,6 +211,13 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "thanks_fixed": "Thanks for confirming! **{reference}** is closed.",
         "thanks_rating": "Thank you, we will take it into account.",
         "assignee_none": "the {department} team",
+        "private_failed": "We have a private answer for you ({reference}), but could not "
+        "deliver it. Write to us privately and we will send it.",
+        "private_failed_telegram": "We have a private answer for you ({reference}), but cannot "
+        "write to you until you open a chat with this bot: open it, press Start and send "
+        "/status {reference}.",
+        "private_failed_twitter": "We have a private answer for you ({reference}), but your "
+        "direct messages are closed. Open them to this account and write to us privately.",
     },
 }
 

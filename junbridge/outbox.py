@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,12 +55,15 @@ class Outbox:
         clock: Callable[[], datetime],
         *,
         activity: Activity | None = None,
+        on_failed: Callable[[OutboxRow, str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.clock = clock
         self.pace_clock = PaceClock(clock)
         self.activity = activity or Activity()
+        # Told of each reply given up on (the bridge says so where the resident wrote).
+        self.on_failed = on_failed
 
     async def flush(self) -> int:
         """Deliver every reply that is due now, each channel on its own; how many were sent."""
@@ -156,6 +159,11 @@ class Outbox:
             log.warning("gave up on reply %s to %s: %s", row.id, row.reply.channel, error)
             await self.store.mark_failed(row.id, error=error)
             self.activity.reply_failed(row.reply.channel)
+            if self.on_failed is not None:
+                try:
+                    await self.on_failed(row, error)
+                except Exception:  # telling about a failure must not stop the other replies
+                    log.exception("could not tell about reply %s that failed", row.id)
             return
         log.warning("will retry reply %s to %s: %s", row.id, row.reply.channel, error)
         await self.store.mark_retry(

@@ -28,6 +28,8 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "staff_breach": "**{reference}** ha superado el plazo ({expected}). Aviso a la persona"
         " responsable.{tag}",
         "staff_warning": "**{reference}**: queda un 25% del plazo, vence {expected}.{tag}",
+        "staff_private_failed": "**{reference}**: la respuesta privada no ha llegado ({error})."
+        " Le hemos dicho en público, sin detalles, cómo recibirla.",
         "staff_only": "Solo el personal de {department} puede cambiar avisos.",
         "staff_noted": "{reference}: nota guardada (no la ve quien lo avisó).",
         "staff_sent": "{reference}: enviado a quien lo avisó.",
@@ -67,6 +69,8 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "staff_breach": "**{reference}** is past its deadline ({expected}). Alerting the"
         " lead.{tag}",
         "staff_warning": "**{reference}**: 25% of the time left, due {expected}.{tag}",
+        "staff_private_failed": "**{reference}**: the private answer did not arrive ({error})."
+        " They were told in public, with no details, how to receive it.",
         "staff_only": "Only {department} staff can change requests.",
         "staff_noted": "{reference}: note kept (the person who reported it does not see it).",
         "staff_sent": "{reference}: sent to the person who reported it.",

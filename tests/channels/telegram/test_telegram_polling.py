@@ -173,3 +173,33 @@ async def test_the_token_stays_out_of_logs_and_errors(emulator, tmp_path, monkey
         assert "not-the-token" not in str(refused.value) and refused.value.__cause__ is None
     finally:
         await bridge.close()
+
+
+async def test_a_private_answer_that_cannot_arrive_is_explained_in_the_group(polling, emulator):
+    group = emulator.group()
+    # Antonio writes in the town's group and has never opened a chat with the bot.
+    antonio = emulator.user(1002, "Antonio", language_code="es")
+    said = await emulator.resident_says(
+        "Me han robado la bici en la plaza, quiero denunciarlo", user=antonio, chat=group
+    )
+    await emulator.wait_confirmed(said)
+    await settled(polling)
+    await polling.outbox.settle()
+    [request] = await polling.requests.all()
+    assert request.department == "police"
+    # The private answer could not be delivered: Telegram does not know a chat with him.
+    [private] = [
+        c for c in emulator.calls if c.method == "sendMessage" and c.params["chat_id"] == 1002
+    ]
+    assert private.status == 400
+    # So the group hears, under his message, how to receive it: never what it was about.
+    in_group = [
+        c.params["text"] for c in emulator.sent("sendMessage") if c.params["chat_id"] == group["id"]
+    ]
+    told = in_group[-1]
+    assert request.reference in told and "abras un chat con este bot" in told
+    assert "bici" not in " ".join(in_group) and "denuncia" not in told.casefold()
+    stored = await polling.requests.get(request.reference)
+    assert stored is not None
+    assert stored.history[-1].action == "private answer not delivered"
+    assert "Chat not found" in (stored.history[-1].note or "")
