@@ -245,14 +245,16 @@ def split(
     start = 0
     while start < len(pieces):
         cap = first_limit if first_limit is not None and not messages else limit
-        if _fits(pieces[start:], cap, measure):
+        # Every piece measures at least 1, so no message holds more than ``cap`` of them:
+        # nothing longer is ever measured, and a long text costs linear time, not quadratic.
+        if len(pieces) - start <= cap and _fits(pieces[start:], cap, measure):
             messages.append(_trim(pieces[start:]))
             break
         if not _fits(pieces[start : start + 1], cap, measure):
             pieces[start : start + 1] = _cut(pieces[start], cap, measure)
             continue
         # Binary search for the longest prefix that fits: a prefix only grows as words join.
-        lo, hi = start + 1, len(pieces) - 1
+        lo, hi = start + 1, min(len(pieces) - 1, start + cap)
         while lo < hi:
             mid = (lo + hi + 1) // 2
             if _fits(pieces[start:mid], cap, measure):

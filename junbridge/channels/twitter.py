@@ -60,6 +60,7 @@ from junbridge.markup import RenderError
 from junbridge.model import Attachment, JunbridgeError, Message, Reply
 from junbridge.pacing import Pace, Rate
 from junbridge.text import storable
+from junbridge.web.paths import request_url
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -160,11 +161,17 @@ class TwitterChannel(Channel):
 
     def render(self, reply: Reply) -> list[dict[str, Any]]:
         """API v2 bodies for ``reply``: see :func:`twitter_render.render`."""
-        return render(reply, hint=self.settings.choice_hint)
+        return render(reply, hint=self.settings.choice_hint, more=self._more(reply))
 
     def preview(self, reply: Reply) -> list[str]:
         """The reply as X would show it, one string per post or message."""
-        return preview(reply, hint=self.settings.choice_hint)
+        return preview(reply, hint=self.settings.choice_hint, more=self._more(reply))
+
+    def _more(self, reply: Reply) -> str:
+        """Where a public answer cut short is read in full: its request's public page."""
+        if self._bridge is None or reply.reference is None:
+            return ""
+        return request_url(self._bridge.config.web.public_url, reply.reference)
 
     # -- inbound -------------------------------------------------------------------------
 

@@ -12,12 +12,25 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from junbridge.channels.twitter_length import parse_tweet
-from junbridge.markup import BREAK, RenderError, Text, Token, destination, parse, plain, split
+from junbridge.markup import (
+    BREAK,
+    Link,
+    RenderError,
+    Text,
+    Token,
+    destination,
+    parse,
+    plain,
+    split,
+)
 from junbridge.media import shown_name
 from junbridge.model import Choice, Reply
 
 POST_LIMIT = 280
 DM_LIMIT = 10_000
+# A public answer is about this many posts' worth of text; the rest is read on the
+# request's page (the parts break between sentences and words, so one more may start).
+MAX_POSTS = 4
 # Under numbered choices, in the reader's language; the first is for a reply with none known.
 CHOICE_HINTS = {"es": "Responde con el número", "en": "Reply with the number"}
 DM_CONVERSATION = re.compile(r"\d+-\d+")
@@ -64,8 +77,38 @@ def choice_hint(hints: str | Mapping[str, str], language: str | None) -> str:
     return hints.get(language or "") or next(iter(hints.values()), "")
 
 
-def thread(tokens: Sequence[Token], limit: int = POST_LIMIT) -> list[str]:
-    """The posts of ``tokens``: one if it fits, else parts that end ``" 1/3"`` and so on."""
+def clipped(tokens: Sequence[Token], budget: int, more: str) -> list[Token]:
+    """``tokens`` cut, between words, to about ``budget`` characters, then ``… more``.
+
+    Cheap (characters, not X's weighted count): it only bounds what ``thread`` measures.
+    """
+    kept: list[Token] = []
+    used = 0
+    for token in tokens:
+        size = len(text_of([token]))
+        if used + size <= budget:
+            kept.append(token)
+            used += size
+            continue
+        if isinstance(token, Text):
+            room = token.text[: max(0, budget - used)]
+            head = room.rsplit(" ", 1)[0] if " " in room else room
+            if head.strip():
+                kept.append(Text(head, token.bold))
+        break
+    # One link token, so that a thread never breaks between the "…" and the address.
+    return [*kept, Text(" "), Link("…", more) if more else Text("…")]
+
+
+def thread(tokens: Sequence[Token], limit: int = POST_LIMIT, *, more: str = "") -> list[str]:
+    """The posts of ``tokens``: one if it fits, else parts that end ``" 1/3"`` and so on.
+
+    Past about ``MAX_POSTS`` posts' worth the text is cut and ends ``… more`` (the request's
+    page), so a long answer costs a few posts and milliseconds, however long it is.
+    """
+    budget = MAX_POSTS * (limit - len(f" {MAX_POSTS}/{MAX_POSTS}")) - len(more) - 2
+    if len(text_of(tokens)) > budget:
+        tokens = clipped(tokens, budget, more)
     whole = text_of(tokens).strip()
     if weighted_length(whole) <= limit:
         return [whole] if whole else []
@@ -85,7 +128,9 @@ def thread(tokens: Sequence[Token], limit: int = POST_LIMIT) -> list[str]:
     return [f"{text_of(part)} {n}/{len(parts)}" for n, part in enumerate(parts, start=1)]
 
 
-def render(reply: Reply, *, hint: str | Mapping[str, str] = CHOICE_HINTS) -> list[dict[str, Any]]:
+def render(
+    reply: Reply, *, hint: str | Mapping[str, str] = CHOICE_HINTS, more: str = ""
+) -> list[dict[str, Any]]:
     """API v2 bodies, one per post or direct message.
 
     Public: ``POST /2/tweets`` bodies ``{"text", "reply": {"in_reply_to_tweet_id"}}``; every
@@ -103,7 +148,7 @@ def render(reply: Reply, *, hint: str | Mapping[str, str] = CHOICE_HINTS) -> lis
         parts = [text_of(p) for p in split(tokens, DM_LIMIT, lambda p: len(text_of(p)))]
         bodies = [{key: target, "text": text.strip()} for text in parts if text.strip()]
     else:
-        parts = thread(tokens)
+        parts = thread(tokens, more=more)
         for text in parts:
             if not is_valid_post(text):
                 raise RenderError(f"X would refuse this post (invalid characters?): {text!r}")
@@ -114,9 +159,11 @@ def render(reply: Reply, *, hint: str | Mapping[str, str] = CHOICE_HINTS) -> lis
     return bodies
 
 
-def preview(reply: Reply, *, hint: str | Mapping[str, str] = CHOICE_HINTS) -> list[str]:
+def preview(
+    reply: Reply, *, hint: str | Mapping[str, str] = CHOICE_HINTS, more: str = ""
+) -> list[str]:
     """The text of each post or message; a photo as ``[photo NAME]`` on the first."""
-    texts = [body["text"] for body in render(reply, hint=hint)]
+    texts = [body["text"] for body in render(reply, hint=hint, more=more)]
     if reply.photo is not None:
         texts[0] = f"[photo {shown_name(reply.photo)}]\n{texts[0]}"
     return texts

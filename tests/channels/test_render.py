@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from junbridge.channels import console, slack, telegram, twitter
 from junbridge.channels.base import Channel
 from junbridge.channels.twitter_length import parse_tweet
+from junbridge.channels.twitter_render import MAX_POSTS
 from junbridge.markup import BREAK, Link, RenderError, Text, parse, split
 from junbridge.model import Attachment, Choice, Reply
 
@@ -235,6 +236,18 @@ def test_x_long_text_becomes_a_numbered_thread_of_valid_posts() -> None:
         assert body["reply"] == {"in_reply_to_tweet_id": "1001"}
     joined = " ".join(b["text"].rsplit(" ", 1)[0] for b in bodies)
     assert joined.split() == text.split()
+
+
+def test_x_a_very_long_answer_is_cut_to_a_few_posts_ending_at_its_page() -> None:
+    page = "https://jun.example/requests/JUN-0001"
+    text = " ".join(f"palabra{n}" for n in range(10_000))  # about 100,000 characters
+    bodies = twitter.render(reply(text), more=page)
+    assert len(bodies) <= MAX_POSTS + 1
+    assert all(parse_tweet(b["text"]).valid for b in bodies)
+    assert bodies[-1]["text"].endswith(f"… {page} {len(bodies)}/{len(bodies)}")
+    # What is shown is the beginning, word for word; the rest is on the page.
+    shown = " ".join(b["text"].rsplit(" ", 1)[0] for b in bodies).replace(f"… {page}", "")
+    assert shown.split() == text.split()[: len(shown.split())]
 
 
 def test_x_emoji_heavy_text_is_split_by_weight_not_characters() -> None:
