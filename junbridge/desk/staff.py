@@ -62,6 +62,18 @@ _COMMAND = re.compile(
 # The buttons on a request card; those that need more (a reason, a department) explain how.
 # Their labels are the department's ``staff_button_VERB`` texts (junbridge.staff_texts).
 CARD_BUTTONS = ("ack", "start", "resolve", "reject", "refer", "duplicate")
+# A card shows this much of what the resident wrote (every platform takes a card this size
+# in one message); the whole text stays on the request (``junbridge requests show``).
+CARD_DESCRIPTION = 1_500
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters cut between words and ending ``…``."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    cut = head.rsplit(maxsplit=1)[0] if " " in head.strip() else head
+    return cut.rstrip() + "…"
 
 
 def staff_text(owner: Department, key: str, **params: object) -> str:
@@ -132,7 +144,7 @@ def card(request: ServiceRequest, department: Department) -> Reply | None:
         return None
     language = department.town.language
     lines = [f"**{request.reference}** · {department.title(language)} · {request.state.value}"]
-    lines.append(escape(request.description))
+    lines.append(escape(shortened(request.description, CARD_DESCRIPTION)))
     if request.address or request.address_id:
         place_name = request.address or request.address_id
         lines.append(staff_text(department, "staff_card_place", place=place_name))

@@ -46,3 +46,30 @@ async def test_a_report_cannot_ping_link_or_format_in_the_staff_card(
         await server.stop()
         await channel.stop()
         await bridge.close()
+
+
+async def test_a_very_long_report_makes_one_card_that_slack_takes(
+    tmp_path: Path, slack: SlackEmulator, clock: Clock, secrets: None
+) -> None:
+    config = slack_config(slack)
+    config["departments"]["lighting"]["staff_place"] = f"slack:{STAFF_PLACE}"
+    slack.workspace.add_channel(STAFF_PLACE, "alumbrado-equipo")
+    bridge = await make_bridge(config=config, workdir=tmp_path, clock=clock)
+    channel = bridge.channel("slack")
+    await bridge.add_channel(channel)
+    server = await serve(create_app(bridge))
+    slack.deliver_to(server.url)
+    try:
+        report = "La farola 12 de la calle Real no funciona. " + "Sigue sin luz. " * 700
+        await slack.resident_says(report)
+        await bridge.drain()
+        await bridge.outbox.settle()
+        [card] = [c for c in slack.sent("chat.postMessage") if c.params["channel"] == STAFF_PLACE]
+        assert "La farola 12" in str(card.params) and "…" in str(card.params)
+        assert not slack.refused("chat.postMessage")
+        [request] = await bridge.requests.all()
+        assert request.description == report.strip() or request.description == report
+    finally:
+        await server.stop()
+        await channel.stop()
+        await bridge.close()
