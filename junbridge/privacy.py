@@ -151,12 +151,17 @@ _WEAK = re.compile(
     r"mi\s+(?:marido|mujer|espos[oa]|hij[oa]|madre|padre|herman[oa]|abuel[oa]|amig[oa]|"
     r"pareja|novi[oa]|suegr[oa]|prim[oa]|ti[oa])|"
     r"un\s+saludo|saludos|atentamente|"
+    # Whom staff met or spoke to: "hablé con Ana García", "según Pedro", "su hijo Luis".
+    r"con|según|segun|(?:su|sus)\s+(?:marido|mujer|espos[oa]|hij[oa]s?|madre|padre|"
+    r"herman[oa]s?|abuel[oa]s?|vecin[oa]s?|amig[oa]s?|pareja|novi[oa])|"
+    r"with|spoke\s+to|talked\s+to|according\s+to|(?:his|her|their)\s+(?:husband|wife|son|"
+    r"daughter|mother|father|brother|sister|neighbou?r|friend|partner)|"
     r"i\s+am|i'm|i’m|this\s+is|my\s+neighbou?r|my\s+(?:husband|wife|son|daughter|mother|"
     r"father|mum|mom|dad|brother|sister|friend|partner)|called|named|(?:kind\s+)?regards|"
     r"best\s+wishes)\b[\s,:]*",
     re.IGNORECASE,
 )
-_NAME_TOKEN = re.compile(rf"[{_UPPER}][{_LETTER}'’-]*\.?|[{_UPPER}]\.")
+_NAME_TOKEN = re.compile(rf"[{_UPPER}][{_LETTER}'’-]+|[{_UPPER}]\.?")
 _NAME_JOIN = re.compile(r"\s+(?:(?:de\s+la|de\s+las|de\s+los|del|de|y|van|von|da|dos|di|le)\s+)?")
 _LOWER_TOKEN = re.compile(rf"[{_LETTER}][{_LETTER}'’-]*")
 
@@ -273,7 +278,45 @@ def _phones(text: str) -> Iterator[tuple[int, int, str]]:
             yield m.start("number"), m.end("number"), "phone"
 
 
+# What comes before a street's name: its words are the street's, not a person's.
+_STREET_WORDS = frozenset(
+    """calle c/ c avenida avda av plaza pza plz paseo pº camino carretera ctra travesía
+    travesia callejón callejon cuesta urbanización urbanizacion urb barriada glorieta ronda
+    pasaje carrera vía via de del la street road avenue lane square""".split()
+)
+# A capitalised word in lower case after its first letter ("Ana", not "DNI").
+_CAPITALISED = re.compile(rf"(?<![{_LETTER}'’-])[{_UPPER}][a-zß-ÿ'’][{_LETTER}'’-]*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?¡¿:;\n]\s*)$")
+
+
+def _full_names(text: str) -> Iterator[tuple[int, int]]:
+    """Two or more capitalised words in a row, anywhere ("hoy Ana García dice"): a full
+    name, unless the words are a street's or capitalised anyway (see _NOT_NAMES). The first
+    word of a sentence is capitalised anyway, so it does not count."""
+    words = list(_CAPITALISED.finditer(text))
+    run: list[re.Match[str]] = []
+    for word in [*words, None]:
+        joined = (
+            word is not None
+            and bool(run)
+            and _NAME_JOIN.fullmatch(text[run[-1].end() : word.start()]) is not None
+        )
+        if joined and word is not None:
+            run.append(word)
+            continue
+        names = [w for w in run if w.group(0) not in _NOT_NAMES]
+        if names and names[0] is run[0] and _SENTENCE_START.search(text[: run[0].start()]):
+            names = names[1:]
+        before = text[: run[0].start()].rstrip().rsplit(maxsplit=1) if run else []
+        street = bool(before) and before[-1].casefold().strip(".,") in _STREET_WORDS
+        if len(names) >= 2 and not street and names == run[len(run) - len(names) :]:
+            yield names[0].start(), names[-1].end()
+        run = [word] if word is not None else []
+
+
 def _names(text: str) -> Iterator[tuple[int, int, str]]:
+    for start, end in _full_names(text):
+        yield start, end, "name"
     for trigger in _STRONG.finditer(text):
         span = _capitalised_name(text, trigger.end()) or _lowercase_name(text, trigger.end())
         if span is not None:
@@ -284,16 +327,22 @@ def _names(text: str) -> Iterator[tuple[int, int, str]]:
             yield span[0], span[1], "name"
 
 
+def _is_name_word(word: str) -> bool:
+    """A word that can be part of a name: not capitalised anyway, not an acronym ("DNI")."""
+    bare = word.rstrip(".")
+    return bare not in _NOT_NAMES and not (len(bare) > 1 and bare.isupper())
+
+
 def _capitalised_name(text: str, at: int) -> tuple[int, int] | None:
     """The span of "Ana", "María José López de la Torre" starting at ``at``, if there is one."""
     first = _NAME_TOKEN.match(text, at)
-    if first is None or first.group(0).rstrip(".") in _NOT_NAMES:
+    if first is None or not _is_name_word(first.group(0)):
         return None
     end = first.end()
     for _ in range(4):
         join = _NAME_JOIN.match(text, end)
         token = _NAME_TOKEN.match(text, join.end()) if join else None
-        if token is None or token.group(0).rstrip(".") in _NOT_NAMES:
+        if token is None or not _is_name_word(token.group(0)):
             break
         end = token.end()
     return at, end

@@ -202,3 +202,22 @@ def test_public_description_uses_the_request_language() -> None:
         language="en",
     )
     assert public_description(request) == "my name is [name], lamp 7 is out"
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        (
+            "Hablé con Ana García, vive en la calle Mayor 5, 2ºB. Bombilla cambiada.",
+            "Hablé con [nombre], vive en la calle Mayor. Bombilla cambiada.",
+        ),
+        ("Me abrió su hijo Pedro y está arreglada.", "Me abrió su hijo [nombre] y está arreglada."),
+        ("Hoy María José Pérez nos enseñó el poste.", "Hoy [nombre] nos enseñó el poste."),
+        ("La farola de la Plaza Mayor ya funciona.", "La farola de la Plaza Mayor ya funciona."),
+        ("I spoke to John Smith, fixed now.", "I spoke to [nombre], fixed now."),
+        ("Cambiada por LED con DNI 12345678Z", "Cambiada por LED con DNI [DNI/NIE]"),
+    ],
+)
+def test_names_in_a_staff_note_are_kept_out_of_public_replies(note: str, expected: str) -> None:
+    """A staff note relayed to a public thread names nobody, however the name came up."""
+    assert redact(note) == expected
