@@ -279,10 +279,10 @@ def _phones(text: str) -> Iterator[tuple[int, int, str]]:
 
 
 # What comes before a street's name: its words are the street's, not a person's.
-_STREET_WORDS = frozenset(
+_STREET_WORDS = _words(
     """calle c/ c avenida avda av plaza pza plz paseo pº camino carretera ctra travesía
     travesia callejón callejon cuesta urbanización urbanizacion urb barriada glorieta ronda
-    pasaje carrera vía via de del la street road avenue lane square""".split()
+    pasaje carrera vía via de del la street road avenue lane square"""
 )
 # A capitalised word in lower case after its first letter ("Ana", not "DNI").
 _CAPITALISED = re.compile(rf"(?<![{_LETTER}'’-])[{_UPPER}][a-zß-ÿ'’][{_LETTER}'’-]*")
