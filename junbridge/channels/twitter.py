@@ -79,6 +79,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MENTIONS_CURSOR = "twitter.mentions.since_id"
+# Which worker polls X for mentions and DMs: one at a time.
+POLL_ROLE = "twitter.poll"
 DMS_CURSOR = "twitter.dms.since_id"
 WEBHOOK_PATH = "/webhooks/twitter"
 # X keeps the 800 newest mentions reachable: 8 pages of 100.
@@ -245,9 +247,15 @@ class TwitterChannel(Channel):
     # -- polling -------------------------------------------------------------------------
 
     async def _poll_forever(self) -> None:
+        # Several workers share one X account: one of them polls at a time, and another
+        # takes over within a lease if it dies (see store/leaders.py).
+        lease = timedelta(seconds=max(30.0, 3 * self.settings.poll_seconds))
         while True:
             try:
-                await self.poll_once()
+                bridge = self._started()
+                now = bridge.clock()
+                if await bridge.store.lead(POLL_ROLE, until=now + lease, now=now):
+                    await self.poll_once()
             except Exception:
                 log.exception("polling X failed; trying again in %gs", self.settings.poll_seconds)
             await asyncio.sleep(self.settings.poll_seconds)

@@ -32,7 +32,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
-from junbridge.store import deliveries, intake, leases, links, pages, records, threads
+from junbridge.store import (
+    deliveries,
+    intake,
+    leaders,
+    leases,
+    links,
+    pages,
+    records,
+    threads,
+)
 from junbridge.store import engine as engines
 from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer, Usage
@@ -222,6 +231,12 @@ class Store:
                 await connection.execute(
                     insert(cursors).values(name=name, value=value, updated_at=self.clock())
                 )
+
+    async def lead(self, role: str, *, until: datetime, now: datetime) -> bool:
+        """Whether this worker leads ``role`` until ``until`` (see leaders.py)."""
+        return await self.write(
+            lambda tx: leaders.lead(tx.connection, role, holder=self.worker, until=until, now=now)
+        )
 
     async def reference_for_thread(
         self, channel: str, conversation: str, thread: str | None
