@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -105,9 +105,10 @@ class Outbox:
             log.warning("reply %s was put back in the queue before its turn; not sent", row.id)
             return 0
         try:
-            ids = await self._sending(row, channel.send(row.reply))
+            # Parts an earlier try delivered (in this worker or one that died) are not resent.
+            ids = await self._sending(row, channel.send(row.reply, sent=row.platform_ids))
         except DeliveryError as exc:
-            await self._mark(row, exc, exc.retry_after, exc.permanent)
+            await self._mark(row, exc, exc.retry_after, exc.permanent, sent=exc.sent)
             return 0
         except Exception as exc:  # a channel bug must not stop the other replies
             log.exception("sending outbox row %s failed", row.id)
@@ -136,9 +137,17 @@ class Outbox:
         return conversation_key(row.reply.channel, destination(row.reply))
 
     async def _mark(
-        self, row: OutboxRow, exc: Exception, retry_after: float | None, permanent: bool
+        self,
+        row: OutboxRow,
+        exc: Exception,
+        retry_after: float | None,
+        permanent: bool,
+        *,
+        sent: Sequence[str] = (),
     ) -> None:
         error = f"{type(exc).__name__}: {exc}"
+        # The parts that did arrive are kept with the reply: the next try sends the rest.
+        delivered = tuple(sent) or row.platform_ids
         if retry_after is not None and not permanent:
             # "Slow down": the destination waits what the platform said, and the reply keeps
             # its attempts (it did not fail). Due at once: the pace holds it back.
@@ -152,12 +161,13 @@ class Outbox:
                 retry_at=self.clock(),
                 counted=False,
                 paced=[(self._key(row), until)],
+                platform_ids=delivered,
             )
             self.activity.reply_retried(row.reply.channel)
             return
         if permanent or row.attempts >= MAX_ATTEMPTS:
             log.warning("gave up on reply %s to %s: %s", row.id, row.reply.channel, error)
-            await self.store.mark_failed(row.id, error=error)
+            await self.store.mark_failed(row.id, error=error, platform_ids=delivered)
             self.activity.reply_failed(row.reply.channel)
             if self.on_failed is not None:
                 try:
@@ -167,7 +177,10 @@ class Outbox:
             return
         log.warning("will retry reply %s to %s: %s", row.id, row.reply.channel, error)
         await self.store.mark_retry(
-            row.id, error=error, retry_at=self.clock() + backoff(row.attempts)
+            row.id,
+            error=error,
+            retry_at=self.clock() + backoff(row.attempts),
+            platform_ids=delivered,
         )
         self.activity.reply_retried(row.reply.channel)
 

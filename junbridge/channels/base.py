@@ -55,15 +55,23 @@ class DeliveryError(JunbridgeError):
     """A reply was not delivered.
 
     ``retry_after`` (seconds) says when the platform allows another try (HTTP 429);
-    ``permanent`` means trying again cannot help (blocked bot, deleted chat, bad request).
+    ``permanent`` means trying again cannot help (blocked bot, deleted chat, bad request);
+    ``sent``: the ids of the parts of a long reply that did arrive before it failed, kept
+    with the reply so that the next try, in whichever worker, sends only the rest.
     """
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        sent: Sequence[str] = (),
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.sent = tuple(sent)
 
 
 class Channel:
@@ -121,9 +129,11 @@ class Channel:
         """
         return None
 
-    async def send(self, reply: Reply) -> list[str]:
+    async def send(self, reply: Reply, *, sent: Sequence[str] = ()) -> list[str]:
         """Deliver one reply; return the platform ids of the messages sent.
 
-        Raises :class:`DeliveryError` when the platform refuses or is unreachable.
+        ``sent``: the ids of the parts an earlier try delivered (``DeliveryError.sent``):
+        send only the parts after them, and return every id, theirs first. Raises
+        :class:`DeliveryError` when the platform refuses or is unreachable.
         """
         raise NotImplementedError(f"{type(self).__name__}.send")

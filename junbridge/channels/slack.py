@@ -329,7 +329,7 @@ class SlackChannel(Channel):
                 return None
             return await response.read()
 
-    async def send(self, reply: Reply) -> list[str]:
+    async def send(self, reply: Reply, *, sent: Sequence[str] = ()) -> list[str]:
         """Post ``reply`` in its thread (or the resident's DM); return the messages' ``ts``.
 
         A photo with an ``http(s)`` URL is an image block Slack fetches itself; a photo that
@@ -349,7 +349,7 @@ class SlackChannel(Channel):
                 raise DeliveryError(f"cannot render for Slack: {exc}", permanent=True) from exc
             messages = []  # a photo alone
         key = json.dumps(reply.to_json(), sort_keys=True)
-        done = self._posted.setdefault(key, [])
+        done = self._posted.setdefault(key, list(sent))
         try:
             channel = messages[0]["channel"] if messages else reply.recipient or reply.conversation
             if reply.private and not channel.startswith("D"):
@@ -365,9 +365,13 @@ class SlackChannel(Channel):
             error = delivery_error(exc)
             if error.permanent:
                 del self._posted[key]
-            raise error from None
+            raise DeliveryError(
+                str(error), retry_after=error.retry_after, permanent=error.permanent, sent=done
+            ) from None
         except UNREACHABLE as exc:
-            raise DeliveryError(f"Slack is unreachable: {type(exc).__name__}: {exc}") from exc
+            raise DeliveryError(
+                f"Slack is unreachable: {type(exc).__name__}: {exc}", sent=done
+            ) from exc
         del self._posted[key]
         return done
 

@@ -364,12 +364,15 @@ class TelegramChannel(Channel):
 
     # -- outbound -------------------------------------------------------------------------------
 
-    async def send(self, reply: Reply) -> list[str]:
-        """Send ``reply``; return ``chat_id:message_id`` of each Telegram message sent."""
+    async def send(self, reply: Reply, *, sent: Sequence[str] = ()) -> list[str]:
+        """Send ``reply`` (the parts after ``sent``); return ``chat_id:message_id`` of each
+        Telegram message of it."""
         if self.application is None:
             raise DeliveryError("the telegram channel is not started")
         # Text that never came through a channel (a plugin's own) can hold half an emoji too.
-        return await send_reply(self.application.bot, storable(reply), redact=self._redact)
+        return await send_reply(
+            self.application.bot, storable(reply), redact=self._redact, already=sent
+        )
 
     def _redact(self, text: str) -> str:
         return self._redactor.redact(text) if self._redactor is not None else text

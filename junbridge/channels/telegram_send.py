@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,18 +37,23 @@ PART_RETRIES = 3
 
 
 async def send_reply(
-    bot: ExtBot[Any], reply: Reply, *, redact: Callable[[str], str] = str
+    bot: ExtBot[Any],
+    reply: Reply,
+    *,
+    redact: Callable[[str], str] = str,
+    already: Sequence[str] = (),
 ) -> list[str]:
     """Send ``reply`` as one or more messages; ``chat_id:message_id`` of each one sent.
 
-    ``redact`` cleans error texts (of the bot token) before they reach the outbox.
+    ``redact`` cleans error texts (of the bot token) before they reach the outbox;
+    ``already``: parts an earlier try delivered, which are not sent again.
     """
     try:
         calls = render(reply)
     except RenderError as exc:
         raise DeliveryError(f"cannot render for Telegram: {exc}", permanent=True) from exc
-    sent: list[str] = []
-    for params in calls:
+    sent: list[str] = list(already)
+    for params in calls[len(sent) :]:
         tries = PART_RETRIES if sent else 1
         for attempt in range(1, tries + 1):
             try:
@@ -101,7 +106,9 @@ def delivery_error(
     if sent:
         what += f" (after {len(sent)} of {total} messages were sent)"
     if isinstance(exc, RetryAfter):
-        return DeliveryError(f"Telegram flood control: {what}", retry_after=retry_seconds(exc))
+        return DeliveryError(
+            f"Telegram flood control: {what}", retry_after=retry_seconds(exc), sent=sent or ()
+        )
     if isinstance(exc, Forbidden):
         return DeliveryError(f"the resident blocked the bot or left: {what}", permanent=True)
     if isinstance(exc, ChatMigrated):
@@ -112,8 +119,8 @@ def delivery_error(
         return DeliveryError(f"Telegram refused the message: {what}", permanent=True)
     if isinstance(exc, InvalidToken):
         # Not permanent: the replies wait for an admin to fix the token, then go out.
-        return DeliveryError(f"Telegram refused the bot token: {what}")
-    return DeliveryError(f"Telegram unreachable: {what}")
+        return DeliveryError(f"Telegram refused the bot token: {what}", sent=sent or ())
+    return DeliveryError(f"Telegram unreachable: {what}", sent=sent or ())
 
 
 def retry_seconds(exc: RetryAfter) -> float:

@@ -405,8 +405,9 @@ class TwitterChannel(Channel):
                 return None
             return await response.read()
 
-    async def send(self, reply: Reply) -> list[str]:
-        """Post ``reply`` as a reply thread or send it as direct messages; return their ids."""
+    async def send(self, reply: Reply, *, sent: Sequence[str] = ()) -> list[str]:
+        """Post ``reply`` as a reply thread or send it as direct messages (the parts after
+        ``sent``); return the ids of all of them."""
         self._started()
         # Text that never came through a channel (a plugin's own) can hold half an emoji too.
         reply = storable(reply)
@@ -421,7 +422,7 @@ class TwitterChannel(Channel):
             # X lets an account reply only where a resident summoned it: never post on its own.
             raise DeliveryError("a public X reply must answer a resident's post", permanent=True)
         key = json.dumps(reply.to_json(), sort_keys=True, default=str)
-        posted = self._posted.setdefault(key, [])
+        posted = self._posted.setdefault(key, list(sent))
         try:
             media_id = None
             if reply.photo is not None and not posted:
@@ -455,7 +456,9 @@ class TwitterChannel(Channel):
             return self._posted.pop(key)
         if error.permanent:
             self._posted.pop(key, None)
-        raise error
+        raise DeliveryError(
+            str(error), retry_after=error.retry_after, permanent=error.permanent, sent=posted
+        ) from error
 
     async def _upload(self, photo: Attachment, public: bool) -> str:
         session = self._session

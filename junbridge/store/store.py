@@ -565,13 +565,20 @@ class Store:
         retry_at: datetime,
         counted: bool = True,
         paced: Sequence[tuple[str, datetime]] = (),
+        platform_ids: Sequence[str] = (),
     ) -> None:
         """Put a reply that failed to send back in the queue, due at ``retry_at``.
 
         ``counted=False``: the try does not count toward the reply's attempts (the platform
-        only said "slow down"); ``paced``: rate buckets to hold back until these moments.
+        only said "slow down"); ``paced``: rate buckets to hold back until these moments;
+        ``platform_ids``: the parts of it that did arrive (the next try sends the rest).
         """
-        values: dict[str, Any] = {"status": "pending", "error": error, "next_attempt_at": retry_at}
+        values: dict[str, Any] = {
+            "status": "pending",
+            "error": error,
+            "next_attempt_at": retry_at,
+            "platform_ids": builtins.list(platform_ids),
+        }
         if not counted:
             values["attempts"] = outbox.c.attempts - 1
         change = update(outbox).where(outbox.c.id == outbox_id).values(values)
@@ -582,9 +589,14 @@ class Store:
 
         await self.write(retry)
 
-    async def mark_failed(self, outbox_id: int, *, error: str) -> None:
-        """Give up on a reply: it stays in the outbox, ``failed``, for staff to see."""
-        await self._set_outbox(outbox_id, status="failed", error=error)
+    async def mark_failed(
+        self, outbox_id: int, *, error: str, platform_ids: Sequence[str] = ()
+    ) -> None:
+        """Give up on a reply: it stays in the outbox, ``failed``, for staff to see (with
+        the ids of any parts of it that did arrive)."""
+        await self._set_outbox(
+            outbox_id, status="failed", error=error, platform_ids=builtins.list(platform_ids)
+        )
 
     async def requeue_stuck(self, *, older_than: datetime) -> int:
         """Return to the queue replies claimed before ``older_than`` and never settled."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -132,7 +133,7 @@ class Recorder:
     def pace(self, destination: str) -> Pace:
         return UNPACED
 
-    async def send(self, reply: Reply) -> list[str]:
+    async def send(self, reply: Reply, *, sent: Sequence[str] = ()) -> list[str]:
         self.sent.append(reply.text)
         return [f"m-{len(self.sent)}"]
 
@@ -261,7 +262,7 @@ async def test_a_chat_waits_a_second_from_the_end_of_the_last_send(db_url: str) 
 class SlowDown(Recorder):
     """A platform that answers the first send with "slow down, 30 s"."""
 
-    async def send(self, reply: Reply) -> list[str]:
+    async def send(self, reply: Reply, *, sent: Sequence[str] = ()) -> list[str]:
         if not self.sent:
             self.sent.append("429")
             raise DeliveryError("flood control", retry_after=30)
@@ -293,7 +294,7 @@ class Slow(Recorder):
         super().__init__()
         self.clock = clock
 
-    async def send(self, reply: Reply) -> list[str]:
+    async def send(self, reply: Reply, *, sent: Sequence[str] = ()) -> list[str]:
         # Time passes on the bridge's clock while the send is on the wire.
         for _ in range(3):
             self.clock.advance(STUCK_AFTER.total_seconds() / 2)

@@ -134,10 +134,21 @@ async def test_a_thread_cut_by_the_rate_limit_carries_on_where_it_stopped(
     x.rate_limits[XEmulator.POST] = 2
     town = await make_town()
     mention = x.resident_mentions(STREET_LAMP)
-    reply = Reply(text=LONG, channel="twitter", conversation=mention["id"], thread=mention["id"])
+    reply = Reply(
+        text=LONG,
+        channel="twitter",
+        conversation=mention["id"],
+        thread=mention["id"],
+        reference="JUN-0001",
+    )
     await enqueue(town, reply)
     assert await town.bridge.outbox.flush() == 0
     assert len(x.thread_from(mention["id"])) == 2
+    # The two parts that went are kept with the reply, in the store ...
+    [row] = await town.bridge.store.replies_for("JUN-0001")
+    assert row.status == "pending" and len(row.platform_ids) == 2
+    # ... so a worker that knows nothing of them (this one restarted) sends only the rest.
+    town.channel._posted.clear()
     town.clock.advance(15 * 60)  # X's window and the outbox's retry time both pass
     assert await town.bridge.outbox.flush() == 1
     parts = x.thread_from(mention["id"])
