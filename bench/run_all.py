@@ -281,6 +281,11 @@ def main() -> int:
         ) as progress:
             for bench in chosen:
                 results[bench.name] = run(bench, args.quick, progress)
+        # With --only, the others keep their figures from the last run.
+        for bench in BENCHMARKS:
+            path = OUT / f"{bench.name}.json"
+            if bench.name not in results and path.exists():
+                results[bench.name] = json.loads(path.read_text())
         info["minutes"] = round((time.perf_counter() - began) / 60, 1)
         info["machine"]["load average (1, 5, 15 min) at the end"] = " ".join(
             f"{x:.2f}" for x in os.getloadavg()
