@@ -38,7 +38,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=30)
     args = parser.parse_args()
     bot = TestBot(extra_plugin_dir=str(PLUGINS), loglevel=logging.ERROR)
-    bot.start()
+    bot.start(timeout=10)  # a shared, busy machine may take more than the default 2 s
     try:
         for n in range(args.warmup):
             bot.push_message(TEXT.format(n=n))
