@@ -31,8 +31,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import cProfile
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import telegram
+from payloads import Delivery, morning
+from results import percentile, top_functions, write
 from rich.console import Console
 from rich.table import Table
 from sql_tally import Tally, tallying
@@ -121,8 +126,11 @@ class InProcessBotApi(BaseRequest):
         return 200, json.dumps({"ok": True, "result": self.ME}).encode()
 
 
-async def ptb_floor(updates: Sequence[dict[str, Any]], warmup: int) -> tuple[float, list[str]]:
-    """Seconds for ``updates[warmup:]`` through a bare Application; the Bot API calls made."""
+async def ptb_floor(
+    updates: Sequence[dict[str, Any]], warmup: int
+) -> tuple[float, float, list[str]]:
+    """Wall and CPU seconds for ``updates[warmup:]`` through a bare Application; the Bot
+    API calls made."""
     apis = InProcessBotApi(), InProcessBotApi()
     application = (
         Application.builder()
@@ -146,14 +154,14 @@ async def ptb_floor(updates: Sequence[dict[str, Any]], warmup: int) -> tuple[flo
     try:
         for data in updates[:warmup]:
             await application.process_update(Update.de_json(data, application.bot))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for data in updates[warmup:]:
             await application.process_update(Update.de_json(data, application.bot))
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
         await application.shutdown()
     assert len(replies) == len(updates), f"ptb handled {len(replies)} of {len(updates)}"
-    return elapsed, apis[0].calls + apis[1].calls
+    return elapsed, cpu, apis[0].calls + apis[1].calls
 
 
 async def bare_insert(
@@ -239,6 +247,59 @@ async def pipeline_burst(
         await bridge.close()
 
 
+@dataclass
+class Mixed:
+    """A town's morning on the three platforms: wall and CPU seconds, latencies."""
+
+    seconds: float
+    cpu: float
+    latencies: list[float]
+
+
+async def mixed(
+    url: str, deliveries: Sequence[Delivery], warmup: int, workdir: Path, *, together: bool
+) -> Mixed:
+    """``deliveries[warmup:]`` parsed and handled one after another (``receive``), or all
+    submitted at once (``submit``, then the worker's batches: group commit)."""
+    clock = ManualClock()
+    bridge = await make_bridge(config=CONFIG, store_url=url, workdir=workdir, clock=clock)
+    latencies: list[float] = []
+    try:
+        for n, delivery in enumerate(deliveries[:warmup]):
+            clock.now = WEDNESDAY_10 + timedelta(seconds=n)
+            await bridge.receive(delivery.parse())
+        clock.now = WEDNESDAY_10 + timedelta(seconds=warmup)
+        start, cpu = time.perf_counter(), time.process_time()
+        if together:
+            await asyncio.gather(*(bridge.submit(d.parse()) for d in deliveries[warmup:]))
+            await bridge.drain()
+        else:
+            for n, delivery in enumerate(deliveries[warmup:], start=warmup):
+                clock.now = WEDNESDAY_10 + timedelta(seconds=n)
+                begun = time.perf_counter()
+                await bridge.receive(delivery.parse())
+                latencies.append(time.perf_counter() - begun)
+        return Mixed(time.perf_counter() - start, time.process_time() - cpu, latencies)
+    finally:
+        await bridge.close()
+
+
+def check_mixed(url: str, deliveries: Sequence[Delivery]) -> str:
+    """Assert that every distinct message was stored once and handled without error."""
+    distinct = len({(d.platform, d.platform_id) for d in deliveries})
+    with sync_engine(url) as engine, engine.connect() as connection:
+        stored = connection.execute(select(func.count()).select_from(inbound)).scalar_one()
+        done = connection.execute(
+            select(func.count())
+            .select_from(inbound)
+            .where(inbound.c.status == "done", inbound.c.error.is_(None))
+        ).scalar_one()
+        made = connection.execute(select(func.count()).select_from(requests)).scalar_one()
+        replies = connection.execute(select(func.count()).select_from(outbox)).scalar_one()
+    assert (stored, done) == (distinct, distinct), (stored, done, distinct)
+    return f"{distinct} distinct messages of {len(deliveries)}: {made} requests, {replies} replies"
+
+
 async def count_sql(
     bridge: Any, clock: ManualClock, first: int, counted: int
 ) -> dict[str, list[Tally]]:
@@ -314,24 +375,32 @@ def check_store(url: str, reports: int, resolved: int) -> str:
 
 @dataclass
 class Round:
-    """Seconds per message for each of the three, in one round."""
+    """Seconds per message for each, in one round (``*_cpu``: CPU seconds per message)."""
 
     ptb: float
     insert: float
     pipeline: float
     burst: float
+    mixed: float
+    mixed_burst: float
+    ptb_cpu: float
+    mixed_cpu: float
+    mixed_burst_cpu: float
 
 
 async def measure(
     dialect: str, n: int, rounds: int, warmup: int, counted: int, console: Console
-) -> tuple[list[Round], list[float], dict[str, list[Tally]]]:
+) -> tuple[list[Round], list[float], list[float], dict[str, list[Tally]], str]:
     """``rounds`` rounds of ptb floor, bare insert and pipeline, each on fresh stores."""
     updates = telegram_updates(0, warmup + n)
+    deliveries = morning(0, warmup + n, WEDNESDAY_10)
     results: list[Round] = []
     latencies: list[float] = []
+    mixed_latencies: list[float] = []
     sql: dict[str, list[Tally]] = {}
+    morning_checked = ""
     for number in range(rounds):
-        ptb_seconds, calls = await ptb_floor(copy.deepcopy(updates), warmup)
+        ptb_seconds, ptb_cpu, calls = await ptb_floor(copy.deepcopy(updates), warmup)
         assert calls == ["getMe"], f"the ptb floor called the Bot API: {calls}"
         messages = [parse_update(data) for data in copy.deepcopy(updates)]
         extra = counted if number == 0 else 0
@@ -345,23 +414,35 @@ async def measure(
             with fresh_store_url(dialect, Path(tmp), f"burst{number}") as url:
                 burst_seconds = await pipeline_burst(url, copy.deepcopy(updates), warmup, Path(tmp))
                 check_store(url, warmup + n, 0)
+            with fresh_store_url(dialect, Path(tmp), f"mixed{number}") as url:
+                serial = await mixed(url, deliveries, warmup, Path(tmp), together=False)
+                morning_checked = check_mixed(url, deliveries)
+            with fresh_store_url(dialect, Path(tmp), f"mixedburst{number}") as url:
+                together = await mixed(url, deliveries, warmup, Path(tmp), together=True)
+                check_mixed(url, deliveries)
         sql = sql or {"store bare insert": inserts, **run.sql}
         latencies += run.latencies
+        mixed_latencies += serial.latencies
         results.append(
-            Round(ptb_seconds / n, insert_seconds / n, run.seconds / n, burst_seconds / n)
+            Round(
+                ptb_seconds / n,
+                insert_seconds / n,
+                run.seconds / n,
+                burst_seconds / n,
+                serial.seconds / n,
+                together.seconds / n,
+                ptb_cpu / n,
+                serial.cpu / n,
+                together.cpu / n,
+            )
         )
         console.print(
             f"{dialect} round {number + 1}/{rounds}: pipeline "
             f"{results[-1].pipeline * 1e6:,.0f} µs/message, arriving together "
-            f"{results[-1].burst * 1e6:,.0f} µs/message; {checked}"
+            f"{results[-1].burst * 1e6:,.0f} µs/message, town's morning "
+            f"{results[-1].mixed * 1e6:,.0f} µs/message; {checked}"
         )
-    return results, latencies, sql
-
-
-def percentile(samples: Sequence[float], share: float) -> float:
-    """The sample below which ``share`` of them lie (nearest rank)."""
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+    return results, latencies, mixed_latencies, sql, morning_checked
 
 
 def spread(values: Sequence[float], digits: int) -> str:
@@ -370,7 +451,9 @@ def spread(values: Sequence[float], digits: int) -> str:
     return f"{mid:,.{digits}f} ({low:,.{digits}f}-{high:,.{digits}f})"
 
 
-def cost_cells(results: Sequence[Round], latencies: Sequence[float]) -> dict[str, str]:
+def cost_cells(
+    results: Sequence[Round], latencies: Sequence[float], mixed_latencies: Sequence[float]
+) -> dict[str, str]:
     """One dialect's column of the cost table."""
     per_message = {key: [getattr(r, key) * 1e6 for r in results] for key in vars(results[0])}
     return {
@@ -378,12 +461,81 @@ def cost_cells(results: Sequence[Round], latencies: Sequence[float]) -> dict[str
         "store bare insert (Store.accept)": spread(per_message["insert"], 0),
         "junbridge pipeline (parse + receive)": spread(per_message["pipeline"], 0),
         "junbridge, arriving together (parse + submit)": spread(per_message["burst"], 0),
+        "town's morning, 3 platforms (parse + receive)": spread(per_message["mixed"], 0),
+        "town's morning, arriving together": spread(per_message["mixed_burst"], 0),
+        "CPU: ptb floor": spread(per_message["ptb_cpu"], 0),
+        "CPU: town's morning": spread(per_message["mixed_cpu"], 0),
+        "CPU: town's morning, arriving together": spread(per_message["mixed_burst_cpu"], 0),
         "ratio pipeline / ptb floor": spread([r.pipeline / r.ptb for r in results], 1),
         "ratio pipeline / bare insert": spread([r.pipeline / r.insert for r in results], 1),
         "ratio arriving together / ptb floor": spread([r.burst / r.ptb for r in results], 1),
+        "ratio town's morning / ptb floor": spread([r.mixed / r.ptb for r in results], 1),
+        "ratio morning together / ptb floor": spread([r.mixed_burst / r.ptb for r in results], 1),
         "pipeline latency p50": f"{percentile(latencies, 0.50) * 1e6:,.0f}",
         "pipeline latency p99": f"{percentile(latencies, 0.99) * 1e6:,.0f}",
+        "town's morning latency p50": f"{percentile(mixed_latencies, 0.50) * 1e6:,.0f}",
+        "town's morning latency p99": f"{percentile(mixed_latencies, 0.99) * 1e6:,.0f}",
     }
+
+
+def figures(
+    results: Sequence[Round], latencies: Sequence[float], mixed_latencies: Sequence[float]
+) -> dict[str, Any]:
+    """One dialect's figures for the runner: medians over rounds, in µs per message."""
+    out: dict[str, Any] = {
+        key: statistics.median(getattr(r, key) for r in results) * 1e6 for key in vars(results[0])
+    }
+    out["rounds"] = [{k: v * 1e6 for k, v in vars(r).items()} for r in results]
+    for name, samples in (("pipeline", latencies), ("mixed", mixed_latencies)):
+        out[f"{name}_p50"] = percentile(samples, 0.50) * 1e6
+        out[f"{name}_p99"] = percentile(samples, 0.99) * 1e6
+    return out
+
+
+ERRBOT_PYTHON = ROOT / ".venv-errbot" / "bin" / "python"
+
+
+def errbot_anchor(messages: int, warmup: int, console: Console) -> dict[str, Any]:
+    """Errbot's test backend with one command, in its own virtualenv and process."""
+    if not ERRBOT_PYTHON.exists():
+        return {"error": f"{ERRBOT_PYTHON.relative_to(ROOT)} is missing (see docs/benchmarks.md)"}
+    done = subprocess.run(
+        [str(ERRBOT_PYTHON), str(ROOT / "bench" / "errbot" / "anchor.py"),
+         "--messages", str(messages), "--warmup", str(warmup)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ""},
+    )  # fmt: skip
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    console.print(
+        f"Errbot {found['errbot']}: {found['serial_per_second']:,.0f} messages/s one at a time, "
+        f"{found['together_per_second']:,.0f} arriving together"
+    )
+    return found
+
+
+async def profiled(n: int, warmup: int) -> dict[str, Any]:
+    """cProfile of the town's morning through the pipeline on SQLite, one at a time."""
+    deliveries = morning(0, warmup + n, WEDNESDAY_10)
+    profiler = cProfile.Profile()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fresh_store_url("sqlite", Path(tmp), "profile") as url,
+    ):
+        clock = ManualClock()
+        bridge = await make_bridge(config=CONFIG, store_url=url, workdir=tmp, clock=clock)
+        try:
+            for k, delivery in enumerate(deliveries[:warmup]):
+                clock.now = WEDNESDAY_10 + timedelta(seconds=k)
+                await bridge.receive(delivery.parse())
+            profiler.enable()
+            for k, delivery in enumerate(deliveries[warmup:], start=warmup):
+                clock.now = WEDNESDAY_10 + timedelta(seconds=k)
+                await bridge.receive(delivery.parse())
+            profiler.disable()
+        finally:
+            await bridge.close()
+    return top_functions(profiler)
 
 
 def sql_cells(tallies: Sequence[Tally]) -> tuple[list[str], str]:
@@ -407,23 +559,36 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=30, help="untimed messages first")
     parser.add_argument("--counted", type=int, default=20, help="messages whose SQL is counted")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-errbot", action="store_true", help="skip the Errbot anchor")
+    parser.add_argument("--profile", action="store_true", help="profile the pipeline too")
+    parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     console = Console(width=110)
     dialects = DIALECTS[:1] if args.no_postgres else DIALECTS
     columns: dict[str, dict[str, str]] = {}
+    data: dict[str, Any] = {"messages": args.messages, "rounds": args.rounds, "dialects": {}}
     sql_rows: list[list[str]] = []
     statements: list[str] = []
     for dialect in dialects:
-        results, latencies, sql = asyncio.run(
+        results, latencies, mixed_latencies, sql, checked = asyncio.run(
             measure(dialect, args.messages, args.rounds, args.warmup, args.counted, console)
         )
-        columns[dialect] = cost_cells(results, latencies)
+        columns[dialect] = cost_cells(results, latencies, mixed_latencies)
+        data["dialects"][dialect] = figures(results, latencies, mixed_latencies)
+        data["dialects"][dialect]["morning_checked"] = checked
+        data["dialects"][dialect]["sql"] = {}
         for kind, tallies in sql.items():
             means, which = sql_cells(tallies)
             sql_rows.append([kind, dialect, *means])
             statements.append(f"{kind}, {dialect}: {which}")
+            data["dialects"][dialect]["sql"][kind] = {"counts": means, "statements": which}
+    if not args.no_errbot:
+        data["errbot"] = errbot_anchor(args.messages, args.warmup, console)
+    if args.profile:
+        console.print("profiling the town's morning on SQLite ...")
+        data["profile"] = asyncio.run(profiled(args.messages, args.warmup))
     costs = Table(
-        title=f"µs per message, {args.messages} Telegram text updates after {args.warmup} "
+        title=f"µs per message, {args.messages} messages after {args.warmup} "
         f"untimed: median of {args.rounds} rounds (range)"
     )
     for column in ("", *dialects):
@@ -442,9 +607,12 @@ def main() -> int:
     console.print(
         f"python-telegram-bot {telegram.__version__}; the ptb floor made no network call "
         "(getMe answered in-process). Each report came from its own resident, so none met "
-        "town.limits; each store was checked to hold one request and one reply per report."
+        "town.limits; each store was checked to hold one request and one reply per report. "
+        "The town's morning: Telegram, Slack and X payloads from the captured fixtures, "
+        "four departments, triage, follow-ups and duplicates (bench/payloads.py)."
     )
     console.print("command: " + command_line())
+    write(args.json, data)
     return 0
 
 

@@ -17,8 +17,13 @@ requests (Department.assignee asks the store for each one's open load: the least
 assignment runs on every report); the clock is fixed on a Wednesday at 10:00. Compare
 ratios, not milliseconds.
 
+With ``--town`` each store is a year of a town made in SQL (town_fill.py: Jun's four
+departments, a fifth private, all but the newest ``--open`` closed), and at each size the
+public page (its figures read from the store on every view) and Open311's ``GET
+requests`` of one service over the last day are also fetched over HTTP: p50/p95.
+
     .venv/bin/python bench/bench_scale.py [--sizes 0 1000 10000 100000] [--open 500]
-        [--batch 50] [--rounds 3] [--no-postgres]
+        [--batch 50] [--rounds 3] [--no-postgres] [--town] [--repeat 40] [--json PATH]
 """
 
 from __future__ import annotations
@@ -33,9 +38,12 @@ import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+from results import percentile, write
 from rich.console import Console
 from rich.table import Table
 from sql_tally import Tally, label, tallying
@@ -56,6 +64,8 @@ from junbridge.store.schema import (
 )
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock
+from junbridge.web.app import create_app
+from junbridge.web.server import serve
 
 STAFF = ("Paco", "Lola")
 CONFIG = {
@@ -68,6 +78,12 @@ CONFIG = {
         }
     },
 }
+# With --town: Jun's four departments, as the filled year of a town has them.
+TOWN_CONFIG = {
+    "town": CONFIG["town"],
+    "departments": {**CONFIG["departments"], "school": {}, "doctor": {}, "police": {}},
+}
+OPEN311_DAYS = 1
 REQUESTS_PER_RESIDENT = 3
 CHUNK = 2_000
 # For the statement column: "requests.state" -> "state", "%(state_1)s::VARCHAR" -> "?".
@@ -293,6 +309,7 @@ class Point:
     sent: int = 0
     batches: list[float] = field(default_factory=list)
     tally: Tally | None = None
+    pages: dict[str, list[float]] = field(default_factory=dict)
 
     async def send(self, count: int) -> float:
         """Seconds for ``count`` lamp reports, each from a new resident."""
@@ -307,10 +324,42 @@ class Point:
         return time.perf_counter() - start
 
 
+async def pages(point: Point, repeat: int) -> None:
+    """The public page (its figures read from the store on every view) and Open311's GET
+    requests of one service over the last OPEN311_DAYS days, over HTTP: seconds each, and
+    how many requests Open311 answered with."""
+    server = await serve(create_app(point.bridge, figures_seconds=0))
+    now = point.clock()
+    start = (now - timedelta(days=OPEN311_DAYS)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    paths = {
+        "public page": "/?lang=es",
+        "open311 requests": f"/open311/v2/requests.json?service_code=lighting"
+        f"&start_date={start}&end_date={end}",
+    }
+    try:
+        async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=120) as client:
+            for name, path in paths.items():
+                times = point.pages.setdefault(name, [])
+                for number in range(repeat + 1):
+                    begun = time.perf_counter()
+                    response = await client.get(path)
+                    if number:  # the first warms the caches
+                        times.append(time.perf_counter() - begun)
+                    assert response.status_code == 200, (path, response.text[:300])
+                if name.startswith("open311"):
+                    point.counted["open311 answered"] = len(response.json())
+    finally:
+        await server.stop()
+
+
 async def measure(
     dialect: str, sizes: Sequence[int], args: argparse.Namespace, console: Console
 ) -> list[Point]:
     """Fill a store per size, warm each up, time batches round the sizes, then profile."""
+    from town_fill import fill_town  # imports bench_public_page, which imports this module
+
+    now = ManualClock().now
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         folder = Path(tmp)
         (folder / "template").mkdir()
@@ -324,11 +373,21 @@ async def measure(
                 clock = ManualClock()
                 # The bridge first: opening the store creates its tables.
                 bridge = await make_bridge(
-                    config=CONFIG, store_url=url, workdir=workdir, clock=clock
+                    config=TOWN_CONFIG if args.town else CONFIG,
+                    store_url=url,
+                    workdir=workdir,
+                    clock=clock,
                 )
                 points.append(Point(size, url, bridge, clock, {}, 0.0))
                 start = time.perf_counter()
-                counted = await asyncio.to_thread(fill, url, size, template, open_count=args.open)
+                if args.town:
+                    counted = await asyncio.to_thread(
+                        fill_town, url, size, template, open_count=args.open, now=now
+                    )
+                else:
+                    counted = await asyncio.to_thread(
+                        fill, url, size, template, open_count=args.open
+                    )
                 points[-1].counted, points[-1].fill_seconds = counted, time.perf_counter() - start
                 assert counted["requests"] == size, f"filled {counted['requests']}, not {size}"
                 console.print(
@@ -344,6 +403,10 @@ async def measure(
             for point in points:
                 with tallying() as point.tally:
                     await point.send(args.profiled)
+            if args.town:
+                for point in points:
+                    await pages(point, args.repeat)
+                    console.print(f"{dialect} {point.size:>9,}: pages timed")
         finally:
             for point in points:
                 await point.bridge.close()
@@ -438,6 +501,47 @@ def growing(dialect: str, points: Sequence[Point], args: argparse.Namespace) -> 
     return table
 
 
+def page_table(dialect: str, points: Sequence[Point]) -> Table:
+    """p50/p95 ms of each page at each size."""
+    table = Table(title=f"{dialect}: ms per page over HTTP (figures read on every view)")
+    table.add_column("page")
+    for point in points:
+        table.add_column(f"{point.size:,} p50", justify="right")
+        table.add_column("p95", justify="right")
+    for name in points[0].pages:
+        cells = []
+        for point in points:
+            times = point.pages[name]
+            cells += [
+                f"{percentile(times, 0.5) * 1000:.1f}",
+                f"{percentile(times, 0.95) * 1000:.1f}",
+            ]
+        table.add_row(name, *cells)
+    return table
+
+
+def point_figures(point: Point, base: Point) -> dict[str, Any]:
+    """One size's figures for the runner."""
+    ratios = [mine / theirs for mine, theirs in zip(point.batches, base.batches, strict=True)]
+    out: dict[str, Any] = {
+        "size": point.size,
+        "counted": point.counted,
+        "fill_seconds": point.fill_seconds,
+        "ingest_ms": statistics.median(point.batches) * 1000,
+        "ingest_ratio": statistics.median(ratios),
+        "ingest_ratios": ratios,
+        "pages": {
+            name: {
+                "p50_ms": percentile(times, 0.5) * 1000,
+                "p95_ms": percentile(times, 0.95) * 1000,
+                "max_ms": max(times) * 1000,
+            }
+            for name, times in point.pages.items()
+        },
+    }
+    return out
+
+
 def short(statement: str) -> str:
     """``SELECT requests … WHERE state = ?``: enough of a statement to recognise it."""
     where = statement.find(" WHERE ")
@@ -459,14 +563,25 @@ def main() -> int:
     parser.add_argument("--profiled", type=int, default=20, help="reports timed per statement")
     parser.add_argument("--top", type=int, default=4, help="growing statements to list")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--town",
+        action="store_true",
+        help="fill a year of a town in SQL (town_fill.py) and time the public page and Open311",
+    )
+    parser.add_argument("--repeat", type=int, default=40, help="fetches of each page (--town)")
+    parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     sizes = sorted(set(args.sizes))
+    data: dict[str, Any] = {"sizes": sizes, "dialects": {}}
     console = Console(width=120)
     dialects = DIALECTS[:1] if args.no_postgres else DIALECTS
     for dialect in dialects:
         points = asyncio.run(measure(dialect, sizes, args, console))
         console.print(curve(dialect, points, args))
         console.print(growing(dialect, points, args))
+        if args.town:
+            console.print(page_table(dialect, points))
+        data["dialects"][dialect] = [point_figures(point, points[0]) for point in points]
     backlog = "all open (assigned)" if args.open < 0 else f"closed but the newest {args.open:,}"
     console.print(
         f"Stored requests are {backlog}, {REQUESTS_PER_RESIDENT} per resident. Two "
@@ -477,6 +592,7 @@ def main() -> int:
         "(junbridge never runs ANALYZE)."
     )
     console.print("command: " + command_line())
+    write(args.json, data)
     return 0
 
 

@@ -41,6 +41,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
+from results import write
 from stores import command_line
 
 from junbridge.testing.emulators import SlackEmulator, slack_link
@@ -297,6 +298,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=int, nargs="+", default=[50, 200, 500])
     parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     bridge_runs, bare_runs = asyncio.run(measure(args.rates, args.seconds))
     table = Table(title=f"Signed Slack events for {args.seconds:g} s at each rate (ms)")
@@ -320,6 +322,22 @@ def main() -> int:
         "drained: after the load stopped, until every accepted message was handled. "
         f"command: {command_line()}"
     )
+    runs = []
+    for run, bare in zip(bridge_runs, bare_runs, strict=True):
+        for name, r in (("bare Starlette", bare), ("junbridge run, Slack", run)):
+            runs.append(
+                {
+                    "server": name,
+                    "rate": r.rate,
+                    "p50_ms": r.p(0.5),
+                    "p99_ms": r.p(0.99),
+                    "max_ms": max(r.latencies) * 1000,
+                    "over_3s": sum(x > 3 for x in r.latencies),
+                    "statuses": " ".join(f"{s}×{n}" for s, n in sorted(r.statuses.items())),
+                    "drain": f"{r.drain:.1f} s" if r.drain is not None else "-",
+                }
+            )
+    write(args.json, {"runs": runs, "seconds": args.seconds})
     return 0
 
 

@@ -41,8 +41,12 @@ def declared(*, extra: str | None = None) -> list[Requirement]:
 
 @pytest.mark.parametrize(
     ("lock", "extras"),
-    [("requirements.txt", ()), ("requirements-test.txt", ("test",))],
-    ids=["run", "test"],
+    [
+        ("requirements.txt", ()),
+        ("requirements-test.txt", ("test",)),
+        ("requirements-bench.txt", ("test", "bench")),
+    ],
+    ids=["run", "test", "bench"],
 )
 def test_every_declared_dependency_is_pinned_within_its_range_with_hashes(
     lock: str, extras: tuple[str, ...]
@@ -60,11 +64,16 @@ def test_every_declared_dependency_is_pinned_within_its_range_with_hashes(
     assert not unhashed, f"pins without hashes in {lock}: {unhashed}"
 
 
-def test_run_and_test_locks_agree_on_every_shared_package() -> None:
-    run, test = (
-        locked(ROOT / "requirements.txt"),
-        locked(ROOT / "requirements-test.txt"),
-    )
+@pytest.mark.parametrize(
+    ("smaller", "larger"),
+    [
+        ("requirements.txt", "requirements-test.txt"),
+        ("requirements-test.txt", "requirements-bench.txt"),
+    ],
+    ids=["run-test", "test-bench"],
+)
+def test_each_lock_keeps_the_versions_of_the_one_below(smaller: str, larger: str) -> None:
+    run, test = locked(ROOT / smaller), locked(ROOT / larger)
     differ = {
         n: (run[n][0], test[n][0]) for n in run.keys() & test.keys() if run[n][0] != test[n][0]
     }

@@ -51,11 +51,15 @@ class SlackCall(Call):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RateLimit:
-    """At most ``calls`` calls to a method per ``per`` seconds, then 429 + ``Retry-After``."""
+    """At most ``calls`` calls to a method per ``per`` seconds, then 429 + ``Retry-After``.
+
+    ``per_channel``: counted for each channel apart, as Slack counts ``chat.postMessage``.
+    """
 
     calls: int
     per: float = 60.0
     retry_after: int = 1
+    per_channel: bool = False
 
 
 class SlackEmulator(Emulator):
@@ -112,9 +116,20 @@ class SlackEmulator(Emulator):
         """Where events go in events mode: the bridge's web app (its Slack request URLs)."""
         self.bridge_url = bridge_url.rstrip("/")
 
-    def limit(self, method: str, *, calls: int, per: float = 60.0, retry_after: int = 1) -> None:
-        """Rate-limit ``method``: past ``calls`` per ``per`` seconds it answers 429."""
-        self.rate_limits[method] = RateLimit(calls=calls, per=per, retry_after=retry_after)
+    def limit(
+        self,
+        method: str,
+        *,
+        calls: int,
+        per: float = 60.0,
+        retry_after: int = 1,
+        per_channel: bool = False,
+    ) -> None:
+        """Rate-limit ``method``: past ``calls`` per ``per`` seconds it answers 429
+        (``per_channel``: in any one channel, as Slack limits posting to about one a second)."""
+        self.rate_limits[method] = RateLimit(
+            calls=calls, per=per, retry_after=retry_after, per_channel=per_channel
+        )
 
     def routes(self) -> Sequence[BaseRoute]:
         """The Web API, the upload URLs ``files.getUploadURLExternal`` hands out, and files."""
@@ -197,7 +212,7 @@ class SlackEmulator(Emulator):
             if handler is None:
                 raise Refused("unknown_method")
             self._authorize(method, request, params)
-            limited = self._rate_limited(method)
+            limited = self._rate_limited(method, params)
             if limited is not None:
                 self._keep(method, params, status=429, error="ratelimited")
                 return JSONResponse(
@@ -222,16 +237,17 @@ class SlackEmulator(Emulator):
         if token != wanted:
             raise Refused("invalid_auth")
 
-    def _rate_limited(self, method: str) -> RateLimit | None:
+    def _rate_limited(self, method: str, params: Mapping[str, Any]) -> RateLimit | None:
         limit = self.rate_limits.get(method)
         if limit is None:
             return None
+        key = f"{method} {params.get('channel')}" if limit.per_channel else method
         now = time.monotonic()
-        recent = [t for t in self._recent.get(method, []) if now - t < limit.per]
+        recent = [t for t in self._recent.get(key, []) if now - t < limit.per]
         if len(recent) >= limit.calls:
-            self._recent[method] = recent
+            self._recent[key] = recent
             return limit
-        self._recent[method] = [*recent, now]
+        self._recent[key] = [*recent, now]
         return None
 
     async def _upload(self, request: Request) -> Response:

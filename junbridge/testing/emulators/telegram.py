@@ -99,6 +99,7 @@ class TelegramEmulator(BotApi):
         username: str = "AytoJunBot",
         first_name: str = "Ayuntamiento de Jun",
         per_chat_per_second: int | None = None,
+        per_bot_per_second: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(
@@ -106,6 +107,7 @@ class TelegramEmulator(BotApi):
             username=username,
             first_name=first_name,
             per_chat_per_second=per_chat_per_second,
+            per_bot_per_second=per_bot_per_second,
             clock=clock,
         )
         self.webhook_url: str | None = None

@@ -3,9 +3,10 @@
 ``POST /bot{token}/{method}`` answers as api.telegram.org does: ``{"ok": true, "result"}``
 or an error with its HTTP status (401 for an unknown token). ``GET /file/bot{token}/{path}``
 serves files. Limits are Telegram's: 4096 characters of text after entity parsing, 1024 of
-caption, 64 bytes of callback data, unknown chats and blocked users refused; a per-chat rate
-limit (429 with ``retry_after``) can be switched on. How updates reach the bot (getUpdates,
-webhooks) is in :mod:`junbridge.testing.emulators.telegram`.
+caption, 64 bytes of callback data, unknown chats and blocked users refused; Telegram's rate
+limits (429 with ``retry_after``) can be switched on: per chat (``per_chat_per_second``) and
+per bot, across all chats (``per_bot_per_second``: 30 on Telegram). How updates reach the
+bot (getUpdates, webhooks) is in :mod:`junbridge.testing.emulators.telegram`.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class BotApi(Emulator):
         username: str = "AytoJunBot",
         first_name: str = "Ayuntamiento de Jun",
         per_chat_per_second: int | None = None,
+        per_bot_per_second: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -88,6 +90,7 @@ class BotApi(Emulator):
             "supports_inline_queries": False,
         }
         self.per_chat_per_second = per_chat_per_second
+        self.per_bot_per_second = per_bot_per_second
         self.clock = clock
         self.chats: dict[int, dict[str, Any]] = {}
         self.blocked: set[int] = set()
@@ -101,6 +104,7 @@ class BotApi(Emulator):
         )
         self._serial = itertools.count(1)
         self._sent_at: defaultdict[int, deque[float]] = defaultdict(deque)
+        self._bot_sent_at: deque[float] = deque()
 
     def routes(self) -> Sequence[BaseRoute]:
         """``/bot{token}/{method}`` and ``/file/bot{token}/{path}``, as api.telegram.org."""
@@ -264,16 +268,18 @@ class BotApi(Emulator):
         return chat
 
     def _check_rate(self, chat_id: int) -> None:
-        if self.per_chat_per_second is None:
-            return
+        """429 past either limit in the last second; a message refused counts for neither."""
         now = time.monotonic()
-        window = self._sent_at[chat_id]
-        while window and window[0] <= now - 1:
-            window.popleft()
-        if len(window) >= self.per_chat_per_second:
-            wait = max(1, math.ceil(window[0] + 1 - now))
-            raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
-        window.append(now)
+        windows = [(self._sent_at[chat_id], self.per_chat_per_second)]
+        windows.append((self._bot_sent_at, self.per_bot_per_second))
+        for window, limit in windows:
+            while window and window[0] <= now - 1:
+                window.popleft()
+            if limit is not None and len(window) >= limit:
+                wait = max(1, math.ceil(window[0] + 1 - now))
+                raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+        for window, _limit in windows:
+            window.append(now)
 
     def _bot_message(
         self, chat: dict[str, Any], content: dict[str, Any], params: dict[str, Any]

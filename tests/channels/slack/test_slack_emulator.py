@@ -59,6 +59,16 @@ async def test_a_rate_limit_answers_429_with_retry_after(slack: SlackEmulator) -
     assert limited.response["error"] == "ratelimited"
 
 
+async def test_a_per_channel_rate_limit_counts_each_channel_apart(slack: SlackEmulator) -> None:
+    slack.limit("chat.postMessage", calls=1, per=3600, per_channel=True)
+    api = client(slack)
+    await api.chat_postMessage(channel="C0PLAZA", text="1")
+    await api.chat_postMessage(channel="C0LIGHTING", text="2")
+    limited = await refusal(api.chat_postMessage(channel="C0PLAZA", text="3"))
+    assert limited.response.status_code == 429
+    assert [c.params["channel"] for c in slack.refused("chat.postMessage")] == ["C0PLAZA"]
+
+
 async def test_threads_updates_dms_and_locales(slack: SlackEmulator) -> None:
     api = client(slack)
     parent = await api.chat_postMessage(channel="C0PLAZA", text="JUN-0001")

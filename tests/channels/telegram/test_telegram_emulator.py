@@ -105,6 +105,19 @@ async def test_the_per_chat_rate_limit_answers_429_with_retry_after(emulator, bo
     assert refused.params["text"] == "dos"
 
 
+async def test_the_per_bot_rate_limit_counts_every_chat(emulator, bot: Bot):
+    chats = [2001, 2002, 2003]
+    for chat in chats:
+        emulator.known_chat({"id": chat, "type": "private", "first_name": f"Vecino {chat}"})
+    emulator.per_bot_per_second = 2
+    await bot.send_message(chats[0], "uno")
+    await bot.send_message(chats[1], "dos")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(chats[2], "tres")
+    [refused] = [c for c in emulator.calls if c.status == 429]
+    assert refused.params["chat_id"] == chats[2]
+
+
 async def test_a_blocked_bot_is_forbidden(emulator, bot: Bot):
     chat = await carmen(emulator)
     emulator.block(emulator.user())
