@@ -5,7 +5,7 @@ The outbox never sends faster than these rates, so a platform has no reason to a
 (``pacing`` table), so every worker paces against the same numbers.
 
 A rate is a token bucket, kept as its *theoretical arrival time* (GCRA): the moment the
-bucket would be full again. A send may go at ``max(now, tat - burst)``; it moves the
+bucket would be full again. A send may go at ``max(now, tat - tolerance)``; it moves the
 moment on by one interval. One datetime per key says it all, and two workers reading it in
 one transaction cannot both spend the same token.
 """
@@ -22,10 +22,18 @@ from junbridge.model import Reply
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    """At most ``count`` sends in any ``seconds``, as the platform documents it."""
+    """At most ``count`` sends in any ``seconds``, as the platform documents it, sent evenly;
+    ``burst`` of them may go at once after a quiet spell.
+
+    A burst is lent against the steady rate: in any window of ``seconds`` a bucket lets
+    ``count + burst - 1`` through. So a limit counted over a sliding window (Telegram's 30
+    a second) keeps ``burst=1``; a limit X counts per fixed window of 15 minutes is written
+    with ``count`` lowered by the burst it allows (90 steady + a burst of 10 = 100).
+    """
 
     count: int
     seconds: float
+    burst: int = 1
 
     @property
     def interval(self) -> timedelta:
@@ -33,9 +41,9 @@ class Rate:
         return timedelta(seconds=self.seconds / self.count)
 
     @property
-    def burst(self) -> timedelta:
+    def tolerance(self) -> timedelta:
         """How far ahead of the steady spacing a full bucket lets sends go."""
-        return self.interval * (self.count - 1)
+        return self.interval * (self.burst - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +87,7 @@ def slot(now: datetime, tat: datetime | None, rate: Rate) -> datetime:
     """The earliest moment a send may go under ``rate``, whose bucket is at ``tat``."""
     if tat is None:
         return now
-    return max(now, tat - rate.burst)
+    return max(now, tat - rate.tolerance)
 
 
 def spend(at: datetime, tat: datetime | None, rate: Rate) -> datetime:

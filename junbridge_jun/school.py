@@ -9,6 +9,7 @@ question, so an edit is live. Each answer is recorded as a request, answered and
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 import yaml
@@ -246,7 +247,23 @@ def asked_day(text: str, today: dt.date) -> dt.date:
 
 
 def load_menu(path: Path) -> Menu:
-    """Read and check a menu file; a JunbridgeError names the file and what is wrong."""
+    """Read and check a menu file; a JunbridgeError names the file and what is wrong.
+
+    Read again only when the file changed (its modification time or size): the school's
+    edits are live, and a question about the menu does not parse YAML every time.
+    """
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise JunbridgeError(f"school menu file {path} does not exist") from None
+    except OSError as exc:
+        raise JunbridgeError(f"school menu file {path} cannot be read: {exc}") from exc
+    return _read_menu(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_menu(path: Path, _mtime_ns: int, _size: int) -> Menu:
+    """The menu at ``path`` as it was at that modification time and size."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

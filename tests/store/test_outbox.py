@@ -210,7 +210,7 @@ async def test_a_reply_never_overtakes_an_earlier_one_to_the_same_chat(db_url: s
         await store.close()
 
 
-TEST_PACE = Pace(conversation=Rate(1, 1.0), bot=Rate(2, 1.0))
+TEST_PACE = Pace(conversation=Rate(1, 1.0), bot=Rate(2, 1.0, burst=2))
 
 
 def paced_for_test(_channel: str, _destination: str) -> Pace:
