@@ -162,9 +162,7 @@ async def set_password(store: Store, staff: str, hashed: str, *, now: datetime) 
 
     def work(tx: Transaction) -> None:
         tx.connection.execute(delete(staff_passwords).where(staff_passwords.c.staff == staff))
-        tx.connection.execute(
-            insert(staff_passwords).values(staff=staff, hash=hashed, set_at=now)
-        )
+        tx.connection.execute(insert(staff_passwords).values(staff=staff, hash=hashed, set_at=now))
 
     await store.write(work)
 

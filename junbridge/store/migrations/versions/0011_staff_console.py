@@ -38,9 +38,7 @@ def upgrade() -> None:
         sa.Column("used_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint("token_hash", name="pk_staff_sign_ins"),
     )
-    op.create_index(
-        "ix_staff_sign_ins_staff_created_at", "staff_sign_ins", ["staff", "created_at"]
-    )
+    op.create_index("ix_staff_sign_ins_staff_created_at", "staff_sign_ins", ["staff", "created_at"])
     op.create_table(
         "staff_sessions",
         sa.Column("id_hash", sa.String(), nullable=False),
