@@ -288,3 +288,46 @@ def test_passwords_are_salted_scrypt():
     assert one != two and one.startswith("scrypt$")
     assert access.password_matches("la misma clave", one)
     assert not access.password_matches("otra", one) and not access.password_matches("x", None)
+
+
+def test_an_admin_sets_a_password_from_the_command_line(tmp_path):
+    import asyncio
+    from pathlib import Path
+
+    import yaml
+    from click.testing import CliRunner
+
+    from junbridge.cli import cli
+    from junbridge.store import Store
+
+    root = Path(__file__).parent.parent
+    config = yaml.safe_load((root / "tests" / "data" / "jun.yaml").read_text())
+    config["departments"]["school"]["menu_file"] = str(root / "menu.yaml")
+    path = tmp_path / "channels.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    runner = CliRunner()
+    done = runner.invoke(
+        cli,
+        ["staff", "password", "electricista", "--config", str(path)],
+        input="una clave larga\nuna clave larga\n",
+    )
+    assert done.exit_code == 0, done.output
+    assert "electricista (lighting) can sign in" in done.output
+    short = runner.invoke(
+        cli, ["staff", "password", "electricista", "--config", str(path), "--password", "corta"]
+    )
+    assert short.exit_code == 1 and "at least 10 characters" in short.output
+    nobody = runner.invoke(
+        cli, ["staff", "password", "nadie", "--config", str(path), "--password", "0123456789ab"]
+    )
+    assert nobody.exit_code == 1 and "nobody called 'nadie'" in nobody.output
+
+    async def stored() -> str | None:
+        store = await Store.open(f"sqlite:///{tmp_path / 'junbridge.db'}")
+        try:
+            return await staff_access.password_of(store, "electricista")
+        finally:
+            await store.close()
+
+    hashed = asyncio.run(stored())
+    assert access.password_matches("una clave larga", hashed)
