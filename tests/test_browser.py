@@ -112,7 +112,17 @@ class Page:
         return await self.run(self.driver.find_element, By.CSS_SELECTOR, css)
 
     async def click(self, css: str) -> None:
+        """Click a link or a form's button, and wait for the page it leads to."""
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        old = await self.one("html")
         await self.run((await self.one(css)).click)
+        wait = WebDriverWait(self.driver, 20)
+        await self.run(wait.until, expected_conditions.staleness_of(old))
+        await self.run(
+            wait.until, lambda d: d.execute_script("return document.readyState") == "complete"
+        )
 
     async def type(self, css: str, text: str) -> None:
         await self.run((await self.one(css)).send_keys, text)
@@ -124,12 +134,19 @@ class Page:
         return str((await self.run((await self.one("body")).get_attribute, "innerText")) or "")
 
     async def drawn(self, css: str) -> list[int]:
-        """The natural width of each image matching ``css`` (0: the browser could not draw it)."""
+        """The natural width of each image matching ``css`` once loaded (0: the browser could
+        not draw it). Lazy images are scrolled into view first, and given 10 s."""
         script = (
             "return Array.from(document.querySelectorAll(arguments[0]))"
-            ".map(i => i.complete ? i.naturalWidth : 0)"
+            ".map(i => { i.scrollIntoView(); return i.complete ? i.naturalWidth : -1; })"
         )
-        return list(await self.run(self.driver.execute_script, script, css))
+        widths: list[int] = []
+        for _ in range(100):
+            widths = list(await self.run(self.driver.execute_script, script, css))
+            if -1 not in widths:
+                break
+            await asyncio.sleep(0.1)
+        return [max(width, 0) for width in widths]
 
     async def screenshot(self, name: str) -> Path:
         """The whole page as a PNG in tests/artifacts/; its path is printed."""

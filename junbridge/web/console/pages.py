@@ -27,7 +27,13 @@ from junbridge.dates import DAY_TIME, format_moment
 from junbridge.departments import Department, place_of
 from junbridge.desk import sign_in
 from junbridge.media import local_path
-from junbridge.model import Attachment, HistoryEntry, IllegalTransition, ServiceRequest
+from junbridge.model import (
+    Attachment,
+    HistoryEntry,
+    IllegalTransition,
+    ServiceRequest,
+    Status,
+)
 from junbridge.store import staff_access
 from junbridge.store.measures import AUTOMATIC, by_resident
 from junbridge.store.staff_access import StaffSession
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
     from junbridge.bridge import Bridge
 
 TABS = ("mine", "unassigned", "soon", "open")
+STATES = frozenset(s.value for s in Status)
 # "Due soon": a promise that ends within this many hours, or has ended.
 SOON_HOURS = 24
 SUMMARY_LENGTH = 90
@@ -419,7 +426,7 @@ class StaffConsole:
         )
 
     def _history_line(self, entry: HistoryEntry, language: str) -> dict[str, str]:
-        if entry.state is not None and entry.action == entry.state.value:
+        if entry.action in STATES:  # a change of state, or "seen" once further along
             what = text(language, f"state_{entry.action}")
         else:
             key = f"action_{entry.action}"
