@@ -331,3 +331,23 @@ def test_an_admin_sets_a_password_from_the_command_line(tmp_path):
 
     hashed = asyncio.run(stored())
     assert access.password_matches("una clave larga", hashed)
+
+
+def test_every_console_text_is_in_both_languages_and_every_one_used_exists():
+    from pathlib import Path
+
+    from junbridge.web.console.actions import ACTIONS
+    from junbridge.web.console.pages import TABS
+    from junbridge.web.console.texts import CONSOLE_TEXTS
+    from junbridge.web.texts import PAGE_TEXTS
+
+    root = Path(__file__).parent.parent / "junbridge" / "web"
+    assert set(CONSOLE_TEXTS["es"]) == set(CONSOLE_TEXTS["en"])
+    used = {*ACTIONS, *(f"tab_{tab}" for tab in TABS), "by_resident", "by_automatic"}
+    for template in (root / "templates").glob("staff_*.html"):
+        used |= set(re.findall(r"""\bt\(["'](\w+)["']""", template.read_text()))
+    for module in (root / "console").glob("*.py"):
+        used |= set(re.findall(r"""text\(\s*language,\s*["'](\w+)["']""", module.read_text()))
+    for language in ("es", "en"):
+        assert used - set(CONSOLE_TEXTS[language]) - set(PAGE_TEXTS[language]) == set()
+    assert len(used) > 40
