@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from junbridge.config.settings import Staff
@@ -83,6 +84,12 @@ def password_matches(password: str, stored: str | None) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(tried, base64.b64decode(digest)) and stored is not None
+
+
+def form_field(form: FormData, name: str) -> str | None:
+    """A text field of a posted form (None if absent, or a file)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else None
 
 
 def secure(public_url: str) -> bool:
