@@ -18,7 +18,7 @@ from junbridge.effects import Effects
 from junbridge.handled import Handled
 from junbridge.model import Message, Reply, ServiceRequest
 from junbridge.requests import timers
-from junbridge.store import Transaction
+from junbridge.store import Transaction, staff_access
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -102,6 +102,8 @@ def write(
         tx.set_limit_notice(*effects.notice)
     if effects.language is not None:
         tx.set_resident_language(*effects.language)
+    if effects.sign_in is not None:
+        staff_access.add_sign_in(tx.connection, effects.sign_in, now=bridge.clock())
     if inbound_id is None:
         return request, queued, len(card)
     tx.finish_inbound(

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from junbridge.model import Reply, ServiceRequest
 from junbridge.store import ConversationState
+from junbridge.store.staff_access import SignIn
 
 # Replies that can only be written once the request is saved (they name its reference).
 Render = Callable[[ServiceRequest | None], Sequence[Reply]]
@@ -49,6 +50,8 @@ class Effects:
     notice: tuple[int, datetime] | None = None
     #: (resident id, language): the language the resident chose for their replies.
     language: tuple[int, str] | None = None
+    #: A staff member's one-time link to the console (``login``), stored with its reply.
+    sign_in: SignIn | None = None
     department: str | None = None
 
     @staticmethod

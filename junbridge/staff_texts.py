@@ -41,6 +41,11 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "staff_needs_department": "refer necesita el departamento: refer {reference}"
         " ({departments})",
         "staff_unknown_member": "no hay nadie llamado {name} en {department}",
+        "staff_login_link": "{name}: tu enlace para entrar en la consola del personal, válido"
+        " {minutes} min y una sola vez: {link}",
+        "staff_login_paced": "{name}: ya tienes un enlace reciente; espera un minuto para pedir"
+        " otro.",
+        "staff_from_console": "{name}, desde la consola: {said}",
         # Notes junbridge keeps in a request's history (staff read them in the console).
         "note_no_answer": "sin respuesta a «¿está arreglado?»",
         "note_confirmed_fixed": "quien lo avisó confirma que está arreglado",
@@ -80,6 +85,10 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "staff_needs_original": "{verb} needs the original's reference: {verb} {reference} ...",
         "staff_needs_department": "refer needs the department: refer {reference} ({departments})",
         "staff_unknown_member": "nobody called {name} in {department}",
+        "staff_login_link": "{name}: your link to the staff console, good for {minutes} min"
+        " and once: {link}",
+        "staff_login_paced": "{name}: you have a recent link; wait a minute to ask for another.",
+        "staff_from_console": "{name}, from the console: {said}",
         "note_no_answer": "no answer to «is it fixed?»",
         "note_confirmed_fixed": "the person who reported it confirms it is fixed",
         "note_not_fixed": "the person who reported it says it is not fixed",

@@ -7,12 +7,14 @@ import io
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from rich.console import Console
 
 from junbridge.demo import play, run_demo
 from junbridge.demo.script import Transcript
-from junbridge.demo.town import open_town
+from junbridge.demo.town import DemoTown, open_town
+from junbridge.demo.visit import visit
 from junbridge.model import Status
 
 ROOT = Path(__file__).parent.parent
@@ -44,8 +46,54 @@ async def test_the_day_in_jun_plays_on_every_platform_and_keeps_police_matters_p
         noise = requests["police"]
         assert (noise.expected_datetime - noise.requested_datetime).total_seconds() <= 30 * 60
         assert not any("ruido" in t or noise.reference in t for t in public)
+        await what_the_demo_offers_a_browser(town)
     finally:
         await town.close()
+
+
+async def what_the_demo_offers_a_browser(town: DemoTown) -> None:
+    """``--keep-running``: every address it prints answers, on the port it serves."""
+    assert town.bridge.config.web.public_url == town.server.url
+    shown = await visit(town)
+    async with httpx.AsyncClient(trust_env=False, follow_redirects=True) as client:
+        for what, address in shown.addresses:
+            assert address.startswith(town.server.url + "/"), what
+            response = await client.get(address)
+            assert response.status_code == 200, (what, address)
+        [_, lamp] = next(a for a in shown.addresses if a[0].startswith("A public request"))
+        assert "/photos/1" in (await client.get(lamp)).text
+        on_the_day = next(a for w, a in shown.addresses if w == "Open311 requests, JSON")
+        assert {r["service_code"] for r in (await client.get(on_the_day)).json()} >= {
+            shown.service_code,
+            "school",
+        }
+        # The printed link signs in (once); the printed password too.
+        link = next(a for w, a in shown.addresses if "/staff/login/" in a)
+        page = await client.get(link)
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token is not None
+        signed = await client.post(link, data={"csrf": token[1]})
+        assert signed.status_code == 200 and "Alumbrado" in signed.text
+        client.cookies.clear()
+        page = await client.get(f"{town.server.url}/staff/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token is not None
+        signed = await client.post(
+            f"{town.server.url}/staff/login/password",
+            data={"csrf": token[1], "who": shown.staff, "password": shown.password},
+        )
+        assert signed.url.path == "/staff" and "Alumbrado" in signed.text
+        # Open311 takes a report with the printed key, and refuses one without.
+        report = {
+            "service_code": shown.service_code,
+            "lat": "37.2218",
+            "long": "-3.593",
+            "description": "Farola apagada en la plaza",
+        }
+        url = f"{town.server.url}/open311/v2/requests.json"
+        filed = await client.post(url, data={**report, "api_key": shown.api_key})
+        assert filed.status_code == 200 and filed.json()[0]["service_request_id"]
+        assert (await client.post(url, data=report)).status_code == 403
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The ``junbridge`` command line: check, plugins, simulate, requests, residents."""
+"""The ``junbridge`` command line: check, plugins, simulate, requests, residents, staff."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ import logging
 import click
 from rich.logging import RichHandler
 
-from junbridge.cli import check, demo, maintenance, plugins, requests, residents, run, simulate
+from junbridge.cli import (
+    check,
+    demo,
+    maintenance,
+    plugins,
+    requests,
+    residents,
+    run,
+    simulate,
+    staff,
+)
 from junbridge.cli.common import console
 
 
@@ -33,6 +43,7 @@ cli.add_command(run.normalize)
 cli.add_command(simulate.simulate)
 cli.add_command(requests.requests)
 cli.add_command(residents.residents)
+cli.add_command(staff.staff)
 cli.add_command(maintenance.maintenance)
 
 

@@ -14,7 +14,8 @@ from rich.text import Text
 
 from junbridge.cli.display import displayed
 from junbridge.demo.script import PLATFORM_TITLES, Day, SceneTimeout, Transcript, catch_up
-from junbridge.demo.town import DemoTown, open_town
+from junbridge.demo.town import DEMO_PORT, DemoTown, open_town, port_free
+from junbridge.demo.visit import visit
 
 
 async def play(town: DemoTown, transcript: Transcript, console: Console) -> None:
@@ -80,7 +81,9 @@ async def summary(town: DemoTown) -> Table:
 
 async def run_demo(config_path: Path, *, keep_running: bool, console: Console) -> int:
     """Play the day; print transcripts and the requests; 0 when every scene was answered."""
-    town = await open_town(config_path)
+    # Kept running, it listens where a newcomer expects it (8080) if it can.
+    port = DEMO_PORT if keep_running and port_free(DEMO_PORT) else 0
+    town = await open_town(config_path, port=port)
     transcript = Transcript()
     try:
         console.print(
@@ -94,9 +97,19 @@ async def run_demo(config_path: Path, *, keep_running: bool, console: Console) -
         console.print(await summary(town))
         if keep_running:
             config = town.workdir / "channels.yaml"
+            shown = await visit(town)
+            # One address a line, never wrapped: they are copied into a browser.
+            console.print("Open in a browser:")
+            for what, address in shown.addresses:
+                console.print(f"  {what}: {address}", soft_wrap=True, markup=False)
+            example = town.server.url + "/open311/v2/requests.json"
             console.print(
-                f"Still running: {town.server.url}/ (the transparency page), "
-                f"{town.server.url}/healthz — Ctrl-C to stop.\n"
+                f"Console password for {shown.staff}: {shown.password}\n"
+                f"Open311 API key (the demo's client): {shown.api_key}, e.g.\n"
+                f"  curl -d api_key={shown.api_key} -d service_code={shown.service_code} "
+                f"-d lat=37.2218 -d long=-3.593 "
+                f'-d "description=Farola apagada" {example}\n'
+                f"Still running: {town.server.url}/ — Ctrl-C to stop.\n"
                 f"Explore the day's store from another terminal:\n"
                 f"  junbridge requests list --config {config}\n"
                 f"  junbridge requests show JUN-0001 --config {config}\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from junbridge.bridge import Bridge
 from junbridge.config import plugins_dir_of
@@ -31,6 +33,11 @@ from junbridge.web.app import create_app
 from junbridge.web.server import RunningServer, serve
 
 TELEGRAM_TOKEN = "7000000001:AAdemo-jun-telegram-token"
+# Known to every newcomer: the demo's store is a throwaway on this machine alone.
+OPEN311_KEY = "jun-demo-open311-key"
+STAFF_PASSWORD = "jun-demo-2026"
+# Where ``junbridge demo --keep-running`` listens when the port is free (else any free one).
+DEMO_PORT = 8080
 # A Monday in the school year (the canteen is open) and in no holiday week.
 DEMO_DATE = date(2026, 11, 30)
 
@@ -124,9 +131,15 @@ class DemoTown:
 
 
 def demo_config(
-    town_config: Path, telegram: TelegramEmulator, slack: SlackEmulator, x: XEmulator, workdir: Path
+    town_config: Path,
+    telegram: TelegramEmulator,
+    slack: SlackEmulator,
+    x: XEmulator,
+    workdir: Path,
+    public_url: str,
 ) -> Path:
-    """The town's channels.yaml with its channels, store and web pointed at the demo."""
+    """The town's channels.yaml with its channels, store and web pointed at the demo: its
+    public address is the one the demo's server listens on."""
     config = yaml.safe_load(town_config.read_text())
     plugins_dir = plugins_dir_of(town_config)
     if plugins_dir is not None:
@@ -135,7 +148,12 @@ def demo_config(
         if isinstance(block, dict) and "menu_file" in block:
             block["menu_file"] = str((town_config.parent / block["menu_file"]).resolve())
     config["store"] = {"url": f"sqlite:///{workdir / 'demo.db'}"}
-    config["web"] = {"host": "127.0.0.1", "port": 8080, "public_url": "http://127.0.0.1:8080"}
+    port = int(public_url.rsplit(":", 1)[1])
+    config["web"] = {"host": "127.0.0.1", "port": port, "public_url": public_url}
+    config["open311"] = {
+        "api_keys": [{"name": "demo", "key": {"$env": "JUNBRIDGE_DEMO_OPEN311_KEY"}}],
+        "contact": "the demo's own town hall",
+    }
     slack_pins = config.get("channels", {}).get("slack", {}).get("pins", {})
     config["channels"] = {
         "telegram": {
@@ -168,8 +186,9 @@ def demo_config(
     return path
 
 
-async def open_town(town_config: Path) -> DemoTown:
-    """Start the emulators, then the bridge, its channels, web server and outbox."""
+async def open_town(town_config: Path, *, port: int = 0) -> DemoTown:
+    """Start the emulators, the web server (on ``port``, 0 for any free one), then the
+    bridge, its channels and outbox."""
     town = yaml.safe_load(town_config.read_text()).get("town", {})  # noqa: ASYNC240 - once, at start-up
     tz = ZoneInfo(town.get("timezone", "Europe/Madrid"))
     hours = town.get("business_hours") or {d: None for d in WEEKDAYS[:5]}
@@ -191,9 +210,18 @@ async def open_town(town_config: Path) -> DemoTown:
             "JUNBRIDGE_DEMO_X_CONSUMER_SECRET": x.consumer_secret,
             "JUNBRIDGE_DEMO_X_ACCESS_TOKEN": x.access_token,
             "JUNBRIDGE_DEMO_X_ACCESS_TOKEN_SECRET": x.access_token_secret,
+            "JUNBRIDGE_DEMO_OPEN311_KEY": OPEN311_KEY,
         }
     )
-    path = demo_config(town_config, telegram, slack, x, workdir)
+    # The server listens first, so that the links the bridge sends (X replies, staff
+    # sign-in links) name the port it actually serves; the app comes once the bridge is up.
+    app: list[ASGIApp] = []
+
+    async def late(scope: Scope, receive: Receive, send: Send) -> None:
+        await app[0](scope, receive, send)
+
+    server = await serve(late, port=port)
+    path = demo_config(town_config, telegram, slack, x, workdir, server.url)
     bridge = await Bridge.start(path, clock=clock)
     for department in bridge.departments.values():
         place = department.settings.staff_place
@@ -208,7 +236,7 @@ async def open_town(town_config: Path) -> DemoTown:
     warnings = await start_channels(bridge)
     if warnings:
         raise RuntimeError("demo channels did not start: " + "; ".join(warnings))
-    server = await serve(create_app(bridge))
+    app.append(create_app(bridge))
     slack.deliver_to(server.url)
     demo = DemoTown(
         bridge=bridge,
@@ -221,3 +249,14 @@ async def open_town(town_config: Path) -> DemoTown:
     )
     demo.outbox = asyncio.create_task(bridge.outbox.run(demo.stop, interval=0.1))
     return demo
+
+
+def port_free(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` can be listened on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

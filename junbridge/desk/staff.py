@@ -4,20 +4,22 @@ A department with ``staff_place: slack:C0LIGHTING`` gets a card in that channel 
 new request. Staff answer in the card's thread (or name the reference) with ``ack``,
 ``assign @who``, ``start``, ``resolve`` (a photo attached goes to the resident),
 ``reject REASON``, ``duplicate REF``, ``note TEXT`` (internal) or ``reply TEXT`` (to the
-resident). Other chatter in the staff place never reaches the resident; a command from
-someone who is not staff is refused and logged.
+resident); ``login`` sends them a one-time link to the staff console, which offers the same
+actions through :func:`apply`. Other chatter in the staff place never reaches the
+resident; a command from someone who is not staff is refused and logged.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from junbridge.config.settings import Staff
 from junbridge.departments import Department, Say, fold, place_of
+from junbridge.desk import sign_in
 from junbridge.effects import Effects
 from junbridge.markup import Markup, escape
 from junbridge.model import (
@@ -52,8 +54,10 @@ VERBS: Mapping[str, Status | None] = {
     "note": None,
     "reply": None,
 }
+# Not a change to a request: a one-time link to the staff console (junbridge.desk.sign_in).
+LOGIN = "login"
 _COMMAND = re.compile(
-    r"^\s*(?:<@\w+>\s*|@\w+\s+)?/?(?P<verb>" + "|".join(VERBS) + r")\b[:\s]*"
+    r"^\s*(?:<@\w+>\s*|@\w+\s+)?/?(?P<verb>" + "|".join((*VERBS, LOGIN)) + r")\b[:\s]*"
     r"(?P<ref>[A-Z]{2,8}-\d+)?\s*(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -79,6 +83,32 @@ def shortened(text: str, limit: int) -> str:
 def staff_text(owner: Department, key: str, **params: object) -> str:
     """One of the department's texts for its staff, in the town's language."""
     return owner.text(key, owner.town.language, **params)
+
+
+# How a staff member is answered: (text, reference) -> a reply, or None for no reply.
+Answer = Callable[[str, str | None], Reply | None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actor:
+    """A staff member acting on a request, and from where: the channel their history lines
+    name, the photo they attached, and how they are answered (in the chat they wrote in, or
+    in the staff place when they act from the console)."""
+
+    member: Staff
+    via: str
+    answer: Answer
+    photo: Attachment | None = None
+
+    @classmethod
+    def in_chat(cls, member: Staff, message: Message) -> Actor:
+        """``member`` writing ``message`` in a staff place."""
+        return cls(
+            member=member,
+            via=message.channel,
+            photo=next((a for a in message.attachments if a.kind == "photo"), None),
+            answer=lambda text, reference: to_staff(message, text, reference),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,8 +262,7 @@ def to_resident(
 def refer(
     command: Command,
     request: ServiceRequest,
-    member: Staff,
-    message: Message,
+    actor: Actor,
     owner: Department,
     departments: Mapping[str, Department],
 ) -> tuple[ServiceRequest, list[Reply]]:
@@ -255,8 +284,9 @@ def refer(
             )
         )
     now = target.now()
+    member = actor.member
     request = request.transition(
-        Status.REFERRED, by=member.name, at=now, note=target.name, channel=message.channel
+        Status.REFERRED, by=member.name, at=now, note=target.name, channel=actor.via
     )
     request = request.noted(
         "department",
@@ -267,7 +297,8 @@ def refer(
         privacy=target.privacy,
         assignee=None,
     )
-    replies = [to_staff(message, f"{request.reference} → {target.name}", request.reference)]
+    answered = actor.answer(f"{request.reference} → {target.name}", request.reference)
+    replies = [answered] if answered is not None else []
     for reply in (card(request, target), to_resident(request, target, "state_referred")):
         if reply is not None:
             replies.append(reply)
@@ -346,46 +377,48 @@ def refusal(department: Department) -> str:
 def apply(
     command: Command,
     request: ServiceRequest,
-    member: Staff,
-    message: Message,
+    actor: Actor,
     department: Department,
     departments: Mapping[str, Department],
 ) -> tuple[ServiceRequest, list[Reply]]:
     """Carry out ``command`` on ``request``; the changed request and the replies to send.
 
-    Raises IllegalTransition (the state machine says no) or ValueError (bad arguments).
+    The one meaning of each staff action, whether typed in a staff place or chosen in the
+    console. Raises IllegalTransition (the state machine says no) or ValueError (bad
+    arguments).
     """
     now = department.now()
     ref = request.reference
+    member, via = actor.member, actor.via
+
+    def answered(*replies: Reply | None) -> list[Reply]:
+        return [r for r in replies if r is not None]
+
     if command.verb == "note":
-        request = request.noted(
-            "note", by=member.name, at=now, note=command.rest, via=message.channel
-        )
+        request = request.noted("note", by=member.name, at=now, note=command.rest, via=via)
         noted = staff_text(department, "staff_noted", reference=ref)
-        return request, [to_staff(message, noted, ref)]
+        return request, answered(actor.answer(noted, ref))
     if command.verb == "reply":
         if not command.rest:
             raise ValueError(staff_text(department, "staff_needs_text"))
-        request = request.noted(
-            "reply", by=member.name, at=now, note=command.rest, via=message.channel
-        )
+        request = request.noted("reply", by=member.name, at=now, note=command.rest, via=via)
         notice = to_resident(request, department, "staff_reply", note=command.rest)
-        sent = to_staff(message, staff_text(department, "staff_sent", reference=ref), ref)
-        return request, [r for r in (notice, sent) if r]
+        sent = actor.answer(staff_text(department, "staff_sent", reference=ref), ref)
+        return request, answered(notice, sent)
     target = VERBS[command.verb]
     assert target is not None
     if command.verb in ("reject", "duplicate") and not command.rest:
         key = "staff_needs_original" if command.verb == "duplicate" else "staff_needs_reason"
         raise ValueError(staff_text(department, key, verb=command.verb, reference=ref))
     if command.verb == "refer":
-        return refer(command, request, member, message, department, departments)
+        return refer(command, request, actor, department, departments)
     if command.verb == "ack" and request.state in (Status.ASSIGNED, Status.IN_PROGRESS):
         # Already further along: "seen" is worth recording and telling, not a step back.
-        request = request.noted("acknowledged", by=member.name, at=now, via=message.channel)
+        request = request.noted("acknowledged", by=member.name, at=now, via=via)
         notice = to_resident(request, department, "state_acknowledged")
-        seen = to_staff(message, staff_text(department, "staff_seen", reference=ref), ref)
-        return request, [r for r in (notice, seen) if r]
-    photo = next((a for a in message.attachments if a.kind == "photo"), None)
+        seen = actor.answer(staff_text(department, "staff_seen", reference=ref), ref)
+        return request, answered(notice, seen)
+    photo = actor.photo
     if command.verb == "assign":
         who = named_staff(department, command.rest) if command.rest else member
         if who is None:
@@ -409,22 +442,31 @@ def apply(
             media_url=photo.url or request.media_url,
         )
     request = request.transition(
-        target, by=member.name, at=now, note=command.rest or None, channel=message.channel
+        target, by=member.name, at=now, note=command.rest or None, channel=via
     )
     request = timers.settled(request, by=member.name, at=now)
-    replies = [to_staff(message, f"{ref} → {target.value}", ref)]
     notice = to_resident(
         request, department, f"state_{target.value}", note=command.rest, photo=photo
     )
-    if notice is not None:
-        replies.insert(0, notice)
-    return request, replies
+    return request, answered(notice, actor.answer(f"{ref} → {target.value}", ref))
 
 
 async def handle(bridge: Bridge, message: Message, department: Department) -> Effects:
     """A message in a staff place: a command from staff, or chatter that stays there."""
     pressed = message.kind is MessageKind.BUTTON and message.choice
     command = parse_command(message.choice if pressed else message.text)  # type: ignore[arg-type]
+    if command is not None and command.verb == LOGIN:
+        asking = staff_member(department, message)
+        if asking is not None:
+            return await sign_in.login(bridge, message, department, asking)
+        log.warning(
+            "%s is not staff of %s and asked for a console link",
+            resident_label(message),
+            department.name,
+        )
+        return Effects(
+            replies=Effects.now(to_staff(message, refusal(department))), department=department.name
+        )
     request = original = None
     replies: list[Reply] = []
     if command is not None:
@@ -447,7 +489,7 @@ async def handle(bridge: Bridge, message: Message, department: Department) -> Ef
         else:
             try:
                 request, replies = apply(
-                    command, original, member, message, owner, bridge.departments
+                    command, original, Actor.in_chat(member, message), owner, bridge.departments
                 )
             except (IllegalTransition, ValueError) as exc:
                 replies = [to_staff(message, str(exc), original.reference)]

@@ -406,3 +406,40 @@ Index(
     sqlite_where=FIGURES_CLOSED,
     postgresql_where=FIGURES_CLOSED,
 )
+
+# Since 0011: the staff console's sign-in. A one-time link's token and a session's id are
+# kept as their SHA-256 only: whoever reads the database cannot sign in with them.
+# A sign-in link: single use (``used_at``), good until ``expires_at``.
+staff_sign_ins = Table(
+    "staff_sign_ins",
+    metadata,
+    Column("token_hash", String, primary_key=True),
+    Column("staff", String, nullable=False),
+    Column("department", String, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Index(None, "staff", "created_at"),
+)
+# A signed-in browser: its cookie holds the id, the row holds who and until when, and the
+# token its forms must carry (CSRF).
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id_hash", String, primary_key=True),
+    Column("staff", String, nullable=False),
+    Column("department", String, nullable=False),
+    Column("csrf", String, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
+# A staff member's console password, set by an admin (``junbridge staff password NAME``):
+# scrypt with its own salt and parameters (junbridge.web.console.access).
+staff_passwords = Table(
+    "staff_passwords",
+    metadata,
+    Column("staff", String, primary_key=True),
+    Column("hash", String, nullable=False),
+    Column("set_at", UTCDateTime, nullable=False),
+)

@@ -1,5 +1,5 @@
-"""The bridge's Starlette app: webhooks, the public pages, Open311, health, metrics and the
-admin API, behind a cap on request bodies."""
+"""The bridge's Starlette app: webhooks, the public pages, the staff console, Open311,
+health, metrics and the admin API, behind a cap on request bodies."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from junbridge.web import open311
 from junbridge.web.admin import admin_routes, admin_token
+from junbridge.web.console import StaffConsole
+from junbridge.web.console.actions import MAX_PHOTO
 from junbridge.web.health import health
 from junbridge.web.limits import BodyLimit
 from junbridge.web.metrics import metrics
@@ -21,13 +23,14 @@ if TYPE_CHECKING:
     from junbridge.bridge import Bridge
 
 WEBHOOKS = "/webhooks/"
+STAFF_UPLOADS = "/staff/requests/"
 
 
 def create_app(bridge: Bridge, *, figures_seconds: float = FIGURES_SECONDS) -> Starlette:
     """The HTTP app for ``bridge``: the routes of its running channels, ``/`` and
-    ``/requests/...`` (public pages, figures read at most every ``figures_seconds``),
-    ``/healthz``, ``/metrics``, Open311 (``/open311/v2/``), and ``/admin/...`` when an
-    admin token is configured."""
+    ``/requests/...`` (public pages, figures read at most every ``figures_seconds``), the
+    staff console (``/staff``), ``/healthz``, ``/metrics``, Open311 (``/open311/v2/``), and
+    ``/admin/...`` when an admin token is configured."""
     routes: list[BaseRoute] = [
         Route("/healthz", health(bridge), methods=["GET"]),
         Route("/metrics", metrics(bridge), methods=["GET"]),
@@ -38,11 +41,13 @@ def create_app(bridge: Bridge, *, figures_seconds: float = FIGURES_SECONDS) -> S
     if token is not None:
         routes.extend(admin_routes(bridge, token))
     routes.extend(open311.routes(bridge))
+    routes.extend(StaffConsole(bridge).routes())
     routes.extend(PublicPages(bridge, figures_seconds=figures_seconds).routes())
     app = Starlette(routes=routes)
     app.add_middleware(CountRejections, activity=bridge.activity)
-    # Outermost: an oversized body is refused before anything reads it.
-    app.add_middleware(BodyLimit)
+    # Outermost: an oversized body is refused before anything reads it. A staff member's
+    # photo of a fix (the console's resolve) may be bigger than any webhook.
+    app.add_middleware(BodyLimit, larger={STAFF_UPLOADS: MAX_PHOTO + 64 * 1024})
     return app
 
 
