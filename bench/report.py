@@ -369,9 +369,10 @@ def outbound(data: dict[str, Any], images: Path) -> Section:
                 met(once),
             ],
         ]
+        every = share_ok and p["too_many_requests"] == 0 and once
         verdicts.append(
             f"outbound {p['platform']}: {p['share_of_allowed']:.1%} of allowed, "
-            f"{p['too_many_requests']} 429s, once+order {met(once)}"
+            f"{p['too_many_requests']} 429s, once+order: {met(every)}"
         )
         early = [t for t in p.get("refused_at", []) if t < 1.0]
         if p["too_many_requests"]:
