@@ -83,6 +83,8 @@ async def test_mine_lists_only_the_residents_open_requests(bridge):
     handled = await command(bridge, "/mis")
     assert mine.reference in says(handled) and theirs.reference not in says(handled)
     assert "calle Real" in says(handled)
+    # The references in bold, as the list is written: not escaped like a resident's words.
+    assert f"**{mine.reference}**" in says(handled) and "\\*" not in says(handled)
     nothing = await command(bridge, "/mine", user="nadie")
     assert "No tienes avisos abiertos" in says(nothing)
 

@@ -28,6 +28,7 @@ from junbridge import dates
 from junbridge.departments import Department, fold, place_of
 from junbridge.desk import abuse
 from junbridge.effects import Effects
+from junbridge.markup import Markup
 from junbridge.model import (
     IllegalTransition,
     Message,
@@ -256,7 +257,8 @@ async def mine(asked: Asked) -> Answer:
     ]
     if len(found) > MAX_LISTED:
         lines.append(asked.text("mine_more", count=len(found) - MAX_LISTED))
-    return asked.answer(asked.text("mine", lines="\n".join(lines)))
+    # Each line is a filled template (its values escaped): together they are markup.
+    return asked.answer(asked.text("mine", lines=Markup("\n".join(lines))))
 
 
 async def cancel(asked: Asked) -> Answer:
