@@ -194,6 +194,11 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "escribe /estado {reference}.",
         "private_failed_twitter": "Tenemos una respuesta privada para ti ({reference}), pero "
         "tus mensajes directos están cerrados. Ábrelos a esta cuenta y escríbenos por privado.",
+        # A report near an open request of the department joins it (junbridge.desk.nearby).
+        "already_reported": "Ya nos lo han avisado: **{reference}**, lo lleva {assignee}. "
+        "Te avisaremos cuando esté resuelto. Si es otro, responde «es otra».",
+        "own_report": "Ya tenemos tu aviso **{reference}** ({department}) y te contamos "
+        "cada cambio. Si es otro, responde «es otra».",
     },
     "en": {
         "state_acknowledged": "**{reference}**: we have seen it and are on it.",
@@ -218,6 +223,11 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "/status {reference}.",
         "private_failed_twitter": "We have a private answer for you ({reference}), but your "
         "direct messages are closed. Open them to this account and write to us privately.",
+        "already_reported": "Already reported: **{reference}**, {assignee} has it. We will "
+        "let you know when it is resolved. If yours is a different one, reply "
+        "“different one”.",
+        "own_report": "You have already reported this: **{reference}** ({department}); we "
+        "tell you of every change. If it is a different one, reply “different one”.",
     },
 }
 
@@ -276,6 +286,18 @@ class Department:
         does not match, leaves; anything else stays (see :mod:`junbridge.desk.leaving`).
         """
         return None
+
+    def same_matter(self, report: ServiceRequest, nearby: ServiceRequest) -> bool:
+        """Whether ``report``, about to be opened, is what ``nearby`` is already about.
+
+        Asked of a public department only, for an open request of its own within
+        ``nearby_metres`` of the report (or in the same street, at the same lamp number,
+        when the two cannot be measured apart). True: the resident is told it is already
+        reported and added to ``nearby`` instead of opening ``report``. The default: the
+        same service. Override it for reports that are each their own even side by side
+        (two neighbours' furniture to collect).
+        """
+        return report.service_code == nearby.service_code
 
     # -- helpers for plugins ----------------------------------------------------------
 
