@@ -62,6 +62,7 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "note_not_the_same": "quien lo avisó otra vez dice que es otro; se abre aparte"
         " ({count} en total)",
         "note_different": "quien lo avisó dice que es otro, no el que ya estaba avisado",
+        "note_withdrew": "quien lo avisó otra vez ya no quiere avisos ({count} en total)",
     },
     "en": {
         "staff_card_place": "Place: {place}",
@@ -112,5 +113,7 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         " opened apart ({count} in all)",
         "note_different": "the person who reported it says it is a different one, not the"
         " one already reported",
+        "note_withdrew": "someone who reported it again no longer wants its notices"
+        " ({count} in all)",
     },
 }

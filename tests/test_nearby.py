@@ -181,6 +181,37 @@ async def test_es_otra_opens_the_residents_report_as_a_request_of_its_own(bridge
     assert [r.channel for r in resolve.replies] == ["twitter", "slack"]
 
 
+async def test_a_resident_who_joined_sees_it_among_theirs_and_can_stop_hearing_of_it(bridge, clock):
+    first = await report_on_x(bridge)
+    await neighbour_on_telegram(bridge)
+
+    def command(text):
+        clock.advance(60)  # a command a minute: well within the rate limits
+        return make_message(
+            text, user="neighbour", user_id="4242", lang="en", kind=MessageKind.COMMAND
+        )
+
+    mine = await bridge.receive(command("/mine"))
+    assert first.reference in says(mine) and "Street lighting" in says(mine)
+    status = await bridge.receive(command(f"/status {first.reference}"))
+    assert "electricista has it" in says(status)
+
+    cancelled = await bridge.receive(command(f"/cancel {first.reference}"))
+
+    assert f"You will no longer hear about **{first.reference}**" in says(cancelled)
+    request = await bridge.requests.get(first.reference)
+    assert request.state is Status.ASSIGNED and request.reporters == 1
+    assert request.history[-1].action == "withdrew"
+    assert "You have no open requests." in says(await bridge.receive(command("/mine")))
+
+
+async def test_after_already_reported_a_plain_word_is_a_command_again(bridge):
+    await report_on_x(bridge)
+    await neighbour_on_telegram(bridge)
+    helped = await bridge.receive(make_message("help", user="neighbour", user_id="4242"))
+    assert "Write to us with whatever you need" in says(helped)
+
+
 async def test_reporting_ones_own_lamp_again_is_told_it_is_theirs(bridge):
     first = await report_on_x(bridge)
     again = await bridge.receive(

@@ -371,8 +371,11 @@ def leaving(
     department: Department,
     message: Message,
     resident: Resident,
+    *,
+    why: str = "not_the_same",
 ) -> Other | None:
-    """The request ``resident`` joined, without them: theirs is a different one."""
+    """The request ``resident`` joined, without them: theirs is a different one
+    (``not_the_same``), or they want no more notices of it (``withdrew``)."""
     if joined is None or not any(r.resident_id == resident.id for r in joined.joined):
         return None
     count = max(1, joined.reporters - 1)
@@ -381,10 +384,10 @@ def leaving(
         reporters=count,
         joined=tuple(r for r in joined.joined if r.resident_id != resident.id),
     ).noted(
-        "not_the_same",
+        why,
         by=resident_label(message),
         at=department.now(),
-        note=staff.staff_text(department, "note_not_the_same", count=count),
+        note=staff.staff_text(department, f"note_{why}", count=count),
         via=message.channel,
     )
     return Other(request=left, original=joined, leaving=resident.id)
