@@ -242,8 +242,8 @@ async def another(
     # Asked "where?" first: their own request became a duplicate when they joined; it is
     # theirs again. Otherwise the report opens a new one, as it would have.
     own = None
-    if stored.request_reference:
-        own = await bridge.store.get_request(stored.request_reference)
+    if isinstance(stored.data.get("own"), str):
+        own = await bridge.store.get_request(stored.data["own"])
         if own is None or own.state is not Status.DUPLICATE:
             return None  # staff took it up meanwhile: not ours to reopen
     request = nearby.revived(own, department, message) if own is not None else None

@@ -196,6 +196,18 @@ async def test_a_resident_who_joined_sees_it_among_theirs_and_can_stop_hearing_o
     status = await bridge.receive(command(f"/status {first.reference}"))
     assert "electricista has it" in says(status)
 
+    # The first reporter cannot close what the neighbour reported too.
+    clock.advance(60)
+    refused = await bridge.receive(
+        make_message(
+            f"/cancelar {first.reference}",
+            channel="twitter",
+            user="vecina",
+            lang="es",
+            kind=MessageKind.COMMAND,
+        )
+    )
+    assert "también lo han avisado otras personas: sigue abierto" in says(refused)
     cancelled = await bridge.receive(command(f"/cancel {first.reference}"))
 
     assert f"You will no longer hear about **{first.reference}**" in says(cancelled)

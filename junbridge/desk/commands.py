@@ -11,8 +11,8 @@ asks about an appointment still goes to the doctor.
 Answers are private (a direct message when the resident wrote in public), come from the
 templates in :data:`junbridge.desk.commands_texts.COMMANDS_TEXTS` that admins may override under
 ``departments.triage.replies``, and never list anyone's requests but the resident's own:
-those they reported, first or again nearby (``/cancel`` of one reported first by another
-only stops its notices to this resident).
+those they reported, first or again nearby. ``/cancel`` never closes a request others
+reported too: one reported first by another only stops its notices to this resident.
 """
 
 from __future__ import annotations
@@ -295,6 +295,9 @@ async def cancel(asked: Asked) -> Answer:
         )
         left = asked.answer(asked.text("cancel_left", reference=reference), request=request)
         return dataclasses.replace(left, other=other)
+    if request.reporters > 1:
+        # Others reported it too: what they reported is not this resident's to withdraw.
+        return asked.answer(asked.text("cancel_shared", reference=reference), request=request)
     original = request
     try:
         request = request.transition(

@@ -288,16 +288,19 @@ async def join(
         )
     remember = {
         "joined": None if own else target.reference,
+        "own": request.reference if request is not None else None,
         "report": dataclasses.replace(asked.message, raw=None).to_json(),
         "asked": asked.awaiting,
         "remember": dict(asked.data),
     }
+    # About ``target``: a file sent next is kept on it, and the question goes with it
+    # (cancelled, anonymized).
     keep = conversations.continued(
         state,
         outcome=Outcome(ask=ANOTHER, remember=remember),
         department=department.name,
         message=message,
-        request_reference=request.reference if request is not None else None,
+        request_reference=target.reference,
         now=now,
     )
     return Effects(
