@@ -427,3 +427,52 @@ async def test_nearby_metres_0_turns_it_off(tmp_path, db_url, clock):
         assert len(await bridge.requests.all()) == 2
     finally:
         await bridge.close()
+
+
+async def test_one_person_on_two_accounts_is_told_once_after_linking_them(bridge, clock):
+    # Her Telegram account is the older one: linked, the person is that resident.
+    code = await bridge.receive(
+        make_message("/vincular", user="vecina", user_id="1001", kind=MessageKind.COMMAND)
+    )
+    first = await report_on_x(bridge)
+    await bridge.receive(
+        make_message("La farola sigue apagada", user="vecina", user_id="1001", location=METRES_20)
+    )
+    assert (await bridge.requests.get(first.reference)).reporters == 2
+    digits = code.replies[0].text.split("**")[1]
+    await bridge.receive(
+        make_message(
+            f"/vincular {digits}", channel="twitter", user="vecina", kind=MessageKind.COMMAND
+        )
+    )
+    linked = await bridge.requests.get(first.reference)
+    assert linked.joined == () and [r.channel for r in linked.reported_by] == ["twitter"]
+    resolved = await bridge.receive(
+        make_message(f"resolve {first.reference}", user="U0ELECTRIC", **STAFF_PLACE)
+    )
+    assert [r.channel for r in resolved.replies] == ["twitter", "slack"]
+
+
+async def test_anonymized_it_keeps_how_many_reported_it_and_forgets_where_they_wrote(
+    tmp_path, db_url, clock
+):
+    from junbridge.retention import apply_retention
+
+    bridge = await make_bridge(
+        config=town(tmp_path, lighting={"retention": {"after_days": 30}}),
+        clock=clock,
+        workdir=tmp_path,
+        store_url=db_url,
+    )
+    try:
+        first = await report_on_x(bridge)
+        joined = await neighbour_on_telegram(bridge)
+        await bridge.set_state(first.reference, Status.CLOSED, by="electricista")
+        clock.advance(31 * 24 * 3600)
+        [done] = await apply_retention(bridge, now=clock())
+        assert done.reference == first.reference
+        after = await bridge.requests.get(first.reference)
+        assert after.reporters == 2 and after.joined == ()
+        assert await bridge.store.inbound_reference("telegram", joined.message.platform_id) is None
+    finally:
+        await bridge.close()
