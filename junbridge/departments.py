@@ -421,7 +421,8 @@ class Department:
             )
             staff = self.staff_member(request.assignee) if request.assignee else None
             handle = staff.handles.get(channel) if staff and channel else None
-            if handle and self.settings.tag_staff_publicly:
+            # A handle, not a bare user id (Telegram's "2002"): "@2002" tags nobody.
+            if handle and self.settings.tag_staff_publicly and not handle.isdigit():
                 params["assignee"] = Markup(f"@{handle.lstrip('@')}")
             if request.expected_datetime is not None:
                 params["expected"] = self.format_time(request.expected_datetime, language)
