@@ -45,13 +45,13 @@ from junbridge.routing import Route
 from junbridge.steps import TRIAGE, conversation_keys
 from junbridge.store import Accepted, ConversationState, Store, Transaction
 from junbridge.store.leases import LeaseLost
-from junbridge.store.nearby import Place
+from junbridge.store.nearby import Found, Place
 from junbridge.store.records import Usage
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-StepsRead = tuple[ConversationState | None, Usage, tuple[ServiceRequest, ...] | None]
+StepsRead = tuple[ConversationState | None, Usage, tuple[Found, ...]]
 """What the steps read about one message before deciding (see ``Bridge.read_for_steps``)."""
 # How long the worker waits for a platform to complete a message (a profile lookup).
 COMPLETE_TIMEOUT = 3.0
@@ -337,7 +337,7 @@ class Bridge:
         resident = await self.store.resident_for(message.channel, message.sender)
         if staff.department_for_place(self.departments, message) is not None:
             # Staff at work: the desk reads nothing about residents.
-            context: StepsRead = (None, Usage(), None)
+            context: StepsRead = (None, Usage(), ())
         else:
             [context] = await self.read_for_steps([message], [resident])
         message, effects = await steps.decide(self, message, resident, *context)
@@ -348,23 +348,42 @@ class Bridge:
     ) -> list[StepsRead]:
         """What the steps read about each message's resident, for a whole batch in one trip:
         their open exchange in that chat, what their rate limits count, and the open
-        requests around the message's location (None without one) that it may join."""
+        requests where each public department sees the message's matter (its location, a
+        street, a lamp number: ``Department.where``), which a report there may join."""
         earliest = min(abuse.sent_at(self, m) for m in messages)
-        exchanges, usages, near = await self.store.batch_context(
+        places = [self.places_seen(m) for m in messages]
+        exchanges, usages, found = await self.store.batch_context(
             [
                 (r.id, m.channel, conversation_keys(m))
                 for m, r in zip(messages, residents, strict=True)
             ],
             now=self.clock(),
             since=earliest - abuse.DAY,
-            places=[
-                Place(departments=self.joining, lat=m.location.lat, long=m.location.long)
-                if m.location is not None and self.joining
-                else None
-                for m in messages
-            ],
+            places=[place for seen in places for place in seen],
         )
+        # One result per place asked, in order (never None: every place was given).
+        read = iter([requests or () for requests in found])
+        near = [tuple(Found(place=p, requests=next(read)) for p in seen) for seen in places]
         return [(e, usages[r.id], n) for e, r, n in zip(exchanges, residents, near, strict=True)]
+
+    def places_seen(self, message: Message) -> list[Place]:
+        """Where each department that joins reports sees ``message``'s matter, if anywhere.
+
+        A department whose ``where`` fails is left out (its report is then looked up once
+        it has decided): the message is read all the same.
+        """
+        seen = []
+        for name, metres in self.joining.items():
+            try:
+                place = nearby.place_seen(self.departments[name], message, metres)
+            except Exception:
+                log.exception(
+                    "%s.where failed on %s:%s", name, message.channel, message.platform_id
+                )
+                continue
+            if place is not None:
+                seen.append(place)
+        return seen
 
     async def change(self, reference: str, edit: Edit) -> ServiceRequest:
         """The one way to change a stored request outside an inbound message.

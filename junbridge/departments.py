@@ -287,6 +287,18 @@ class Department:
         """
         return None
 
+    def where(self, message: Message) -> Change | None:
+        """Where ``message`` says its matter is, before ``handle`` decides on it: a Change
+        with the ``location``, ``address`` or ``address_id`` a report it opens would have;
+        None for no place.
+
+        Asked of a public department for each message, so that the open requests there are
+        read with the batch (:meth:`same_matter`); a place ``handle`` then gives otherwise is
+        looked up once more. The default: the message's location. A department that finds
+        places in the words (a street, a lamp number) says so here too.
+        """
+        return Change(location=message.location) if message.location is not None else None
+
     def same_matter(self, report: ServiceRequest, nearby: ServiceRequest) -> bool:
         """Whether ``report``, about to be opened, is what ``nearby`` is already about.
 

@@ -23,6 +23,7 @@ from junbridge.effects import Effects
 from junbridge.model import Message, MessageKind, Reply, Resident, ServiceRequest, Status
 from junbridge.requests import outcomes, timers
 from junbridge.store import ConversationState
+from junbridge.store.nearby import Found
 from junbridge.store.records import Usage
 
 if TYPE_CHECKING:
@@ -49,15 +50,15 @@ async def decide(
     resident: Resident,
     open_exchange: ConversationState | None,
     usage: Usage,
-    near: Sequence[ServiceRequest] | None = None,
+    near: Sequence[Found] = (),
 ) -> tuple[Message, Effects]:
     """The steps, in order; the first that takes the message says what it changes.
 
     Blocked or flooding sender, staff desk, resident command, "is it fixed?" answer,
     edit, department. Steps read; none writes. Returns the message as handled (photos
     made local) and its Effects. ``open_exchange`` (the resident's open conversation),
-    ``usage`` (what their rate limits count) and ``near`` (the open requests around the
-    message's location, None if it has none) are read by the caller, for a whole batch at
+    ``usage`` (what their rate limits count) and ``near`` (the open requests where public
+    departments see the message's matter) are read by the caller, for a whole batch at
     once (``Bridge.read_for_steps``); the staff desk uses none of them.
     """
     place = staff.department_for_place(bridge.departments, message)
@@ -79,7 +80,7 @@ async def resident_steps(
     message: Message,
     resident: Resident,
     open_exchange: ConversationState | None,
-    near: Sequence[ServiceRequest] | None = None,
+    near: Sequence[Found] = (),
 ) -> tuple[Message, Effects]:
     """Resident command, "is it fixed?" answer, edit, department: the first that takes
     the message."""
@@ -99,12 +100,12 @@ async def department_effects(
     message: Message,
     resident: Resident,
     stored: ConversationState | None,
-    near: Sequence[ServiceRequest] | None = None,
+    near: Sequence[Found] = (),
 ) -> Effects:
     """Route to the open conversation (``stored``)'s department or a new one, and ask it.
 
     A new report where one is open already joins it (:mod:`junbridge.desk.nearby`);
-    ``near`` are the open requests around the message's location, if read with the batch.
+    ``near`` are the open requests read with the batch where departments saw its place.
     """
     now = bridge.clock()
     if unreadable.is_unreadable(message):

@@ -148,6 +148,11 @@ class Lighting(junbridge.Department):
         )
         return Outcome(change=change, says=(said,))
 
+    def where(self, message: Message) -> Change | None:
+        """Where the lamp is, as ``handle`` will file it: read before it decides."""
+        place = self.place(message)
+        return Change(**place) if place is not None else None
+
     def keeps(self, message: Message, conversation: Conversation) -> bool | None:
         """Where the lamp is answers "where?", whatever else the words match ("by the police
         station")."""

@@ -259,6 +259,25 @@ async def test_editing_the_message_that_joined_leaves_the_first_report_as_it_was
     assert "edited" not in [h.action for h in request.history]
 
 
+async def test_the_lookup_is_read_with_the_batch_not_after_the_department_decides(
+    bridge, monkeypatch
+):
+    first = await bridge.receive(
+        make_message("La farola 112 no funciona", user="vecina", location=LAMP)
+    )
+
+    async def no_second_trip(place):
+        raise AssertionError(f"looked up again after deciding: {place}")
+
+    monkeypatch.setattr(bridge.store, "open_near", no_second_trip)
+    # A location (lighting also reads the lamp's number), and a lamp number alone.
+    by_point = await neighbour_on_telegram(bridge, text="Street lamp 112 is out")
+    by_number = await bridge.receive(make_message("La farola 112 sigue apagada", user="vecino"))
+    for handled in (by_point, by_number):
+        assert handled.request.reference == first.request.reference
+    assert (await bridge.requests.get(first.request.reference)).reporters == 3
+
+
 async def test_two_lamps_side_by_side_are_told_apart_by_their_numbers(bridge):
     first = await bridge.receive(
         make_message("La farola 112 no funciona", user="vecina", location=LAMP)

@@ -33,7 +33,7 @@ from junbridge.model import Message, Reply, Reporter, Resident, ServiceRequest, 
 from junbridge.requests import outcomes
 from junbridge.requests.outcomes import resident_label
 from junbridge.store import ConversationState
-from junbridge.store.nearby import Place, distance_metres
+from junbridge.store.nearby import Found, Place, distance_metres
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -146,26 +146,39 @@ def closest(
     return min(ranked, key=lambda r: r[:3])[3] if ranked else None
 
 
-async def candidates_for(
-    bridge: Bridge,
-    report: ServiceRequest,
-    message: Message,
-    metres: float,
-    read: Sequence[ServiceRequest] | None,
-) -> Sequence[ServiceRequest]:
-    """The open requests that may hold ``report``: read with the batch when its place is
-    the message's own point (``read``), else one indexed statement now."""
-    location = message.location
-    only_the_point = (
-        location is not None
-        and (report.lat, report.long) == (location.lat, location.long)
-        and not report.address
-        and not report.address_id
+def place_seen(department: Department, message: Message, metres: float) -> Place | None:
+    """Where ``department`` sees the matter of ``message`` before deciding on it
+    (:meth:`Department.where`), placed as a request the change opens would be."""
+    change = department.where(message)
+    if change is None:
+        return None
+    location = change.location
+    address = change.address
+    if address is None and location is not None:
+        address = location.address
+    if location is None and not address and not change.address_id:
+        return None
+    return Place(
+        departments={department.name: metres},
+        lat=location.lat if location is not None else None,
+        long=location.long if location is not None else None,
+        address=address,
+        address_id=change.address_id,
     )
-    if read is not None and only_the_point:
-        return read
+
+
+async def candidates_for(
+    bridge: Bridge, report: ServiceRequest, metres: float, read: Sequence[Found]
+) -> Sequence[ServiceRequest]:
+    """The open requests that may hold ``report``: read with the batch when the department
+    saw the report's place in the message beforehand (``read``), else one statement now."""
     place = place_of_request(report, metres)
-    return await bridge.store.open_near(place) if place is not None else ()
+    if place is None:
+        return ()
+    for found in read:
+        if found.covers(place):
+            return found.requests
+    return await bridge.store.open_near(place)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,7 +214,7 @@ async def join(
     outcome: Outcome,
     asked: Asked,
     language: str,
-    read: Sequence[ServiceRequest] | None,
+    read: Sequence[Found],
     request: ServiceRequest | None,
 ) -> Effects | None:
     """The resident joins an open request already where their report is; None when the
@@ -229,7 +242,7 @@ async def join(
     )
     if report.department != department.name or place_of_request(report, metres) is None:
         return None
-    found = await candidates_for(bridge, report, message, metres, read)
+    found = await candidates_for(bridge, report, metres, read)
     target = closest(department, report, found, resident)
     if target is None:
         return None

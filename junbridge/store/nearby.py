@@ -1,7 +1,9 @@
 """Open requests near a new report: by a box around its point, its street or its lamp number.
 
 A report with a place may join an open request of its department that is already there
-(``junbridge.desk.nearby``). Finding those is one indexed statement: the partial indexes of
+(``junbridge.desk.nearby``). Finding those is one indexed statement, read with the batch's
+other reads at the places departments see in each message (``Department.where``), or once
+the department decided when its report is elsewhere. The partial indexes of
 open requests by (department, lat, long), (department, address) and (department,
 address_id) answer it, the box narrowing the points to the few inside it; the true distance
 is worked out in Python on those few (:func:`distance_metres`).
@@ -125,6 +127,21 @@ class Place:
             or (bool(self.address) and request.address == self.address)
             or (bool(self.address_id) and request.address_id == self.address_id)
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Found:
+    """The open requests read at a place, before the message's department decided."""
+
+    place: Place
+    requests: tuple[ServiceRequest, ...]
+
+    def covers(self, place: Place) -> bool:
+        """Whether what was read here is all that is open at ``place``: the same point,
+        street and lamp number, for the same departments looking as far."""
+        where = (place.lat, place.long, place.address, place.address_id)
+        here = (self.place.lat, self.place.long, self.place.address, self.place.address_id)
+        return where == here and place.departments.items() <= self.place.departments.items()
 
 
 def open_near(
