@@ -25,7 +25,7 @@ from junbridge.channels.base import Channel
 from junbridge.commit import commit, committed, write, write_all
 from junbridge.config import Config, plugins_dir_of
 from junbridge.departments import Change, Department, DepartmentContext
-from junbridge.desk import abuse, staff
+from junbridge.desk import abuse, nearby, staff
 from junbridge.effects import Effects
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
@@ -45,11 +45,14 @@ from junbridge.routing import Route
 from junbridge.steps import TRIAGE, conversation_keys
 from junbridge.store import Accepted, ConversationState, Store, Transaction
 from junbridge.store.leases import LeaseLost
+from junbridge.store.nearby import Found, Place
 from junbridge.store.records import Usage
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+StepsRead = tuple[ConversationState | None, Usage, tuple[Found, ...]]
+"""What the steps read about one message before deciding (see ``Bridge.read_for_steps``)."""
 # How long the worker waits for a platform to complete a message (a profile lookup).
 COMPLETE_TIMEOUT = 3.0
 
@@ -97,6 +100,8 @@ class Bridge:
         )
         self.inbound = InboundQueue(self.activity.timed(self.handle_batch))
         self.media = MediaStore(config.config_dir / config.store.media_dir)
+        # The departments whose new reports join an open one nearby, and how far each looks.
+        self.joining = nearby.joining(self.departments)
 
     @classmethod
     async def start(
@@ -275,11 +280,13 @@ class Bridge:
             contexts = await self.read_for_steps([m for _, m in batch], residents)
             decided = []
             alone = []
-            for (inbound_id, message), resident, (exchange, usage) in zip(
+            for (inbound_id, message), resident, (exchange, usage, near) in zip(
                 batch, residents, contexts, strict=True
             ):
                 try:
-                    message, effects = await steps.decide(self, message, resident, exchange, usage)
+                    message, effects = await steps.decide(
+                        self, message, resident, exchange, usage, near
+                    )
                 except Exception:
                     alone.append((inbound_id, message))  # handle_held records the failure
                     continue
@@ -330,7 +337,7 @@ class Bridge:
         resident = await self.store.resident_for(message.channel, message.sender)
         if staff.department_for_place(self.departments, message) is not None:
             # Staff at work: the desk reads nothing about residents.
-            context: tuple[ConversationState | None, Usage] = (None, Usage())
+            context: StepsRead = (None, Usage(), ())
         else:
             [context] = await self.read_for_steps([message], [resident])
         message, effects = await steps.decide(self, message, resident, *context)
@@ -338,19 +345,45 @@ class Bridge:
 
     async def read_for_steps(
         self, messages: Sequence[Message], residents: Sequence[Resident]
-    ) -> list[tuple[ConversationState | None, Usage]]:
+    ) -> list[StepsRead]:
         """What the steps read about each message's resident, for a whole batch in one trip:
-        their open exchange in that chat, and what their rate limits count."""
+        their open exchange in that chat, what their rate limits count, and the open
+        requests where each public department sees the message's matter (its location, a
+        street, a lamp number: ``Department.where``), which a report there may join."""
         earliest = min(abuse.sent_at(self, m) for m in messages)
-        exchanges, usages = await self.store.batch_context(
+        places = [self.places_seen(m) for m in messages]
+        exchanges, usages, found = await self.store.batch_context(
             [
                 (r.id, m.channel, conversation_keys(m))
                 for m, r in zip(messages, residents, strict=True)
             ],
             now=self.clock(),
             since=earliest - abuse.DAY,
+            places=[place for seen in places for place in seen],
         )
-        return [(e, usages[r.id]) for e, r in zip(exchanges, residents, strict=True)]
+        # One result per place asked, in order (never None: every place was given).
+        read = iter([requests or () for requests in found])
+        near = [tuple(Found(place=p, requests=next(read)) for p in seen) for seen in places]
+        return [(e, usages[r.id], n) for e, r, n in zip(exchanges, residents, near, strict=True)]
+
+    def places_seen(self, message: Message) -> list[Place]:
+        """Where each department that joins reports sees ``message``'s matter, if anywhere.
+
+        A department whose ``where`` fails is left out (its report is then looked up once
+        it has decided): the message is read all the same.
+        """
+        seen = []
+        for name, metres in self.joining.items():
+            try:
+                place = nearby.place_seen(self.departments[name], message, metres)
+            except Exception:
+                log.exception(
+                    "%s.where failed on %s:%s", name, message.channel, message.platform_id
+                )
+                continue
+            if place is not None:
+                seen.append(place)
+        return seen
 
     async def change(self, reference: str, edit: Edit) -> ServiceRequest:
         """The one way to change a stored request outside an inbound message.
@@ -402,7 +435,7 @@ class Bridge:
             change, department=department, by=by, via=via, now=self.clock(), media_url=media_url
         )
         effects = Effects(request=request, department=department.name)
-        saved, _, _ = await self.store.write(lambda tx: write(tx, self, None, effects))
+        saved, _, _, _ = await self.store.write(lambda tx: write(tx, self, None, effects))
         assert saved is not None
         for entry in saved.history:
             self.notify(saved, entry.action)
@@ -428,8 +461,7 @@ class Bridge:
             key = f"state_{state.value}"
             if department.template(key, changed.language or department.town.language) is None:
                 return changed, []  # nothing to tell (closed after "is it fixed?" is answered)
-            notice = staff.to_resident(changed, department, key, note=note or "")
-            return changed, [notice] if notice is not None else []
+            return changed, staff.to_reporters(changed, department, key, note=note or "")
 
         return await self.change(reference, edit)
 

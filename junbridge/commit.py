@@ -23,7 +23,11 @@ from junbridge.store import Transaction, staff_access
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
 
-Written = tuple[ServiceRequest | None, list[tuple[Reply, datetime | None]], int]
+Written = tuple[
+    ServiceRequest | None, list[tuple[Reply, datetime | None]], int, ServiceRequest | None
+]
+"""The saved request, the replies queued (staff cards first), how many cards, and the
+other request the message changed, if any (``Effects.other``)."""
 Decided = tuple[int, Effects]
 """An accepted message's inbound id and what its steps decided."""
 
@@ -36,11 +40,14 @@ async def commit(bridge: Bridge, inbound_id: int, message: Message, effects: Eff
 
 def committed(bridge: Bridge, message: Message, effects: Effects, written: Written) -> Handled:
     """After the commit: tell ``request_changed`` plugins, and say what became of it."""
-    request, queued, cards = written
+    request, queued, cards, other = written
     if request is not None:
         before = len(effects.original.history) if effects.original is not None else 0
         for entry in request.history[before:]:
             bridge.notify(request, entry.action)
+    if other is not None and effects.other is not None:
+        for entry in other.history[len(effects.other.original.history) :]:
+            bridge.notify(other, entry.action)
     return Handled(
         message=message,
         request=request,
@@ -80,10 +87,17 @@ def write(
 
     ``inserted`` is the message's new request if already stored (see :func:`write_all`).
     ``inbound_id`` is None for effects no message caused (a report filed through Open311).
-    Returns the saved request, the replies queued (staff cards first) and how many cards.
+    Returns what :data:`Written` says.
     """
     request, card = write_request(tx, bridge, effects.request, effects.original, inserted)
+    other = None
+    if effects.other is not None:
+        other, _ = write_request(tx, bridge, effects.other.request, effects.other.original)
+        if other is not None and effects.other.leaving is not None:
+            tx.remove_reporter(other, effects.other.leaving)
     if request is not None:
+        if effects.reporter is not None:
+            tx.add_reporter(request, effects.reporter)
         if effects.cancel_timers:
             tx.cancel_timers(request.reference, effects.cancel_timers)
         if effects.add_timers:
@@ -105,14 +119,14 @@ def write(
     if effects.sign_in is not None:
         staff_access.add_sign_in(tx.connection, effects.sign_in, now=bridge.clock())
     if inbound_id is None:
-        return request, queued, len(card)
+        return request, queued, len(card), other
     tx.finish_inbound(
         inbound_id,
         request_reference=request.reference if request and effects.link_request else None,
         error=effects.error,
         counted=effects.counted,
     )
-    return request, queued, len(card)
+    return request, queued, len(card), other
 
 
 def write_request(

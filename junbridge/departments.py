@@ -194,6 +194,11 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "escribe /estado {reference}.",
         "private_failed_twitter": "Tenemos una respuesta privada para ti ({reference}), pero "
         "tus mensajes directos están cerrados. Ábrelos a esta cuenta y escríbenos por privado.",
+        # A report near an open request of the department joins it (junbridge.desk.nearby).
+        "already_reported": "Ya nos lo han avisado: **{reference}**, lo lleva {assignee}. "
+        "Te avisaremos cuando esté resuelto. Si es otro, responde «es otra».",
+        "own_report": "Ya tenemos tu aviso **{reference}** ({department}) y te contamos "
+        "cada cambio. Si es otro, responde «es otra».",
     },
     "en": {
         "state_acknowledged": "**{reference}**: we have seen it and are on it.",
@@ -218,6 +223,11 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "/status {reference}.",
         "private_failed_twitter": "We have a private answer for you ({reference}), but your "
         "direct messages are closed. Open them to this account and write to us privately.",
+        "already_reported": "Already reported: **{reference}**, {assignee} has it. We will "
+        "let you know when it is resolved. If yours is a different one, reply "
+        "“different one”.",
+        "own_report": "You have already reported this: **{reference}** ({department}); we "
+        "tell you of every change. If it is a different one, reply “different one”.",
     },
 }
 
@@ -276,6 +286,30 @@ class Department:
         does not match, leaves; anything else stays (see :mod:`junbridge.desk.leaving`).
         """
         return None
+
+    def where(self, message: Message) -> Change | None:
+        """Where ``message`` says its matter is, before ``handle`` decides on it: a Change
+        with the ``location``, ``address`` or ``address_id`` a report it opens would have;
+        None for no place.
+
+        Asked of a public department for each message, so that the open requests there are
+        read with the batch (:meth:`same_matter`); a place ``handle`` then gives otherwise is
+        looked up once more. The default: the message's location. A department that finds
+        places in the words (a street, a lamp number) says so here too.
+        """
+        return Change(location=message.location) if message.location is not None else None
+
+    def same_matter(self, report: ServiceRequest, nearby: ServiceRequest) -> bool:
+        """Whether ``report``, about to be opened, is what ``nearby`` is already about.
+
+        Asked of a public department only, for an open request of its own within
+        ``nearby_metres`` of the report (or in the same street, at the same lamp number,
+        when the two cannot be measured apart). True: the resident is told it is already
+        reported and added to ``nearby`` instead of opening ``report``. The default: the
+        same service. Override it for reports that are each their own even side by side
+        (two neighbours' furniture to collect).
+        """
+        return report.service_code == nearby.service_code
 
     # -- helpers for plugins ----------------------------------------------------------
 
@@ -399,7 +433,8 @@ class Department:
             )
             staff = self.staff_member(request.assignee) if request.assignee else None
             handle = staff.handles.get(channel) if staff and channel else None
-            if handle and self.settings.tag_staff_publicly:
+            # A handle, not a bare user id (Telegram's "2002"): "@2002" tags nobody.
+            if handle and self.settings.tag_staff_publicly and not handle.isdigit():
                 params["assignee"] = Markup(f"@{handle.lstrip('@')}")
             if request.expected_datetime is not None:
                 params["expected"] = self.format_time(request.expected_datetime, language)

@@ -14,12 +14,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from junbridge.model import Reply, ServiceRequest
+from junbridge.model import Reply, Reporter, ServiceRequest
 from junbridge.store import ConversationState
 from junbridge.store.staff_access import SignIn
 
 # Replies that can only be written once the request is saved (they name its reference).
 Render = Callable[[ServiceRequest | None], Sequence[Reply]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Other:
+    """A second request one message changes, in the same commit: as changed and as read
+    (saved with its version check). A report that joined an open request nearby makes the
+    resident's own one its duplicate; "es otra" takes the resident off the one they joined
+    (``leaving``: their resident id)."""
+
+    request: ServiceRequest
+    original: ServiceRequest
+    leaving: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +46,11 @@ class Effects:
     replies: tuple[tuple[Reply, datetime | None], ...] = ()
     #: Replies made from the saved request, e.g. ones that name a new request's reference.
     render: Render | None = None
+    #: A resident who reported ``request`` again, added to its reporters (the request's
+    #: count and history line are in ``request``).
+    reporter: Reporter | None = None
+    #: Another request the message changes, in the same commit.
+    other: Other | None = None
     #: Timers to drop (kinds) and to add (kind, due) for the request.
     cancel_timers: tuple[str, ...] = ()
     add_timers: tuple[tuple[str, datetime], ...] = ()

@@ -277,6 +277,22 @@ class VersionConflict(JunbridgeError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Reporter:
+    """A resident who reported a request: where they wrote and in which language, so that
+    each hears its changes in their own thread."""
+
+    resident_id: int | None
+    channel: str
+    conversation: str
+    thread: str | None = None
+    recipient: str | None = None
+    language: str | None = None
+    #: They wrote where anyone reads (a mention on X): what they are told there is redacted.
+    public: bool = False
+    added_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceRequest:
     """The case: Open311 GeoReport v2 fields by their exact names, plus junbridge's own."""
 
@@ -313,6 +329,10 @@ class ServiceRequest:
     attachments: tuple[Attachment, ...] = ()
     # 0 until stored; every save checks it against the stored row and bumps it.
     version: int = 0
+    # How many residents reported it: the first (``resident_id``, ``channel``, ...) and those
+    # who reported it again nearby and were added to it (``joined``). Public: a count only.
+    reporters: int = 1
+    joined: tuple[Reporter, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: every field, datetimes in ISO 8601, the Open311 ``status``."""
@@ -321,8 +341,32 @@ class ServiceRequest:
             if isinstance(value, datetime):
                 data[key] = value.isoformat()
         data["history"] = [{**h, "at": h["at"].isoformat()} for h in data["history"]]
+        data["joined"] = [
+            {**r, "added_at": r["added_at"].isoformat() if r["added_at"] else None}
+            for r in data["joined"]
+        ]
         data["status"] = self.status
         return data
+
+    @property
+    def reported_by(self) -> tuple[Reporter, ...]:
+        """Everyone told of its changes: the resident who reported it first, then those who
+        reported it again. Those are told only while the request is public."""
+        first: tuple[Reporter, ...] = ()
+        if self.channel is not None and self.conversation is not None:
+            first = (
+                Reporter(
+                    resident_id=self.resident_id,
+                    channel=self.channel,
+                    conversation=self.conversation,
+                    thread=self.thread,
+                    recipient=self.recipient,
+                    language=self.language,
+                    public=bool(self.details.get("public")),
+                    added_at=self.requested_datetime,
+                ),
+            )
+        return (*first, *self.joined) if self.privacy == "public" else first
 
     @property
     def status(self) -> Literal["open", "closed"]:

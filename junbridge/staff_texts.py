@@ -13,6 +13,7 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
     "es": {
         "staff_card_place": "Lugar: {place}",
         "staff_card_assignee": "Asignada a {assignee}{handle}",
+        "staff_card_reporters": "Avisado por {count} personas",
         "staff_card_help": "En el hilo: resolve (con foto) · reject MOTIVO · refer DEPARTAMENTO"
         " · duplicate REF · assign @quien · note · reply",
         "staff_button_ack": "Visto",
@@ -30,6 +31,9 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "staff_warning": "**{reference}**: queda un 25% del plazo, vence {expected}.{tag}",
         "staff_private_failed": "**{reference}**: la respuesta privada no ha llegado ({error})."
         " Le hemos dicho en público, sin detalles, cómo recibirla.",
+        "staff_reported_again": "**{reference}**: otra persona también lo ha avisado"
+        " ({count} en total).",
+        "staff_joined": "**{reference}** es lo mismo que **{original}**: se sigue allí.",
         "staff_only": "Solo el personal de {department} puede cambiar avisos.",
         "staff_noted": "{reference}: nota guardada (no la ve quien lo avisó).",
         "staff_sent": "{reference}: enviado a quien lo avisó.",
@@ -54,10 +58,16 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "note_warning": "75% del plazo",
         "note_unanswered": "sin respuesta",
         "note_shift": "{assignee} (turno)",
+        "note_reported_again": "avisado otra vez por otra persona ({count} en total)",
+        "note_not_the_same": "quien lo avisó otra vez dice que es otro; se abre aparte"
+        " ({count} en total)",
+        "note_different": "quien lo avisó dice que es otro, no el que ya estaba avisado",
+        "note_withdrew": "quien lo avisó otra vez ya no quiere avisos ({count} en total)",
     },
     "en": {
         "staff_card_place": "Place: {place}",
         "staff_card_assignee": "Assigned to {assignee}{handle}",
+        "staff_card_reporters": "Reported by {count} people",
         "staff_card_help": "In the thread: resolve (with a photo) · reject REASON · refer"
         " DEPARTMENT · duplicate REF · assign @who · note · reply",
         "staff_button_ack": "Seen",
@@ -76,6 +86,8 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "staff_warning": "**{reference}**: 25% of the time left, due {expected}.{tag}",
         "staff_private_failed": "**{reference}**: the private answer did not arrive ({error})."
         " They were told in public, with no details, how to receive it.",
+        "staff_reported_again": "**{reference}**: someone else reported it too ({count} in all).",
+        "staff_joined": "**{reference}** is the same as **{original}**: followed there.",
         "staff_only": "Only {department} staff can change requests.",
         "staff_noted": "{reference}: note kept (the person who reported it does not see it).",
         "staff_sent": "{reference}: sent to the person who reported it.",
@@ -96,5 +108,12 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "note_warning": "75% of the time used",
         "note_unanswered": "no answer yet",
         "note_shift": "{assignee} (shift)",
+        "note_reported_again": "reported again by someone else ({count} in all)",
+        "note_not_the_same": "someone who reported it again says theirs is a different one;"
+        " opened apart ({count} in all)",
+        "note_different": "the person who reported it says it is a different one, not the"
+        " one already reported",
+        "note_withdrew": "someone who reported it again no longer wants its notices"
+        " ({count} in all)",
     },
 }

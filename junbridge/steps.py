@@ -12,16 +12,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import traceback
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from junbridge import conversations
 from junbridge.departments import Conversation, Department, Outcome
-from junbridge.desk import abuse, commands, followup, leaving, staff, unreadable
+from junbridge.desk import abuse, commands, followup, leaving, nearby, staff, unreadable
 from junbridge.effects import Effects
-from junbridge.model import Message, MessageKind, Reply, Resident, ServiceRequest
-from junbridge.requests import outcomes
+from junbridge.model import Message, MessageKind, Reply, Resident, ServiceRequest, Status
+from junbridge.requests import outcomes, timers
 from junbridge.store import ConversationState
+from junbridge.store.nearby import Found
 from junbridge.store.records import Usage
 
 if TYPE_CHECKING:
@@ -48,14 +50,16 @@ async def decide(
     resident: Resident,
     open_exchange: ConversationState | None,
     usage: Usage,
+    near: Sequence[Found] = (),
 ) -> tuple[Message, Effects]:
     """The steps, in order; the first that takes the message says what it changes.
 
     Blocked or flooding sender, staff desk, resident command, "is it fixed?" answer,
     edit, department. Steps read; none writes. Returns the message as handled (photos
-    made local) and its Effects. ``open_exchange`` (the resident's open conversation) and
-    ``usage`` (what their rate limits count) are read by the caller, for a whole batch at
-    once (``Bridge.read_for_steps``); the staff desk uses neither.
+    made local) and its Effects. ``open_exchange`` (the resident's open conversation),
+    ``usage`` (what their rate limits count) and ``near`` (the open requests where public
+    departments see the message's matter) are read by the caller, for a whole batch at
+    once (``Bridge.read_for_steps``); the staff desk uses none of them.
     """
     place = staff.department_for_place(bridge.departments, message)
     if place is not None:
@@ -66,7 +70,7 @@ async def decide(
     if stopped is not None:
         return message, stopped  # kept, not handled, nothing fetched
     message = await bridge.media.localize(message, bridge.channels.get(message.channel))
-    message, effects = await resident_steps(bridge, message, resident, open_exchange)
+    message, effects = await resident_steps(bridge, message, resident, open_exchange, near)
     # Passed the limits: it counts toward them once committed, whatever became of it.
     return message, dataclasses.replace(effects, counted=(resident.id, at))
 
@@ -76,6 +80,7 @@ async def resident_steps(
     message: Message,
     resident: Resident,
     open_exchange: ConversationState | None,
+    near: Sequence[Found] = (),
 ) -> tuple[Message, Effects]:
     """Resident command, "is it fixed?" answer, edit, department: the first that takes
     the message."""
@@ -87,7 +92,7 @@ async def resident_steps(
         edited = await edit_effects(bridge, message)
         if edited is not None:
             return message, edited
-    return message, await department_effects(bridge, message, resident, open_exchange)
+    return message, await department_effects(bridge, message, resident, open_exchange, near)
 
 
 async def department_effects(
@@ -95,11 +100,20 @@ async def department_effects(
     message: Message,
     resident: Resident,
     stored: ConversationState | None,
+    near: Sequence[Found] = (),
 ) -> Effects:
-    """Route to the open conversation (``stored``)'s department or a new one, and ask it."""
+    """Route to the open conversation (``stored``)'s department or a new one, and ask it.
+
+    A new report where one is open already joins it (:mod:`junbridge.desk.nearby`);
+    ``near`` are the open requests read with the batch where departments saw its place.
+    """
     now = bridge.clock()
     if unreadable.is_unreadable(message):
         return await unreadable.answer(bridge, message, resident, stored)
+    if stored is not None and nearby.says_another(message.text):
+        split = await another(bridge, message, resident, stored)
+        if split is not None:
+            return split
     state, request = await continued(bridge, message, resident, stored)
     left = state is None and stored is not None and stored.department in bridge.departments
     if state is None:
@@ -110,8 +124,9 @@ async def department_effects(
     department = bridge.departments[state.department]
     language = bridge.language_for(message, resident, department)
     error = None
+    asked: nearby.Asked | None = None
     try:
-        department, outcome, request = await run_department(
+        department, outcome, request, asked = await run_department(
             bridge, department, message, state, resident, language, request
         )
     except Exception as exc:
@@ -127,6 +142,22 @@ async def department_effects(
         outcome = await department.handle(
             message, conversation_of(bridge, state, resident, language, None)
         )
+    if asked is not None:
+        joined = await nearby.join(
+            bridge,
+            message,
+            resident,
+            stored,
+            state,
+            department,
+            outcome,
+            asked,
+            language,
+            near,
+            request,
+        )
+        if joined is not None:
+            return joined
     if left and outcome.ask is None and error is None:
         # Left for a quick answer elsewhere (the canteen menu, a report filed at once): the
         # open exchange is still there for the resident's next answer to it.
@@ -143,6 +174,8 @@ async def continued(
     none or the message leaves it (see :mod:`junbridge.desk.leaving`)."""
     if stored is None or stored.department not in bridge.departments:
         return None, None
+    if stored.awaiting == nearby.ANOTHER:
+        return None, None  # told "already reported": anything but "es otra" is a new message
     request = None
     if stored.request_reference:
         request = await bridge.store.get_request(stored.request_reference)
@@ -168,10 +201,14 @@ async def run_department(
     resident: Resident,
     language: str,
     request: ServiceRequest | None,
-) -> tuple[Department, Outcome, ServiceRequest | None]:
-    """Call the department, following handoffs (triage -> the department chosen)."""
+) -> tuple[Department, Outcome, ServiceRequest | None, nearby.Asked]:
+    """Call the department, following handoffs (triage -> the department chosen).
+
+    Also returns what the last department was asked: the message and conversation it saw.
+    """
     conversation = conversation_of(bridge, state, resident, language, request)
     outcome = await department.handle(message, conversation)
+    asked = nearby.Asked(message=message, awaiting=state.awaiting, data=state.data)
     for _ in range(MAX_HANDOFFS):
         if outcome.handoff is None:
             break
@@ -186,9 +223,56 @@ async def run_department(
             first_message=first,
         )
         outcome = await department.handle(first, conversation)
+        asked = nearby.Asked(message=first, awaiting=None, data={})
     else:
         raise RuntimeError(f"more than {MAX_HANDOFFS} handoffs")
-    return department, outcome, request
+    return department, outcome, request, asked
+
+
+async def another(
+    bridge: Bridge, message: Message, resident: Resident, stored: ConversationState
+) -> Effects | None:
+    """On "es otra", the report the resident was told is already reported is opened after
+    all, as its department opens it, and they leave the request they joined (one commit)."""
+    found = nearby.report_of(stored)
+    department = bridge.departments.get(stored.department)
+    if found is None or department is None:
+        return None
+    report, before = found
+    language = bridge.language_for(message, resident, department)
+    # Asked "where?" first: their own request became a duplicate when they joined; it is
+    # theirs again. Otherwise the report opens a new one, as it would have.
+    own = None
+    if isinstance(stored.data.get("own"), str):
+        own = await bridge.store.get_request(stored.data["own"])
+        if own is None or own.state is not Status.DUPLICATE:
+            return None  # staff took it up meanwhile: not ours to reopen
+    request = nearby.revived(own, department, message) if own is not None else None
+    try:
+        department, outcome, _, _ = await run_department(
+            bridge, department, report, before, resident, language, request
+        )
+    except Exception:
+        log.exception("%s could not open the report again", department.name)
+        return None
+    effects = outcome_effects(
+        bridge, report, resident, stored, before, department, outcome, request, language, None
+    )
+    reference = stored.data.get("joined")
+    joined = await bridge.store.get_request(reference) if isinstance(reference, str) else None
+    owner = bridge.departments.get(joined.department, department) if joined else department
+    if own is not None and effects.request is not None:
+        # Saved against the copy read (its version). Becoming a duplicate cleared its
+        # timers: it gets those of a request opened now that the commit does not plan.
+        _, planned = timers.timers_for(effects.request, department, was=own.state)
+        _, fresh = timers.timers_for(effects.request, department, was=None)
+        kinds = {kind for kind, _ in planned}
+        add = tuple((kind, due) for kind, due in fresh if kind not in kinds)
+        effects = dataclasses.replace(effects, original=own, add_timers=add)
+    # Never tied to the inbound "es otra": editing it must not rewrite the request.
+    return dataclasses.replace(
+        effects, other=nearby.leaving(joined, owner, message, resident), link_request=False
+    )
 
 
 def outcome_effects(
@@ -264,7 +348,12 @@ async def edit_effects(bridge: Bridge, message: Message) -> Effects | None:
     if original is None:
         return None
     request = original
-    if original.description != message.text:
+    # The description is the first report's words: an edit of a message that joined the
+    # request (the same lamp reported again nearby) leaves it as it is.
+    joiner = any(
+        (r.channel, r.recipient) == (message.channel, message.sender.id) for r in original.joined
+    )
+    if not joiner and original.description != message.text:
         request = original.noted(
             "edited",
             by=outcomes.resident_label(message),

@@ -19,7 +19,7 @@ LAMP_NUMBER = re.compile(
     r"(?:farola|poste|lamp|lamppost|post|numero|number|n[ºo°]|num|#)\.?\s*(\d{1,5})\b"
 )
 STREET = re.compile(
-    r"\b(?:calle|c/|avenida|avda\.?|plaza|paseo|camino|carretera|barrio)\s+"
+    r"\b(?i:calle|c/|avenida|avda\.?|plaza|paseo|camino|carretera|barrio)\s+"
     r"(?:(?:de|del)\s+(?:la\s+|los\s+|las\s+)?)?"
     r"([A-ZÁÉÍÓÚÑ][\w'’-]*(?:\s+(?:de\s+)?[A-ZÁÉÍÓÚÑ][\w'’-]*)*)"
     r"|\b([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)\s+(?:Street|St\.?|Road|Avenue|Square|Lane)\b"
@@ -95,6 +95,8 @@ class Lighting(junbridge.Department):
             "off_hours": "Gracias. **{reference}** ({department}) queda registrada. Ahora no "
             "hay nadie de guardia: {who} lo verá a partir del {when}. Previsto: {expected}.",
             "notice": "Las averías de alumbrado se reparan en {hours} horas hábiles.",
+            "already_reported": "Ya nos lo han avisado: **{reference}**, lo lleva {assignee}. "
+            "Te avisaremos cuando esté arreglada. Si es otra farola, responde «es otra».",
         },
         "en": {
             "where": "Thanks for telling us. We opened {reference} ({department}). "
@@ -109,6 +111,8 @@ class Lighting(junbridge.Department):
             "off_hours": "Thanks. **{reference}** ({department}) is registered. Nobody is on "
             "duty right now: {who} will see it from {when}. Expected by {expected}.",
             "notice": "Street lighting faults are repaired within {hours} business hours.",
+            "already_reported": "Already reported: **{reference}**, {assignee} has it. We will "
+            "let you know when it is fixed. If yours is another lamp, reply “different one”.",
         },
     }
 
@@ -144,6 +148,11 @@ class Lighting(junbridge.Department):
         )
         return Outcome(change=change, says=(said,))
 
+    def where(self, message: Message) -> Change | None:
+        """Where the lamp is, as ``handle`` will file it: read before it decides."""
+        place = self.place(message)
+        return Change(**place) if place is not None else None
+
     def keeps(self, message: Message, conversation: Conversation) -> bool | None:
         """Where the lamp is answers "where?", whatever else the words match ("by the police
         station")."""
@@ -153,17 +162,34 @@ class Lighting(junbridge.Department):
 
     @staticmethod
     def place(message: Message) -> dict[str, object] | None:
-        """Where the lamp is: location, lamp number or street; None when the message says not."""
-        if message.location is not None:
-            return {"location": message.location}
+        """Where the lamp is: location (with the lamp's number if given), lamp number or
+        street; None when the message says not."""
         number = LAMP_NUMBER.search(fold(message.text))
-        if number:
-            return {"address_id": f"lamp-{number.group(1)}"}
+        lamp = {"address_id": f"lamp-{number.group(1)}"} if number else {}
+        if message.location is not None:
+            # The number too: two lamps side by side are told apart by it.
+            return {"location": message.location, **lamp}
+        if lamp:
+            return lamp
         street = STREET.search(message.text)
         if street:
-            found = street.group(0).strip()
-            return {"address": found}
+            return {"address": street_name(street.group(0).strip())}
         return None
+
+
+# How the kind of a street (STREET) may be written, and the one way it is kept.
+STREET_KINDS = {
+    **{kind: kind for kind in ("calle", "avenida", "plaza", "paseo", "camino", "carretera")},
+    **{"barrio": "barrio", "c/": "calle", "avda": "avenida", "avda.": "avenida"},
+}
+
+
+def street_name(found: str) -> str:
+    """A street written one way ("Calle Real", "c/ Real" -> "calle Real"): two reports of
+    one street are then the same place, and a new one joins an open one there."""
+    kind, _, name = found.partition(" ")
+    written = STREET_KINDS.get(kind.casefold())
+    return f"{written} {name.strip()}" if written and name.strip() else found
 
 
 @junbridge.hookimpl

@@ -487,3 +487,36 @@ def test_requests_show_renders_reply_markup_instead_of_printing_it(town, monkeyp
     assert code == 0
     assert "**" not in out and f"Gracias. {reference} (Alumbrado" in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_show_and_list_say_how_many_residents_reported_a_lamp(town, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+
+    async def reported_twice() -> str:
+        bridge = await make_bridge(
+            config=town, store_url=f"sqlite:///{town.parent / 'junbridge.db'}"
+        )
+        try:
+            first = await bridge.receive(
+                make_message("La farola de la calle Real no funciona", location=(37.2218, -3.593))
+            )
+            await bridge.receive(
+                make_message(
+                    "The street light is out",
+                    user="neighbour",
+                    lang="en",
+                    location=(37.2219, -3.593),
+                )
+            )
+            return first.request.reference
+        finally:
+            await bridge.close()
+
+    reference = asyncio.run(reported_twice())
+    code, out = run("requests", "show", "--config", str(town), reference)
+    assert code == 0
+    assert re.search(r"reported by: 2 residents: telegram first, then telegram \(en\)", out)
+    assert "reported_again" in out and "telegram:@neighbour" in out
+    code, out = run("requests", "list", "--config", str(town))
+    assert code == 0 and "[reported by 2] La farola de la calle Real no funciona" in out
+    assert "1 of 1 requests" in out

@@ -32,13 +32,13 @@ def says(handled) -> str:
     return "\n".join(reply.text for reply in handled.replies)
 
 
-async def lamp(bridge, user="vecina", channel="twitter"):
+async def lamp(bridge, user="vecina", channel="twitter", location=(37.2218, -3.5930)):
     handled = await bridge.receive(
         make_message(
             "La farola de la calle Real no funciona",
             channel=channel,
             user=user,
-            location=(37.2218, -3.5930),
+            location=location,
         )
     )
     return handled.request
@@ -79,7 +79,8 @@ async def test_someone_elses_reference_is_not_found(bridge):
 
 async def test_mine_lists_only_the_residents_open_requests(bridge):
     mine = await lamp(bridge, user="vecina", channel="telegram")
-    theirs = await lamp(bridge, user="vecino", channel="telegram")
+    # Another lamp of the same street, 300 m along it: a request of its own.
+    theirs = await lamp(bridge, user="vecino", channel="telegram", location=(37.2245, -3.5930))
     handled = await command(bridge, "/mis")
     assert mine.reference in says(handled) and theirs.reference not in says(handled)
     assert "calle Real" in says(handled)

@@ -33,6 +33,8 @@ async def test_the_day_in_jun_plays_on_every_platform_and_keeps_police_matters_p
         # "Is it fixed?" - no (reopened), fixed again, yes (closed), rated 5.
         actions = [h.action for h in lamp.history]
         assert actions.count("resolved") == 2 and "reopened" in actions
+        # Reported again on Telegram by Emma: one request, two who reported it.
+        assert lamp.reporters == 2 and "reported_again" in actions
         assert lamp.details["rating"] == 5
         public = [
             t["text"] for t in town.x.world.tweets.values() if t.get("author_id") == town.x.user_id
@@ -141,6 +143,14 @@ def test_the_transcript_shows_people_photos_and_alerts_as_they_happened(demo_out
     panels = demo_output[: demo_output.index("Requests of the day")]
     said = [line[2:-2] for line in panels.splitlines() if line.startswith("│ ")]
     assert all(re.match(r"(Mon|Tue|Wed) \d\d:\d\d |    \S| *$", line) for line in said)
+    # Emma reports the lamp again on Telegram, in English: already reported, and she hears
+    # what the first resident hears, in English, in her own chat.
+    assert "Mon 09:20 town → Emma" in lines
+    assert lines[lines.index("Mon 09:20 town → Emma") + 1].startswith(
+        "Already reported: JUN-0001, electricista has it."
+    )
+    assert "JUN-0001 is resolved. Cambiada la bombilla, ya luce" in lines
+    assert "JUN-0001: otra persona también lo ha avisado (2 en total)." in lines
     # The resident wrote in Spanish: the hint under numbered choices is in Spanish only.
     assert "Responde con el número" in lines and "Reply with the number" not in demo_output
     # The requests of the day fit 80 columns with every reference, name and time whole.

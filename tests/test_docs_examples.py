@@ -140,3 +140,21 @@ def holds(source: list[str], block: list[str]) -> bool:
         if window == [indent + b if b else "" for b in block]:
             return True
     return False
+
+
+async def test_a_missed_bin_reported_twice_is_one_round_but_two_mattresses_are_two(tmp_path):
+    bridge = await make_bridge(plugins=[WASTE], workdir=tmp_path, clock=lambda: WEDNESDAY_10)
+    bins = (37.2218, -3.5930)
+    try:
+        first = await bridge.receive(make_message("No han recogido la basura", location=bins))
+        again = await bridge.receive(
+            make_message("La basura sigue sin recoger", user="vecino", location=bins)
+        )
+        assert again.request.reference == first.request.reference
+        assert again.request.reporters == 2
+        assert "Ya nos lo han avisado" in again.replies[0].text
+        for user in ("ana", "luis"):
+            await bridge.receive(make_message("Tengo un colchón viejo", user=user, location=bins))
+        assert len(await bridge.requests.all()) == 3
+    finally:
+        await bridge.close()

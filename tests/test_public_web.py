@@ -373,3 +373,17 @@ def test_every_page_text_is_in_both_languages_and_every_one_used_exists() -> Non
     used |= set(re.findall(r"""text\(\s*language,\s*["'](\w+)["']""", source))
     assert used - set(PAGE_TEXTS["es"]) == set()
     assert len(used) > 40
+
+
+async def test_a_request_page_says_how_many_people_reported_it_never_who(town: Town):
+    first = await town.bridge.receive(
+        make_message("La farola de la calle Real no funciona", user="carmen")
+    )
+    again = await town.bridge.receive(
+        make_message("Otra vez sin luz la farola de la calle Real", user="luis_vecino")
+    )
+    assert again.request.reference == first.request.reference
+    page = await town.get(f"/requests/{first.request.reference}", params={"lang": "en"})
+    assert page.status_code == 200
+    assert "<dt>Reported by</dt><dd>2 people</dd>" in page.text
+    assert "luis_vecino" not in page.text and "carmen" not in page.text.lower()

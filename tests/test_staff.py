@@ -216,3 +216,31 @@ async def test_an_admin_rewords_what_staff_read(tmp_path, db_url):
         assert "Asignada a electricista" in card.text
     finally:
         await bridge.close()
+
+
+async def test_public_replies_tag_the_assignees_handle_but_never_a_bare_user_id(tmp_path, db_url):
+    config = town_in(
+        "es",
+        tag_staff_publicly=True,
+        staff=[
+            {"name": "electricista", "handles": {"twitter": "ElectricistaJun", "telegram": "2002"}}
+        ],
+    )
+    bridge = await make_bridge(
+        config=config, clock=lambda: WEDNESDAY_10, workdir=tmp_path, store_url=db_url
+    )
+    try:
+        on_x = await lamp(bridge)
+        [reply] = [
+            r
+            for r in (await bridge.store.replies_for(on_x.reference))
+            if r.reply.channel == "twitter"
+        ]
+        assert "@ElectricistaJun" in reply.reply.text
+        on_telegram = await bridge.receive(
+            make_message("La farola 112 no funciona", channel="telegram", user="vecino")
+        )
+        [told] = on_telegram.replies
+        assert "se lo hemos pasado a electricista." in told.text and "@2002" not in told.text
+    finally:
+        await bridge.close()

@@ -15,6 +15,7 @@ from junbridge import (
     Conversation,
     Message,
     Outcome,
+    ServiceRequest,
     Status,
     Weekday,
     format_day,
@@ -107,6 +108,11 @@ class Waste(junbridge.Department):
             ),
             says=(self.say("booked", day=day),),
         )
+
+    def same_matter(self, report: ServiceRequest, nearby: ServiceRequest) -> bool:
+        """A bin missed in one street is one round to redo, whoever reports it; two
+        neighbours' mattresses are two pick-ups, however close."""
+        return not report.details.get("bulky") and not nearby.details.get("bulky")
 
     def is_bulky(self, message: Message) -> bool:
         """Furniture or a mattress: the words of the bulky-item service, in any language."""

@@ -15,7 +15,7 @@ from rich.text import Text
 from junbridge.bridge import Bridge
 from junbridge.cli.common import config_option, console, fail, open_bridge, run_async
 from junbridge.cli.display import from_markup
-from junbridge.model import IllegalTransition, Status
+from junbridge.model import IllegalTransition, ServiceRequest, Status
 from junbridge.store.figures import figures
 from junbridge.store.pages import Summary
 
@@ -150,7 +150,10 @@ def listing(bridge: Bridge, summaries: Sequence[Summary], *, width: int) -> list
     lines = [_line([Text(title, style="bold") for title in LIST_COLUMNS], widths)]
     for s, row in zip(summaries, rows, strict=True):
         lines.append(_line(row, widths))
-        summary = Text("  " + (s.summary if s.privacy == "public" else "(private)"), style="dim")
+        said = s.summary if s.privacy == "public" else "(private)"
+        if s.reporters > 1:
+            said = f"[reported by {s.reporters}] {said}"
+        summary = Text("  " + said, style="dim")
         summary.truncate(width, overflow="ellipsis")
         lines.append(summary)
     return lines
@@ -237,6 +240,7 @@ async def show(config_path: Path, reference: str) -> None:
         ("assignee", request.assignee),
         ("address", request.address or request.address_id),
         ("location", f"{request.lat}, {request.long}" if request.lat else None),
+        ("reported by", reporters(bridge, request)),
         ("expected", when(bridge, request.expected_datetime)),
         ("notice", request.service_notice),
         # The resident's photos, voice notes and documents, for staff to open.
@@ -263,6 +267,18 @@ async def show(config_path: Path, reference: str) -> None:
         to = f"DM {row.reply.recipient}" if row.reply.private else row.reply.conversation
         sent.add_row(row.reply.channel, to, row.status, from_markup(row.reply.text))
     out.print(sent)
+
+
+def reporters(bridge: Bridge, request: ServiceRequest) -> str | None:
+    """How many residents reported it and where those after the first wrote, with when;
+    None when one did."""
+    if request.reporters <= 1:
+        return None
+    later = [
+        f"{r.channel} ({r.language or '-'}) {when(bridge, r.added_at)}" for r in request.joined
+    ]
+    where = f": {request.channel or '-'} first, then {', '.join(later)}" if later else ""
+    return f"{request.reporters} residents{where}"
 
 
 @requests.command("set")

@@ -274,6 +274,12 @@ class DepartmentSettings(Settings):
     retention: RetentionSettings | None = Field(
         None, description="what happens to closed requests after some days; none: kept"
     )
+    nearby_metres: float = Field(
+        50,
+        ge=0,
+        description="a report this close to an open request of a public department (or in "
+        "its street, at its lamp number) joins it instead of opening another; 0: never",
+    )
 
     @field_validator(
         "sla_hours",
@@ -288,6 +294,14 @@ class DepartmentSettings(Settings):
         # only fail when the first request is promised a time.
         if value is not None and value <= 0:
             raise PydanticKnownError("greater_than", {"gt": 0})
+        return value
+
+    @field_validator("nearby_metres", check_fields=False)
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        # Kept when a plugin redeclares it with its own default (0 turns joining off).
+        if value < 0:
+            raise PydanticKnownError("greater_than_equal", {"ge": 0})
         return value
 
 

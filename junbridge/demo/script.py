@@ -146,6 +146,9 @@ class Day:
         return [
             Scene(0, 8, 5, "A dead street lamp reported on X, with a photo", self.lamp_on_x),
             Scene(
+                0, 9, 20, "A neighbour reports it on Telegram: already reported", self.lamp_again
+            ),
+            Scene(
                 0, 10, 40, "The electrician resolves it from Slack with a photo", self.lamp_fixed
             ),
             Scene(0, 11, 0, "María books the doctor on Telegram with buttons", self.doctor),
@@ -168,6 +171,14 @@ class Day:
         card = next(r for r in rows if r.reply.channel == "slack")
         self.card_ts = card.platform_ids[0]
 
+    async def lamp_again(self, town: DemoTown, transcript: Transcript) -> None:
+        emma = town.telegram.user(2003, "Emma", username="emma_jun", language_code="en")
+        text = "The street light on Calle Real is out"
+        await town.telegram.resident_says(text, user=emma, language_code="en")
+        transcript.said(town, "telegram", "Emma", text)
+        # She is told it is already reported; the electrician reads it in the card's thread.
+        await until_delivered(town, transcript, both(to("telegram"), to("slack")))
+
     async def lamp_fixed(self, town: DemoTown, transcript: Transcript) -> None:
         electrician = "U0ELECTRIC"
         text = "resolve Cambiada la bombilla, ya luce"
@@ -184,7 +195,8 @@ class Day:
             f"electricista ({electrician}) in the card's thread",
             text + " [photo farola-arreglada.jpg]",
         )
-        await until_delivered(town, transcript, both(to("twitter"), to("slack")))
+        # Both who reported it hear it, each where they wrote: @vecina_jun and Emma.
+        await until_delivered(town, transcript, both(to("twitter"), to("slack"), to("telegram")))
 
     async def doctor(self, town: DemoTown, transcript: Transcript) -> None:
         maria = town.telegram.user(2001, "María", last_name="Ruiz", username="maria_ruiz")
@@ -233,7 +245,7 @@ class Day:
         text = "no, anoche volvió a apagarse"
         town.x.resident_mentions(text, user="vecina_jun", reply_to=self.lamp_tweet)
         transcript.said(town, "twitter", "@vecina_jun", f"@{town.x.handle} {text}")
-        await until_delivered(town, transcript, both(to("twitter"), to("slack")))
+        await until_delivered(town, transcript, both(to("twitter"), to("slack"), to("telegram")))
 
     async def fixed_again(self, town: DemoTown, transcript: Transcript) -> None:
         text = "resolve Cambiado también el cable de la farola"
@@ -241,7 +253,7 @@ class Day:
             text, user="U0ELECTRIC", channel="C0LIGHTING", thread_ts=self.card_ts
         )
         transcript.said(town, "slack", "electricista (U0ELECTRIC) in the card's thread", text)
-        await until_delivered(town, transcript, both(to("twitter"), to("slack")))
+        await until_delivered(town, transcript, both(to("twitter"), to("slack"), to("telegram")))
 
     async def confirmed(self, town: DemoTown, transcript: Transcript) -> None:
         for text in ("sí", "5"):

@@ -117,6 +117,13 @@ class DemoTown:
         """Let every message taken in be handled and every reply due be sent."""
         await self.bridge.drain()
         await self.bridge.outbox.settle()
+        # The outbox running beside the scenes may hold a reply it is still sending: wait
+        # for it, or the transcript shows that reply a scene late (and not every run alike).
+        while True:
+            undelivered = await self.bridge.store.undelivered()
+            if not any(row.status == "sending" for row in undelivered):
+                return
+            await asyncio.sleep(0.01)
 
     async def close(self) -> None:
         """Stop as ``junbridge run`` does, then the emulators."""

@@ -10,7 +10,9 @@ asks about an appointment still goes to the doctor.
 
 Answers are private (a direct message when the resident wrote in public), come from the
 templates in :data:`junbridge.desk.commands_texts.COMMANDS_TEXTS` that admins may override under
-``departments.triage.replies``, and never list anyone's requests but the resident's own.
+``departments.triage.replies``, and never list anyone's requests but the resident's own:
+those they reported, first or again nearby. ``/cancel`` never closes a request others
+reported too: one reported first by another only stops its notices to this resident.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from babel import Locale
 
 from junbridge import dates
 from junbridge.departments import Department, fold, place_of
-from junbridge.desk import abuse
-from junbridge.effects import Effects
+from junbridge.desk import abuse, nearby
+from junbridge.effects import Effects, Other
 from junbridge.markup import Markup
 from junbridge.model import (
     IllegalTransition,
@@ -135,6 +137,8 @@ class Answer:
     ended: tuple[ConversationState, ...] = ()
     #: The language the resident chose (/lang), kept in the same commit.
     language: str | None = None
+    #: A request the resident reported again, which they leave (/cancel of a shared one).
+    other: Other | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,9 +176,10 @@ class Asked:
         return self.text(f"label_{state}")
 
     async def own_request(self, reference: str) -> ServiceRequest | None:
-        """The request ``reference`` if it is this resident's (any linked account)."""
+        """The request ``reference`` if this resident reported it (any linked account), first
+        or again nearby."""
         request = await self.bridge.store.get_request(reference.upper())
-        if request is None or request.resident_id != self.resident.id:
+        if request is None or not nearby.reported_by(request, self.resident):
             return None
         return request
 
@@ -186,10 +191,12 @@ async def handle(bridge: Bridge, message: Message, resident: Resident) -> Effect
     command = parse(message.text, bridge.config.town.languages)
     if command is None:
         return None
-    if command.bare and await bridge.store.conversation(
-        resident.id, message.channel, message.conversation, now=bridge.clock()
-    ):
-        return None  # a department asked something: the word is the resident's answer
+    if command.bare:
+        asking = await bridge.store.conversation(
+            resident.id, message.channel, message.conversation, now=bridge.clock()
+        )
+        if asking is not None and asking.awaiting != nearby.ANOTHER:
+            return None  # a department asked something: the word is the resident's answer
     asked = Asked(
         bridge=bridge,
         message=message,
@@ -205,6 +212,7 @@ async def handle(bridge: Bridge, message: Message, resident: Resident) -> Effect
         replies=Effects.now(*answer.replies),
         end=tuple((s.resident_id, s.channel, s.conversation) for s in answer.ended),
         language=(resident.id, answer.language) if answer.language else None,
+        other=answer.other,
         # Never tied to the request: editing "/cancel JUN-1" must not rewrite JUN-1.
         link_request=False,
     )
@@ -278,6 +286,20 @@ async def cancel(asked: Asked) -> Answer:
         return asked.answer(
             asked.text("cancel_not_open", reference=reference, state=asked.state(request.state))
         )
+    if request.resident_id != asked.resident.id:
+        # Reported again by this resident, first by another: it stays open for the others;
+        # this resident only stops hearing of it.
+        department = bridge.departments.get(request.department)
+        other = (
+            nearby.leaving(request, department, asked.message, asked.resident, why="withdrew")
+            if department is not None
+            else None
+        )
+        left = asked.answer(asked.text("cancel_left", reference=reference), request=request)
+        return dataclasses.replace(left, other=other)
+    if request.reporters > 1:
+        # Others reported it too: what they reported is not this resident's to withdraw.
+        return asked.answer(asked.text("cancel_shared", reference=reference), request=request)
     original = request
     try:
         request = request.transition(

@@ -22,6 +22,10 @@ COMMANDS_TEXTS: Mapping[str, Mapping[str, str]] = {
         "ejemplo: /cancelar {example}",
         "cancel_not_open": "**{reference}** ya está {state}: no hay nada que anular.",
         "cancel_refused": "**{reference}** no se puede anular ahora (está {state}).",
+        "cancel_left": "Ya no te avisaremos de **{reference}**: sigue abierto para quien más "
+        "lo avisó.",
+        "cancel_shared": "**{reference}** también lo han avisado otras personas: sigue "
+        "abierto para ellas.",
         "staff_cancelled": "**{reference}**: el vecino lo ha anulado.",
         "lang_set": "Hecho: a partir de ahora te contesto en español.",
         "lang_which": "Te contesto en {current}. Idiomas disponibles: {languages}. Para "
@@ -80,6 +84,9 @@ COMMANDS_TEXTS: Mapping[str, Mapping[str, str]] = {
         "reference, for example: /cancel {example}",
         "cancel_not_open": "**{reference}** is already {state}: there is nothing to cancel.",
         "cancel_refused": "**{reference}** cannot be cancelled now (it is {state}).",
+        "cancel_left": "You will no longer hear about **{reference}**: it stays open for the "
+        "others who reported it.",
+        "cancel_shared": "Other people reported **{reference}** too: it stays open for them.",
         "staff_cancelled": "**{reference}**: the resident cancelled it.",
         "lang_set": "Done: from now on I will answer you in English.",
         "lang_which": "I answer you in {current}. Languages: {languages}. To change, write "

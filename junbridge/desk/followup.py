@@ -14,9 +14,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from junbridge.departments import Department, fold
-from junbridge.desk import staff
+from junbridge.desk import nearby, staff
 from junbridge.effects import Effects
-from junbridge.model import Choice, Message, MessageKind, Reply, Resident, ServiceRequest, Status
+from junbridge.model import (
+    Choice,
+    Message,
+    MessageKind,
+    Reply,
+    Reporter,
+    Resident,
+    ServiceRequest,
+    Status,
+)
 from junbridge.requests import timers
 
 if TYPE_CHECKING:
@@ -28,20 +37,19 @@ _FOLDED_ANSWERS = frozenset(fold(w) for w in YES | NO)
 _BUTTON = re.compile(r"^(fixed):(yes|no):(\S+)$|^(rating):([1-5]):(\S+)$")
 
 
-def ask_fixed(request: ServiceRequest, department: Department) -> Reply | None:
-    """The Yes/No question to the resident, in their thread and language."""
+def ask_fixed(request: ServiceRequest, department: Department) -> list[Reply]:
+    """The Yes/No question to everyone who reported it, each in their thread and language."""
     ref = request.reference
-    language = request.language or department.town.language
-    yes, no = ("Sí", "No") if language == "es" else ("Yes", "No")
-    return staff.to_resident(
-        request,
-        department,
-        "ask_fixed",
-        choices=(
+
+    def buttons(reporter: Reporter) -> tuple[Choice, ...]:
+        language = reporter.language or department.town.language
+        yes, no = ("Sí", "No") if language == "es" else ("Yes", "No")
+        return (
             Choice(label=yes, value=f"fixed:yes:{ref}"),
             Choice(label=no, value=f"fixed:no:{ref}"),
-        ),
-    )
+        )
+
+    return staff.to_reporters(request, department, "ask_fixed", choices=buttons)
 
 
 def closed_unanswered(
@@ -57,15 +65,20 @@ def _without(details: object, key: str) -> dict[str, object]:
     return {k: v for k, v in dict(details).items() if k != key}  # type: ignore[call-overload]
 
 
-async def awaiting(bridge: Bridge, message: Message, resident: Resident) -> ServiceRequest | None:
-    """The resident's request waiting for an answer in this chat, if any."""
-    # Only this resident's requests with a question pending: one indexed lookup.
+async def awaiting(
+    bridge: Bridge, message: Message, resident: Resident
+) -> tuple[ServiceRequest, Reporter] | None:
+    """The request waiting for this resident's answer in this chat, if any, and the
+    resident as one who reported it (the first, or one who reported it again)."""
+    # Only requests this resident reported with a question pending: indexed lookups.
     for request in await bridge.store.awaiting_answer(resident.id):
-        waiting = request.details.get("awaiting")
-        if waiting not in ("fixed", "rating") or request.channel != message.channel:
+        if request.details.get("awaiting") not in ("fixed", "rating"):
             continue
-        if message.kind is MessageKind.BUTTON or request.conversation == message.conversation:
-            return request
+        for reporter in request.reported_by:
+            if reporter.resident_id != resident.id or reporter.channel != message.channel:
+                continue
+            if message.kind is MessageKind.BUTTON or reporter.conversation == message.conversation:
+                return request, reporter
     return None
 
 
@@ -77,6 +90,8 @@ def may_be_an_answer(message: Message) -> bool:
     """
     if message.kind is MessageKind.BUTTON:
         return _BUTTON.match(message.choice or "") is not None
+    if nearby.says_another(message.text):
+        return False  # "no, es otra": not "not fixed" but "my report is another matter"
     if len(message.text) > 80:
         return False  # an answer is short: "no, se ha vuelto a apagar"; longer is a new message
     answer = fold(message.text).strip(" .!¡?¿")
@@ -107,9 +122,10 @@ async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effect
     """Handle a resident's answer to "is it fixed?" or to the rating; None if it is not one."""
     if not may_be_an_answer(message):
         return None
-    request = await awaiting(bridge, message, resident)
-    if request is None:
+    found = await awaiting(bridge, message, resident)
+    if found is None:
         return None
+    request, reporter = found
     what = understood(message, request)
     department = bridge.departments.get(request.department)
     if what is None or department is None:
@@ -123,7 +139,7 @@ async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effect
         changed = request.noted(
             "rated", by=by, at=now, note=value, details={**details, "rating": int(value)}
         )
-        replies.append(_say(changed, department, "thanks_rating"))
+        replies.append(_say(changed, department, reporter, "thanks_rating"))
     elif value == "yes":
         if department.settings.ask_rating:
             details["awaiting"] = "rating"
@@ -135,7 +151,9 @@ async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effect
             channel=message.channel,
         )
         key = "ask_rating" if department.settings.ask_rating else "thanks_fixed"
-        replies.append(_say(changed, department, key, rating=department.settings.ask_rating))
+        replies.append(
+            _say(changed, department, reporter, key, rating=department.settings.ask_rating)
+        )
     else:
         changed = dataclasses.replace(request, details=details).transition(
             Status.REOPENED,
@@ -145,7 +163,8 @@ async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effect
             channel=message.channel,
         )
         changed = timers.restarted(changed, department)
-        replies.append(_say(changed, department, "state_reopened"))
+        # Everyone who reported it hears it is open again, not only who answered.
+        replies.extend(staff.to_reporters(changed, department, "state_reopened"))
         alert = await staff.alert(bridge, changed, department, reopened=True)
         if alert is not None:
             replies.append(alert)
@@ -159,13 +178,19 @@ async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effect
 
 
 def _say(
-    request: ServiceRequest, department: Department, key: str, *, rating: bool = False
+    request: ServiceRequest,
+    department: Department,
+    reporter: Reporter,
+    key: str,
+    *,
+    rating: bool = False,
 ) -> Reply:
+    """``key`` to the resident who answered, in their thread and language."""
     choices = (
         tuple(Choice(label=str(n), value=f"rating:{n}:{request.reference}") for n in range(1, 6))
         if rating
         else ()
     )
-    reply = staff.to_resident(request, department, key, choices=choices)
+    reply = staff.to_resident(request, department, key, choices=choices, reporter=reporter)
     assert reply is not None  # the request came from a resident's message
     return reply

@@ -29,6 +29,7 @@ from junbridge.model import (
     Message,
     MessageKind,
     Reply,
+    Reporter,
     ServiceRequest,
     Status,
 )
@@ -181,6 +182,8 @@ def card(request: ServiceRequest, department: Department) -> Reply | None:
     if request.lat is not None and request.long is not None:
         url = f"https://www.openstreetmap.org/?mlat={request.lat}&mlon={request.long}#map=19/{request.lat}/{request.long}"
         lines.append(f"[{request.lat:.5f}, {request.long:.5f}]({url})")
+    if request.reporters > 1:
+        lines.append(staff_text(department, "staff_card_reporters", count=request.reporters))
     if request.assignee:
         staff = department.staff_member(request.assignee)
         handle = staff.handles.get(place[0]) if staff else None
@@ -230,33 +233,66 @@ def to_resident(
     note: str = "",
     photo: Attachment | None = None,
     choices: tuple[Choice, ...] = (),
+    reporter: Reporter | None = None,
 ) -> Reply | None:
-    """A notice to the resident, in the thread where they first wrote, in their language."""
-    if request.channel is None or request.conversation is None:
-        return None
-    language = request.language or department.town.language
+    """A notice to one resident who reported ``request`` (by default the first), in the
+    thread where they wrote, in their language."""
+    if reporter is None:
+        first = request.reported_by[:1]
+        if not first:
+            return None
+        reporter = first[0]
+    language = reporter.language or department.town.language
     text = department.render(
         Say(key=key, params={"note": note}),
         request=request,
         language=language,
-        channel=request.channel,
+        channel=reporter.channel,
     ).strip()
-    public = request.details.get("public") and request.privacy == "public"
-    if public:
-        # The resident wrote in public (a mention on X): a staff note must not leak a phone.
+    if reporter.public and request.privacy == "public":
+        # They wrote in public (a mention on X): a staff note must not leak a phone.
         text = redact(text, language=language)
     return Reply(
         text=text,
-        channel=request.channel,
-        conversation=request.conversation,
-        thread=request.thread,
-        recipient=request.recipient,
+        channel=reporter.channel,
+        conversation=reporter.conversation,
+        thread=reporter.thread,
+        recipient=reporter.recipient,
         private=request.privacy == "private",
         photo=photo,
         choices=choices,
         reference=request.reference,
         language=language,
     )
+
+
+def to_reporters(
+    request: ServiceRequest,
+    department: Department,
+    key: str,
+    *,
+    note: str = "",
+    photo: Attachment | None = None,
+    choices: Callable[[Reporter], tuple[Choice, ...]] | None = None,
+) -> list[Reply]:
+    """The notice to every resident who reported ``request``, each in their own thread and
+    language: the first, and (a public request) those who reported it again nearby."""
+    return [
+        notice
+        for reporter in request.reported_by
+        if (
+            notice := to_resident(
+                request,
+                department,
+                key,
+                note=note,
+                photo=photo,
+                choices=choices(reporter) if choices is not None else (),
+                reporter=reporter,
+            )
+        )
+        is not None
+    ]
 
 
 def refer(
@@ -299,10 +335,10 @@ def refer(
     )
     answered = actor.answer(f"{request.reference} → {target.name}", request.reference)
     replies = [answered] if answered is not None else []
-    for reply in (card(request, target), to_resident(request, target, "state_referred")):
-        if reply is not None:
-            replies.append(reply)
-    return request, replies
+    posted = card(request, target)
+    if posted is not None:
+        replies.append(posted)
+    return request, [*replies, *to_reporters(request, target, "state_referred")]
 
 
 async def card_thread(
@@ -402,9 +438,9 @@ def apply(
         if not command.rest:
             raise ValueError(staff_text(department, "staff_needs_text"))
         request = request.noted("reply", by=member.name, at=now, note=command.rest, via=via)
-        notice = to_resident(request, department, "staff_reply", note=command.rest)
+        notices = to_reporters(request, department, "staff_reply", note=command.rest)
         sent = actor.answer(staff_text(department, "staff_sent", reference=ref), ref)
-        return request, answered(notice, sent)
+        return request, answered(*notices, sent)
     target = VERBS[command.verb]
     assert target is not None
     if command.verb in ("reject", "duplicate") and not command.rest:
@@ -415,9 +451,9 @@ def apply(
     if command.verb == "ack" and request.state in (Status.ASSIGNED, Status.IN_PROGRESS):
         # Already further along: "seen" is worth recording and telling, not a step back.
         request = request.noted("acknowledged", by=member.name, at=now, via=via)
-        notice = to_resident(request, department, "state_acknowledged")
+        notices = to_reporters(request, department, "state_acknowledged")
         seen = actor.answer(staff_text(department, "staff_seen", reference=ref), ref)
-        return request, answered(notice, seen)
+        return request, answered(*notices, seen)
     photo = actor.photo
     if command.verb == "assign":
         who = named_staff(department, command.rest) if command.rest else member
@@ -445,10 +481,10 @@ def apply(
         target, by=member.name, at=now, note=command.rest or None, channel=via
     )
     request = timers.settled(request, by=member.name, at=now)
-    notice = to_resident(
+    notices = to_reporters(
         request, department, f"state_{target.value}", note=command.rest, photo=photo
     )
-    return request, answered(notice, actor.answer(f"{ref} → {target.value}", ref))
+    return request, answered(*notices, actor.answer(f"{ref} → {target.value}", ref))
 
 
 async def handle(bridge: Bridge, message: Message, department: Department) -> Effects:

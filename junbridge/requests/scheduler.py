@@ -156,13 +156,10 @@ async def act(
             at=now,
             note=staff.staff_text(department, "note_shift", assignee=member.name),
         )
-        notices = (
-            staff.to_resident(changed, department, "state_assigned"),
-            await staff.alert(bridge, changed, department, assigned=True),
-        )
-        return Action(request=changed, replies=tuple(n for n in notices if n))
+        notices = staff.to_reporters(changed, department, "state_assigned")
+        alert = await staff.alert(bridge, changed, department, assigned=True)
+        return Action(request=changed, replies=(*notices, *((alert,) if alert else ())))
     if timer.kind == FIXED_CHECK and request.state is Status.RESOLVED:
-        question = followup.ask_fixed(request, department)
         deadline = now + timedelta(hours=department.settings.followup_deadline_hours)
         return Action(
             request=request.noted(
@@ -171,7 +168,7 @@ async def act(
                 at=now,
                 details={**request.details, "awaiting": "fixed"},
             ),
-            replies=(question,) if question else (),
+            replies=tuple(followup.ask_fixed(request, department)),
             timers=((FIXED_DEADLINE, deadline),),
         )
     if timer.kind == FIXED_DEADLINE and request.state is Status.RESOLVED:

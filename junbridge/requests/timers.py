@@ -71,7 +71,7 @@ def timers_for(
         if was is not None:
             cancel = SLA_TIMERS
         hours = department.settings.followup_hours
-        if hours is not None and request.channel is not None:
+        if hours is not None and request.reported_by:
             add.append((FIXED_CHECK, now + timedelta(hours=hours)))
     elif was is None or (state is Status.REOPENED and was is not Status.REOPENED):
         if was is not None:  # a new request has no timers to clear
@@ -94,10 +94,11 @@ def restarted(request: ServiceRequest, department: Department) -> ServiceRequest
 def settled(request: ServiceRequest, *, by: str, at: datetime) -> ServiceRequest:
     """A resolved request nobody can be asked "is it fixed?" about is closed at once.
 
-    A report filed through Open311 has no chat to ask in: the staff's word closes it, and
-    its status_notes say it was resolved. Any other request is returned as it is.
+    A report filed through Open311 has no chat to ask in (unless a resident reported it
+    again nearby and is asked): the staff's word closes it, and its status_notes say it was
+    resolved. Any other request is returned as it is.
     """
-    if request.state is not Status.RESOLVED or request.channel is not None:
+    if request.state is not Status.RESOLVED or request.reported_by:
         return request
     return request.transition(Status.CLOSED, by=by, at=at)
 

@@ -13,14 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from junbridge.model import Resident, ServiceRequest
 from junbridge.store import records
 from junbridge.store import residents as people
 from junbridge.store.records import ConversationState
-from junbridge.store.schema import REQUEST_IS_OPEN, conversations, requests, residents
+from junbridge.store.schema import (
+    REQUEST_IS_OPEN,
+    conversations,
+    reporters,
+    requests,
+    residents,
+)
 
 if TYPE_CHECKING:
     from junbridge.store.store import Store
@@ -71,9 +77,13 @@ async def redeem_code(store: Store, code: str, resident_id: int, *, now: datetim
 async def requests_of(
     store: Store, resident_id: int, *, open_only: bool = False
 ) -> list[ServiceRequest]:
-    """The resident's requests from every linked account, newest first."""
+    """The resident's requests from every linked account, newest first: those they reported
+    first and those they reported again nearby (joined)."""
+    joined = select(reporters.c.request_id).where(reporters.c.resident_id == resident_id)
     query = (
-        select(requests).where(requests.c.resident_id == resident_id).order_by(requests.c.id.desc())
+        select(requests)
+        .where(or_(requests.c.resident_id == resident_id, requests.c.id.in_(joined)))
+        .order_by(requests.c.id.desc())
     )
     if open_only:
         query = query.where(REQUEST_IS_OPEN)

@@ -37,6 +37,8 @@ class Summary:
     expected_datetime: datetime | None
     sla_warned: bool
     sla_breached: bool
+    # How many residents reported it (more than one: reported again nearby and joined).
+    reporters: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +91,7 @@ async def page(
             requests.c.expected_datetime,
             _history_has("sla_warning"),
             _history_has("sla_breach"),
+            requests.c.reporters,
         )
         .where(*filters)
         .order_by(requests.c.id.desc())
@@ -118,6 +121,7 @@ async def page(
                 expected_datetime=row.expected_datetime,
                 sla_warned=bool(row.sla_warning),
                 sla_breached=bool(row.sla_breach),
+                reporters=row.reporters,
             )
             for row in rows[:limit]
         ),

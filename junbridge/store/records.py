@@ -17,11 +17,12 @@ from junbridge.model import (
     Message,
     Privacy,
     Reply,
+    Reporter,
     Resident,
     ServiceRequest,
     Status,
 )
-from junbridge.store.schema import history
+from junbridge.store.schema import history, reporters
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,7 +82,7 @@ class OutboxRow:
 _REQUEST_COLUMNS = tuple(
     f.name
     for f in dataclasses.fields(ServiceRequest)
-    if f.name not in ("state", "details", "history", "attachments")
+    if f.name not in ("state", "details", "history", "attachments", "joined")
 )
 
 
@@ -123,8 +124,10 @@ def history_entry(row: Row[Any]) -> HistoryEntry:
     )
 
 
-def service_request(row: Row[Any], history: Iterable[HistoryEntry]) -> ServiceRequest:
-    """A requests row and its history back as a ServiceRequest."""
+def service_request(
+    row: Row[Any], history: Iterable[HistoryEntry], joined: Iterable[Reporter] = ()
+) -> ServiceRequest:
+    """A requests row, its history and who joined it back as a ServiceRequest."""
     fields = {name: getattr(row, name) for name in _REQUEST_COLUMNS}
     fields["privacy"] = cast(Privacy, row.privacy)
     return ServiceRequest(
@@ -133,11 +136,12 @@ def service_request(row: Row[Any], history: Iterable[HistoryEntry]) -> ServiceRe
         details=row.details,
         history=tuple(history),
         attachments=tuple(Attachment(**a) for a in row.attachments),
+        joined=tuple(joined),
     )
 
 
 def load_requests(connection: Connection, query: Select[Any]) -> list[ServiceRequest]:
-    """The requests ``query`` selects, each with its history, on ``connection``."""
+    """The requests ``query`` selects, each with its history and those who joined it."""
     rows = connection.execute(query).all()
     if not rows:
         return []
@@ -150,7 +154,44 @@ def load_requests(connection: Connection, query: Select[Any]) -> list[ServiceReq
     lines: defaultdict[int, list[HistoryEntry]] = defaultdict(list)
     for entry in entries:
         lines[entry.request_id].append(history_entry(entry))
-    return [service_request(row, lines[row.id]) for row in rows]
+    joined: defaultdict[int, list[Reporter]] = defaultdict(list)
+    # Only requests reported more than once have rows there: most reads never ask.
+    shared = [row.id for row in rows if row.reporters > 1]
+    if shared:
+        for found in connection.execute(
+            select(reporters).where(reporters.c.request_id.in_(shared)).order_by(reporters.c.id)
+        ):
+            joined[found.request_id].append(reporter(found))
+    return [service_request(row, lines[row.id], joined[row.id]) for row in rows]
+
+
+def reporter(row: Row[Any]) -> Reporter:
+    """A reporters row back as a Reporter."""
+    return Reporter(
+        resident_id=row.resident_id,
+        channel=row.channel,
+        conversation=row.conversation,
+        thread=row.thread,
+        recipient=row.recipient,
+        language=row.language,
+        public=bool(row.public),
+        added_at=row.added_at,
+    )
+
+
+def reporter_values(request_id: int, reporter: Reporter) -> dict[str, Any]:
+    """The ``reporters`` row for a resident who joined request ``request_id``."""
+    return {
+        "request_id": request_id,
+        "resident_id": reporter.resident_id,
+        "channel": reporter.channel,
+        "conversation": reporter.conversation,
+        "thread": reporter.thread,
+        "recipient": reporter.recipient,
+        "language": reporter.language,
+        "public": reporter.public,
+        "added_at": reporter.added_at,
+    }
 
 
 def resident(row: Row[Any], identities: Iterable[str]) -> Resident:

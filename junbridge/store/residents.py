@@ -24,7 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from junbridge.model import Resident, Sender
 from junbridge.store import records
-from junbridge.store.schema import conversations, identities, link_codes, requests, residents
+from junbridge.store.schema import (
+    conversations,
+    identities,
+    link_codes,
+    reporters,
+    requests,
+    residents,
+)
 
 
 def split_identity(identity: str) -> tuple[str, str]:
@@ -307,6 +314,24 @@ async def merge(connection: AsyncConnection, keep: int, drop: int) -> Resident:
     )
     await connection.execute(
         update(requests).where(requests.c.resident_id == drop).values(resident_id=keep)
+    )
+    # One person reports a request once: where both accounts did (or one first, the other
+    # again nearby), the reports keep's account is told on stay. The count of reporters
+    # stays as it was (it changes only with its request's version check).
+    kept_reports = select(reporters.c.request_id).where(reporters.c.resident_id == keep)
+    await connection.execute(
+        delete(reporters).where(
+            reporters.c.resident_id == drop, reporters.c.request_id.in_(kept_reports)
+        )
+    )
+    await connection.execute(
+        update(reporters).where(reporters.c.resident_id == drop).values(resident_id=keep)
+    )
+    kept_first = select(requests.c.id).where(requests.c.resident_id == keep)
+    await connection.execute(
+        delete(reporters).where(
+            reporters.c.resident_id == keep, reporters.c.request_id.in_(kept_first)
+        )
     )
     kept_chats = select(conversations.c.channel, conversations.c.conversation).where(
         conversations.c.resident_id == keep

@@ -1,8 +1,9 @@
 """Retention queries: closed requests past their department's time, anonymized or deleted.
 
 Anonymizing keeps the case for the town's numbers (department, service, state, when it was
-asked, promised and closed, who on the staff worked on it) and removes everything that
-points at a person: the resident's words, place, photos, ids, and the notes in its history.
+asked, promised and closed, who on the staff worked on it, how many residents reported it)
+and removes everything that points at a person: the resident's words, place, photos, ids,
+the notes in its history and where those who reported it again wrote.
 Deleting removes the request with its history. Either way the replies queued for it, the
 conversations about it and the inbound messages that led to it lose what they held of the
 resident. A message's dedupe key (channel and platform id) is kept, so a platform
@@ -22,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from junbridge.media import local_path
 from junbridge.model import Attachment, Status
-from junbridge.store.schema import conversations, history, inbound, outbox, requests, timers
+from junbridge.store.schema import (
+    conversations,
+    history,
+    inbound,
+    outbox,
+    reporters,
+    requests,
+    timers,
+)
 
 if TYPE_CHECKING:
     from junbridge.store.store import Store
@@ -234,6 +243,8 @@ async def anonymize(
         await connection.execute(
             update(history).where(history.c.request_id.in_(ids)).values(note=None)
         )
+        # Those who reported it again: where they wrote goes; how many they were stays.
+        await connection.execute(delete(reporters).where(reporters.c.request_id.in_(ids)))
         lines = await connection.execute(
             select(history.c.id, history.c.by).where(history.c.request_id.in_(ids))
         )
@@ -275,6 +286,7 @@ async def remove(connection: AsyncConnection, found: Sequence[Expired]) -> None:
         ids = [e.id for e in batch]
         references = [e.reference for e in batch]
         await connection.execute(delete(history).where(history.c.request_id.in_(ids)))
+        await connection.execute(delete(reporters).where(reporters.c.request_id.in_(ids)))
         await connection.execute(delete(requests).where(requests.c.id.in_(ids)))
         await connection.execute(delete(timers).where(timers.c.request_reference.in_(references)))
         await _forget(connection, references)

@@ -207,6 +207,18 @@ Index(
 Index(None, requests.c.requested_datetime)
 Index(None, requests.c.service_code, requests.c.requested_datetime)
 
+# Since 0012: how many residents reported a request (the first and those who reported it
+# again nearby, see ``reporters``), bumped by the version-checked save that adds one. A
+# count anyone may see; who they are is in ``reporters``.
+requests.append_column(Column("reporters", Integer, nullable=False, server_default="1"))
+# A new report looks for an open request of its department nearby: by a box around its
+# point (then the distance, in Python, on the few inside), by its street or by its lamp
+# number. Open requests with that place alone: a query of a department's open requests
+# that names no place keeps to ix_requests_department_id (these cannot serve it).
+for _place in ((requests.c.lat, requests.c.long), (requests.c.address,), (requests.c.address_id,)):
+    _where = REQUEST_IS_OPEN & _place[0].is_not(None)
+    Index(None, requests.c.department, *_place, sqlite_where=_where, postgresql_where=_where)
+
 history = Table(
     "history",
     metadata,
@@ -442,4 +454,35 @@ staff_passwords = Table(
     Column("staff", String, primary_key=True),
     Column("hash", String, nullable=False),
     Column("set_at", UTCDateTime, nullable=False),
+)
+
+# Since 0012: residents who reported an open request again (nearby, in a public department)
+# and were added to it instead of opening another: where each wrote and in which language,
+# so that every one of them hears its changes. The first reporter is on the request itself.
+reporters = Table(
+    "reporters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "request_id",
+        Integer,
+        ForeignKey("requests.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "resident_id",
+        Integer,
+        ForeignKey("residents.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("channel", String, nullable=False),
+    Column("conversation", String, nullable=False),
+    Column("thread", String, nullable=True),
+    Column("recipient", String, nullable=True),
+    Column("language", String, nullable=True),
+    # Wrote in a public place (a mention on X): notices there are redacted.
+    Column("public", Boolean, nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+    UniqueConstraint("request_id", "resident_id"),
 )

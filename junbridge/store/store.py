@@ -26,6 +26,7 @@ from sqlalchemy import (
     make_url,
     select,
     tuple_,
+    union,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +39,7 @@ from junbridge.store import (
     leaders,
     leases,
     links,
+    nearby,
     pages,
     records,
     threads,
@@ -52,6 +54,7 @@ from junbridge.store.schema import (
     cursors,
     inbound,
     outbox,
+    reporters,
     requests,
     residents,
     timers,
@@ -388,15 +391,28 @@ class Store:
         *,
         now: datetime,
         since: datetime,
-    ) -> tuple[builtins.list[ConversationState | None], dict[int, Usage]]:
-        """:meth:`conversations_of` for a batch's residents, and what their rate limits
-        count: on one connection, in one trip to the store's thread."""
+        places: Sequence[nearby.Place | None] = (),
+    ) -> tuple[
+        builtins.list[ConversationState | None],
+        dict[int, Usage],
+        builtins.list[tuple[ServiceRequest, ...] | None],
+    ]:
+        """:meth:`conversations_of` for a batch's residents, what their rate limits count
+        and the open requests near each message's place (None where it has none): on one
+        connection, in one trip to the store's thread."""
         return await self.read(
             lambda connection: (
                 _conversations(connection, wanted, now),
                 _usage(connection, [resident_id for resident_id, _, _ in wanted], since),
+                nearby.open_near(connection, places),
             )
         )
+
+    async def open_near(self, place: nearby.Place) -> tuple[ServiceRequest, ...]:
+        """The open public requests of ``place``'s department there: in the box around its
+        point, in its street or at its lamp number (one indexed statement)."""
+        [found] = await self.read(lambda connection: nearby.open_near(connection, [place]))
+        return found or ()
 
     async def replies_for(self, reference: str) -> builtins.list[OutboxRow]:
         """The replies queued for request ``reference``, in queue order, with delivery status."""
@@ -667,13 +683,17 @@ class Store:
         return await links.requests_of(self, resident_id, open_only=open_only)
 
     async def awaiting_answer(self, resident_id: int) -> builtins.list[ServiceRequest]:
-        """The resident's requests with a question to them not answered yet (one indexed
-        lookup: usually none, or one)."""
-        query = (
-            select(requests)
-            .where(requests.c.resident_id == resident_id, AWAITING)
-            .order_by(requests.c.id.desc())
+        """The resident's requests with a question to them not answered yet, theirs or
+        joined (indexed lookups: usually none, or one)."""
+        joined = select(reporters.c.request_id).where(reporters.c.resident_id == resident_id)
+        # Two lookups, each through its index: theirs by ix_requests_awaiting, those they
+        # joined by ix_reporters_resident_id (an OR of the two would read every request
+        # the resident ever made).
+        waiting = union(
+            select(requests.c.id).where(requests.c.resident_id == resident_id, AWAITING),
+            select(requests.c.id).where(requests.c.id.in_(joined), AWAITING),
         )
+        query = select(requests).where(requests.c.id.in_(waiting)).order_by(requests.c.id.desc())
         return await self.read(lambda connection: records.load_requests(connection, query))
 
     async def conversations_about(self, reference: str) -> builtins.list[ConversationState]:

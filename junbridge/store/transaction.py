@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from junbridge.model import Reply, ServiceRequest, VersionConflict
+from junbridge.model import Reply, Reporter, ServiceRequest, VersionConflict
 from junbridge.pacing import destination
 from junbridge.store import records
 from junbridge.store.leases import LeaseLost
@@ -32,6 +32,7 @@ from junbridge.store.schema import (
     history,
     inbound,
     outbox,
+    reporters,
     request_figures,
     requests,
     residents,
@@ -64,6 +65,7 @@ _FINISH_INBOUND = update(inbound).where(
     inbound.c.worker == bindparam("b_worker"),
 )
 _ADD_HISTORY = insert(history)
+_ADD_REPORTERS = insert(reporters)
 _ADD_TIMERS = insert(timers)
 _ENQUEUE = insert(outbox)
 
@@ -134,6 +136,8 @@ class Transaction:
         self._later: dict[Executable, list[dict[str, Any]]] = {}
         # History lines per request id, stored or gathered: counted once per transaction.
         self._lines: dict[int, int] = {}
+        # The row id of each request saved in this transaction, by reference.
+        self._saved: dict[str, int] = {}
 
     @property
     def connection(self) -> Connection:
@@ -213,6 +217,7 @@ class Transaction:
                 or 0
             )
         saved = dataclasses.replace(request, version=request.version + 1)
+        self._saved[saved.reference] = request_id
         self._add_history(request_id, saved)
         self._add_figures(request_id, saved)
         return saved
@@ -239,6 +244,7 @@ class Transaction:
         self._connection.execute(_INSERT_REQUESTS, rows)
         for row, stored in zip(rows, saved, strict=True):
             self._lines[row["id"]] = 0
+            self._saved[stored.reference] = row["id"]
             self._add_history(row["id"], stored)
             self._add_figures(row["id"], stored)
         return saved
@@ -275,6 +281,32 @@ class Transaction:
         gathered = self._later.get(statement, [])
         gathered[:] = [row for row in gathered if row["request_id"] != request_id]
         self._gather(statement, [figures_row(request_id, request)])
+
+    def add_reporter(self, request: ServiceRequest, reporter: Reporter) -> None:
+        """Add a resident who reported ``request`` again: told of its changes from now on.
+
+        ``request`` must have been saved in this transaction, its count of reporters and
+        history line checked against its version: a resident is never added to a request
+        that changed since it was read. Twice the same resident is refused (unique).
+        """
+        self._gather(_ADD_REPORTERS, [records.reporter_values(self._id_of(request), reporter)])
+
+    def remove_reporter(self, request: ServiceRequest, resident_id: int) -> None:
+        """Take a resident off ``request``'s reporters (saved in this transaction, like
+        :meth:`add_reporter`): they said theirs is another matter."""
+        self._now(
+            delete(reporters).where(
+                reporters.c.request_id == self._id_of(request),
+                reporters.c.resident_id == resident_id,
+            ),
+            after=_ADD_REPORTERS,
+        )
+
+    def _id_of(self, request: ServiceRequest) -> int:
+        request_id = self._saved.get(request.reference)
+        if request_id is None:
+            raise ValueError(f"{request.reference} must be saved in this transaction first")
+        return request_id
 
     def finish_inbound(
         self,

@@ -188,6 +188,8 @@ class PublicPages:
                 if found.expected_datetime is not None and found.state.is_open
                 else None
             ),
+            # How many residents reported it: a number, never who.
+            reporters=found.reporters,
             history=self._history(found, language),
             before=[self._photo_view(found, n, language) for n, _ in numbered[:split]],
             after=[self._photo_view(found, n, language) for n, _ in numbered[split:]],

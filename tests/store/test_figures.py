@@ -179,6 +179,7 @@ async def test_the_migration_fills_the_measures_of_stored_requests(
         connection.execute(insert(residents).values(id=1, created_at=T0))
         for number, request in enumerate(stored, start=1):
             values = request_values(request)
+            del values["reporters"]  # a column since 0012
             connection.execute(insert(requests).values({**values, "id": number, "resident_id": 1}))
             connection.execute(
                 insert(history),
