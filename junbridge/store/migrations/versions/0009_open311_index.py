@@ -1,7 +1,7 @@
 """Requests indexed by when they were made, alone and by service, for Open311.
 
 Revision ID: 0009
-Revises: 0008 (0008 once the reporters table lands before it)
+Revises: 0008
 Create Date: 2026-12-04 10:00:00
 
 ``GET /open311/v2/requests`` reads the last 90 days of reports (or a range a client asks
