@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from junbridge.departments import Change, Department
 from junbridge.model import ServiceRequest, Status
-from junbridge.requests.lifecycle import open311
+from junbridge.requests.lifecycle import OPEN311_FIELDS, open311
 from junbridge.services import LISTS, Service, catalogue, in_language
 from junbridge.store.open311 import public_requests
 from junbridge.web import open311_input
@@ -38,26 +38,10 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/open311/v2"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
-# The fields of a request in GET answers, in the spec's order.
-FIELDS = (
-    "service_request_id",
-    "status",
-    "status_notes",
-    "service_name",
-    "service_code",
-    "description",
-    "agency_responsible",
-    "service_notice",
-    "requested_datetime",
-    "updated_datetime",
-    "expected_datetime",
-    "address",
-    "address_id",
-    "zipcode",
-    "lat",
-    "long",
-    "media_url",
-)
+# The fields of a request in GET answers, in the spec's order: the projection's, with the
+# spec's zipcode (junbridge keeps none) after address_id.
+_AFTER = OPEN311_FIELDS.index("address_id") + 1
+FIELDS = (*OPEN311_FIELDS[:_AFTER], "zipcode", *OPEN311_FIELDS[_AFTER:])
 # What a new report is told about when it will be seen to (POST's service_notice).
 NOTICE = {"es": "Previsto: {expected}.", "en": "Expected by {expected}."}
 # Reports filed through Open311 name this as where they came from, in their history.

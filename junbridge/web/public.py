@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import jinja2
 from babel.numbers import format_decimal, format_percent
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -42,6 +41,7 @@ from junbridge.store.measures import AUTOMATIC, by_resident
 from junbridge.store.published import PublicLine, latest
 from junbridge.web import charts
 from junbridge.web.paths import REQUEST_PATH, request_path
+from junbridge.web.templating import page_templates
 from junbridge.web.texts import LANGUAGE_NAMES, PAGE_TEXTS, page_language, text
 
 if TYPE_CHECKING:
@@ -95,14 +95,7 @@ class PublicPages:
     _reading: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
-        environment = jinja2.Environment(
-            loader=jinja2.PackageLoader("junbridge.web", "templates"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.templates = Jinja2Templates(env=environment)
+        self.templates = page_templates()
 
     def routes(self) -> list[BaseRoute]:
         """``/``, ``/requests/{reference}``, its photos, and the pages' stylesheet."""

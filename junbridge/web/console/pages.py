@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import jinja2
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.templating import Jinja2Templates
 
 from junbridge.dates import DAY_TIME, format_moment
 from junbridge.departments import Department, place_of
@@ -39,6 +37,7 @@ from junbridge.web.console import access, actions
 from junbridge.web.console.access import PATH, SESSION_COOKIE, Signed
 from junbridge.web.console.signin import SignInPages
 from junbridge.web.console.texts import text
+from junbridge.web.templating import page_templates
 from junbridge.web.texts import LANGUAGE_NAMES, page_language
 
 if TYPE_CHECKING:
@@ -64,14 +63,7 @@ class StaffConsole:
 
     def __init__(self, bridge: Bridge) -> None:
         self.bridge = bridge
-        environment = jinja2.Environment(
-            loader=jinja2.PackageLoader("junbridge.web", "templates"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.templates = Jinja2Templates(env=environment)
+        self.templates = page_templates()
 
     def routes(self) -> list[BaseRoute]:
         """``/staff`` and everything under it."""
