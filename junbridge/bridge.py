@@ -276,12 +276,11 @@ class Bridge:
             # Profile lookups run side by side, not one resident after another.
             completed = await asyncio.gather(*(self.completed(m) for _, m in batch))
             batch = [(inbound_id, m) for (inbound_id, _), m in zip(batch, completed, strict=True)]
-            residents = await self.store.residents_for([(m.channel, m.sender) for _, m in batch])
-            contexts = await self.read_for_steps([m for _, m in batch], residents)
+            read = await self.read_for_steps([m for _, m in batch])
             decided = []
             alone = []
-            for (inbound_id, message), resident, (exchange, usage, near) in zip(
-                batch, residents, contexts, strict=True
+            for (inbound_id, message), (resident, (exchange, usage, near)) in zip(
+                batch, read, strict=True
             ):
                 try:
                     message, effects = await steps.decide(
@@ -334,37 +333,43 @@ class Bridge:
     async def process(self, inbound_id: int, message: Message) -> Handled:
         """Decide what one accepted message changes, then write it in one commit."""
         message = await self.completed(message)
-        resident = await self.store.resident_for(message.channel, message.sender)
         if staff.department_for_place(self.departments, message) is not None:
             # Staff at work: the desk reads nothing about residents.
+            resident = await self.store.resident_for(message.channel, message.sender)
             context: StepsRead = (None, Usage(), ())
         else:
-            [context] = await self.read_for_steps([message], [resident])
+            [(resident, context)] = await self.read_for_steps([message])
         message, effects = await steps.decide(self, message, resident, *context)
         return await commit(self, inbound_id, message, effects)
 
-    async def read_for_steps(
-        self, messages: Sequence[Message], residents: Sequence[Resident]
-    ) -> list[StepsRead]:
-        """What the steps read about each message's resident, for a whole batch in one trip:
-        their open exchange in that chat, what their rate limits count, and the open
-        requests where each public department sees the message's matter (its location, a
-        street, a lamp number: ``Department.where``), which a report there may join."""
+    async def read_for_steps(self, messages: Sequence[Message]) -> list[tuple[Resident, StepsRead]]:
+        """Each message's resident and what the steps read about them, for a whole batch in
+        one trip: their open exchange in that chat, what their rate limits count, and the
+        open requests where each public department sees the message's matter (its
+        location, a street, a lamp number: ``Department.where``), which a report there may
+        join. Senders new to the town (or with a new name) are written in one more trip."""
         earliest = min(abuse.sent_at(self, m) for m in messages)
         places = [self.places_seen(m) for m in messages]
-        exchanges, usages, found = await self.store.batch_context(
-            [
-                (r.id, m.channel, conversation_keys(m))
-                for m, r in zip(messages, residents, strict=True)
-            ],
+        read = await self.store.batch_context(
+            [(m.channel, m.sender, conversation_keys(m)) for m in messages],
             now=self.clock(),
             since=earliest - abuse.DAY,
             places=[place for seen in places for place in seen],
         )
+        unknown = [
+            (m.channel, m.sender)
+            for m, r in zip(messages, read.residents, strict=True)
+            if r is None
+        ]
+        written = iter(await self.store.residents_for_new(unknown) if unknown else [])
+        residents = [r if r is not None else next(written) for r in read.residents]
         # One result per place asked, in order (never None: every place was given).
-        read = iter([requests or () for requests in found])
-        near = [tuple(Found(place=p, requests=next(read)) for p in seen) for seen in places]
-        return [(e, usages[r.id], n) for e, r, n in zip(exchanges, residents, near, strict=True)]
+        found = iter([requests or () for requests in read.near])
+        near = [tuple(Found(place=p, requests=next(found)) for p in seen) for seen in places]
+        return [
+            (r, (exchange, read.usages.get(r.id, Usage()), n))
+            for r, exchange, n in zip(residents, read.exchanges, near, strict=True)
+        ]
 
     def places_seen(self, message: Message) -> list[Place]:
         """Where each department that joins reports sees ``message``'s matter, if anywhere.

@@ -356,6 +356,19 @@ class Department:
         A language without the text falls back to the town's language, then to English
         (a town in a language junbridge has no texts for still gets every message).
         """
+        # Asked for every text of every message: looked up once per key and language for
+        # the settings and town in force (a reload gives new ones, and a new lookup).
+        settings, town = self.settings, self.town
+        cached = self.__dict__.get("_templates")
+        if cached is None or cached[0] is not settings or cached[1] is not town:
+            cached = (settings, town, {})
+            self.__dict__["_templates"] = cached
+        known: dict[tuple[str, str], str | None] = cached[2]
+        if (key, language) not in known:
+            known[key, language] = self._find_template(key, language)
+        return known[key, language]
+
+    def _find_template(self, key: str, language: str) -> str | None:
         for lang in dict.fromkeys((language, self.town.language, "en")):
             for texts in (self.settings.replies, self.texts, COMMON_TEXTS, STAFF_TEXTS):
                 found = texts.get(lang, {}).get(key)

@@ -23,16 +23,25 @@ def plain(value: Any) -> Any:
     is already plain: strings, numbers and JSON payloads (a message's ``raw``) are shared.
     ``asdict`` deep-copies each of them, which made it the costliest step of storing a
     message."""
-    names = _FIELD_NAMES.get(type(value))
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    names = _FIELD_NAMES.get(kind)
     if names is None:
         if not dataclasses.is_dataclass(value) or isinstance(value, type):
             if isinstance(value, (tuple, list)):
                 return [plain(item) for item in value]
             return value
-        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
-    return {name: plain(getattr(value, name)) for name in names}
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    data = {}
+    for name in names:
+        item = getattr(value, name)
+        data[name] = item if type(item) in _AS_IS else plain(item)
+    return data
 
 
+# Values ``plain`` returns as they are, without asking what they are (most fields).
+_AS_IS = frozenset({str, int, float, bool, type(None), dict})
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from junbridge.reload import watch
-from junbridge.testing import make_bridge
+from junbridge.reload import reload_now, watch
+from junbridge.testing import make_bridge, make_message
+from junbridge.testing.clock import WEDNESDAY_10, ManualClock
 
 CONFIG: dict[str, Any] = {
     "town": {"name": "Jun", "reference_prefix": "JUN"},
@@ -74,4 +75,32 @@ async def test_a_saved_file_is_taken_and_a_wrong_one_refused(
     finally:
         stop.set()
         await watching
+        await bridge.close()
+
+
+async def test_a_reply_text_changed_by_reload_is_the_next_one_residents_read(
+    tmp_path: Path,
+) -> None:
+    """Texts are looked up once per key and language (the hot path asks for each of them at
+    every message); an admin's new wording must still be the very next one sent."""
+    path = tmp_path / "channels.yaml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    # Within office hours, with nobody on duty: "acknowledged", whatever the day of the run.
+    bridge = await make_bridge(config=path, workdir=tmp_path, clock=ManualClock(WEDNESDAY_10))
+    try:
+        first = await bridge.receive(make_message("La farola 12 de la calle Real no funciona"))
+        assert first.replies[0].text.startswith("Gracias. **JUN-0001** (Alumbrado público) queda")
+        reworded = "Recibido: {reference}. Previsto: {expected}."
+        lighting = {"sla_hours": 48, "replies": {"es": {"acknowledged": reworded}}}
+        path.write_text(
+            yaml.safe_dump(
+                {**CONFIG, "departments": {**CONFIG["departments"], "lighting": lighting}}
+            )
+        )
+        reload_now(bridge)
+        second = await bridge.receive(
+            make_message("La farola 13 de la calle Real no funciona", user="vecino")
+        )
+        assert second.replies[0].text.startswith("Recibido: JUN-0002. Previsto: ")
+    finally:
         await bridge.close()

@@ -91,34 +91,8 @@ class Place:
             return None
         return box_around(self.lat, self.long, max(self.departments.values()))
 
-    def condition(self) -> ColumnElement[bool] | None:
-        """What a request must match to be in the box, the street or at the lamp number."""
-        names = sorted(self.departments)
-        if not names:
-            return None
-        department = (
-            requests.c.department == names[0]
-            if len(names) == 1
-            else requests.c.department.in_(names)
-        )
-        found: list[ColumnElement[bool]] = []
-        box = self.box
-        if box is not None:
-            found.append(
-                and_(
-                    department,
-                    requests.c.lat.between(box.south, box.north),
-                    requests.c.long.between(box.west, box.east),
-                )
-            )
-        if self.address:
-            found.append(and_(department, requests.c.address == self.address))
-        if self.address_id:
-            found.append(and_(department, requests.c.address_id == self.address_id))
-        return or_(*found) if found else None
-
     def may_hold(self, request: ServiceRequest) -> bool:
-        """Whether ``request`` is one :meth:`condition` selects."""
+        """Whether ``request`` is at this place: in the box, the street or at the lamp number."""
         if request.department not in self.departments:
             return False
         box = self.box
@@ -148,12 +122,42 @@ def open_near(
     connection: Connection, places: Sequence[Place | None]
 ) -> list[tuple[ServiceRequest, ...] | None]:
     """The open public requests at each place (None where there is no place), in one
-    statement for all of them (and, if any is found, their history and reporters)."""
-    conditions = [c for p in places if p is not None and (c := p.condition()) is not None]
+    statement for all of them (and, if any is found, their history and reporters).
+
+    The statement asks for every lamp number and every street of the batch at once (two
+    IN lists, so its shape and its compiled form do not change with the batch) and for
+    each box around a point; which place each request found is at is worked out here
+    (:meth:`Place.may_hold`)."""
+    wanted = _wanted([p for p in places if p is not None and p.departments])
     found: list[ServiceRequest] = []
-    if conditions:
-        query = select(requests).where(JOINABLE, or_(*conditions)).order_by(requests.c.id)
+    if wanted:
+        query = select(requests).where(JOINABLE, or_(*wanted)).order_by(requests.c.id)
         found = records.load_requests(connection, query)
     return [
         None if place is None else tuple(r for r in found if place.may_hold(r)) for place in places
     ]
+
+
+def _wanted(places: Sequence[Place]) -> list[ColumnElement[bool]]:
+    """What a request must match to be at one of ``places``: a superset, checked after."""
+    departments = sorted({name for place in places for name in place.departments})
+    lamps = sorted({place.address_id for place in places if place.address_id})
+    streets = sorted({place.address for place in places if place.address})
+    wanted: list[ColumnElement[bool]] = []
+    if lamps:
+        wanted.append(
+            and_(requests.c.department.in_(departments), requests.c.address_id.in_(lamps))
+        )
+    if streets:
+        wanted.append(and_(requests.c.department.in_(departments), requests.c.address.in_(streets)))
+    for place in places:
+        box = place.box
+        if box is not None:
+            wanted.append(
+                and_(
+                    requests.c.department.in_(sorted(place.departments)),
+                    requests.c.lat.between(box.south, box.north),
+                    requests.c.long.between(box.west, box.east),
+                )
+            )
+    return wanted

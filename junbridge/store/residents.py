@@ -122,6 +122,21 @@ def find_senders(
     return [_unchanged(rows.get((channel, sender.id)), sender) for channel, sender in senders]
 
 
+def known_senders(
+    connection: Connection, senders: Sequence[tuple[str, Sender]]
+) -> tuple[list[Resident | None], list[int | None]]:
+    """:func:`find_senders`, and the id of each sender's resident if they are known at
+    all (None only for a sender nobody knows): a changed name is still the same person,
+    with their open exchanges and what their rate limits count."""
+    rows = _rows_of(connection, senders)
+    found = [_unchanged(rows.get((channel, sender.id)), sender) for channel, sender in senders]
+    ids = [
+        known[0].id if (known := rows.get((channel, sender.id))) else None
+        for channel, sender in senders
+    ]
+    return found, ids
+
+
 def _rows_of(
     connection: Connection, senders: Sequence[tuple[str, Sender]]
 ) -> dict[SenderKey, list[Row[Any]]]:

@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,6 +63,17 @@ from junbridge.store.schema import (
 from junbridge.store.transaction import Transaction
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRead:
+    """What :meth:`Store.batch_context` read for a batch, one entry per message."""
+
+    residents: builtins.list[Resident | None]
+    exchanges: builtins.list[ConversationState | None]
+    usages: dict[int, Usage]
+    near: builtins.list[tuple[ServiceRequest, ...] | None]
+
 
 # Built once; the rate limits read them for every batch of messages.
 # Each resident with their last notice, and (joined) the times of their counted messages:
@@ -292,6 +304,13 @@ class Store:
         found = await self.read(lambda connection: people.find_senders(connection, senders))
         if all(r is not None for r in found):
             return [r for r in found if r is not None]
+        return await self.residents_for_new(senders)
+
+    async def residents_for_new(
+        self, senders: builtins.list[tuple[str, Sender]]
+    ) -> builtins.list[Resident]:
+        """The residents behind senders read as new or changed: created, or brought up to
+        date, in one write."""
         for _ in range(3):
             try:
                 return await self.write(
@@ -387,26 +406,36 @@ class Store:
 
     async def batch_context(
         self,
-        wanted: Sequence[tuple[int, str, Sequence[str]]],
+        wanted: Sequence[tuple[str, Sender, Sequence[str]]],
         *,
         now: datetime,
         since: datetime,
         places: Sequence[nearby.Place | None] = (),
-    ) -> tuple[
-        builtins.list[ConversationState | None],
-        dict[int, Usage],
-        builtins.list[tuple[ServiceRequest, ...] | None],
-    ]:
-        """:meth:`conversations_of` for a batch's residents, what their rate limits count
-        and the open requests near each message's place (None where it has none): on one
-        connection, in one trip to the store's thread."""
-        return await self.read(
-            lambda connection: (
-                _conversations(connection, wanted, now),
-                _usage(connection, [resident_id for resident_id, _, _ in wanted], since),
-                nearby.open_near(connection, places),
+    ) -> BatchRead:
+        """What a batch of messages needs read before deciding, on one connection in one
+        trip to the store's thread: the resident behind each ``(channel, sender,
+        conversation keys)``, their open exchange in that chat, what their rate limits
+        count, and the open requests near each message's place (None where it has none).
+
+        A sender nobody knows has no exchange and nothing counted; they (and senders whose
+        name or handle changed) are written by :meth:`residents_for_new`."""
+
+        def read(connection: Connection) -> BatchRead:
+            found, ids = people.known_senders(connection, [(c, s) for c, s, _ in wanted])
+            known = [
+                (resident_id, channel, keys)
+                for resident_id, (channel, _, keys) in zip(ids, wanted, strict=True)
+                if resident_id is not None
+            ]
+            exchanges = iter(_conversations(connection, known, now) if known else [])
+            return BatchRead(
+                residents=found,
+                exchanges=[None if i is None else next(exchanges) for i in ids],
+                usages=_usage(connection, [i for i in ids if i is not None], since),
+                near=nearby.open_near(connection, places),
             )
-        )
+
+        return await self.read(read)
 
     async def open_near(self, place: nearby.Place) -> tuple[ServiceRequest, ...]:
         """The open public requests of ``place``'s department there: in the box around its
@@ -726,6 +755,8 @@ def _usage(
     connection: Connection, resident_ids: Sequence[int], since: datetime
 ) -> dict[int, Usage]:
     ids = sorted(set(resident_ids))
+    if not ids:
+        return {}
     counted: dict[int, list[datetime]] = {i: [] for i in ids}
     notices: dict[int, datetime | None] = {}
     for row in connection.execute(_USAGE, {"ids": ids, "since": since}):

@@ -156,7 +156,7 @@ async def test_open_near_finds_open_public_requests_by_point_street_and_lamp(
 ) -> None:
     saved = await some_requests(store)
     here = Place(departments=LIGHTING, lat=37.2216, long=-3.5932)
-    _, _, [found] = await store.batch_context([], now=T0, since=T0, places=[here])
+    [found] = (await store.batch_context([], now=T0, since=T0, places=[here])).near
     assert found is not None and [r.reference for r in found] == [saved["open"].reference]
     street = Place(departments=LIGHTING, address="calle Real", address_id="lamp-112")
     assert [r.reference for r in await store.open_near(street)] == [
