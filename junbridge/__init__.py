@@ -5,7 +5,7 @@ The public API for department and channel plugins lives here: a plugin imports f
 which may move. docs/writing_plugins.md lists what each name is for.
 """
 
-from junbridge.channels.base import Channel, InvalidPayload
+from junbridge.channels.base import Channel, DeliveryError, InvalidPayload, parts_sent
 from junbridge.config.settings import (
     WEEKDAYS,
     ConfigFile,
@@ -62,6 +62,7 @@ __all__ = [
     "Choice",
     "ConfigFile",
     "Conversation",
+    "DeliveryError",
     "Department",
     "DepartmentSettings",
     "Form",
@@ -94,5 +95,6 @@ __all__ = [
     "format_moment",
     "hookimpl",
     "keyword_hits",
+    "parts_sent",
     "resolve_path",
 ]

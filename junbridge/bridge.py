@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pluggy
 
-from junbridge import conversations, steps
+from junbridge import conversations, outages, steps
 from junbridge.activity import Activity
 from junbridge.channels.base import Channel
 from junbridge.commit import commit, committed, write, write_all
@@ -97,6 +97,8 @@ class Bridge:
             clock,
             activity=self.activity,
             on_failed=lambda row, error: undelivered.private_failed(self, row, error),
+            on_down=lambda outage, first: outages.went_down(self, outage, first),
+            on_up=lambda outage: outages.came_back(self, outage),
         )
         self.inbound = InboundQueue(self.activity.timed(self.handle_batch))
         self.media = MediaStore(config.config_dir / config.store.media_dir)

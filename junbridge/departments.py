@@ -194,6 +194,8 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "escribe /estado {reference}.",
         "private_failed_twitter": "Tenemos una respuesta privada para ti ({reference}), pero "
         "tus mensajes directos están cerrados. Ábrelos a esta cuenta y escríbenos por privado.",
+        # A reply for a platform that is down, sent to the resident's linked account.
+        "sent_elsewhere": "Ahora no podemos escribirte por {channel}; te lo enviamos por aquí:",
         # A report near an open request of the department joins it (junbridge.desk.nearby).
         "already_reported": "Ya nos lo han avisado: **{reference}**, lo lleva {assignee}. "
         "Te avisaremos cuando esté resuelto. Si es otro, responde «es otra».",
@@ -223,6 +225,7 @@ COMMON_TEXTS: Mapping[str, Mapping[str, str]] = {
         "/status {reference}.",
         "private_failed_twitter": "We have a private answer for you ({reference}), but your "
         "direct messages are closed. Open them to this account and write to us privately.",
+        "sent_elsewhere": "We cannot write to you on {channel} right now, so here it is:",
         "already_reported": "Already reported: **{reference}**, {assignee} has it. We will "
         "let you know when it is resolved. If yours is a different one, reply "
         "“different one”.",

@@ -7,7 +7,9 @@ dies leaves at most one reply unrecorded on the wire), within its platform's doc
 rates (``Channel.pace``, kept in the store for every worker: see pacing.py), and in order
 per destination. A 429 that still comes holds that destination back
 for as long as the platform says and does not count as a failed attempt; other transient
-failures back off exponentially; permanent ones are marked failed and kept for staff.
+failures back off exponentially; permanent ones are marked failed and kept for staff. A
+channel whose every send fails for minutes is down (``junbridge.outages``): staff are told,
+and what waits for residents with a linked account elsewhere goes there.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from junbridge.activity import Activity
-from junbridge.channels.base import Channel, DeliveryError
+from junbridge.channels.base import Channel, DeliveryError, recording_parts
+from junbridge.outages import Outage, Outages
 from junbridge.pacing import PaceClock, conversation_key, destination
 from junbridge.store import OutboxRow, Store
 
@@ -56,6 +59,8 @@ class Outbox:
         *,
         activity: Activity | None = None,
         on_failed: Callable[[OutboxRow, str], Awaitable[None]] | None = None,
+        on_down: Callable[[Outage, bool], Awaitable[None]] | None = None,
+        on_up: Callable[[Outage], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
@@ -64,6 +69,11 @@ class Outbox:
         self.activity = activity or Activity()
         # Told of each reply given up on (the bridge says so where the resident wrote).
         self.on_failed = on_failed
+        # Told when a channel goes down (True), at each pass while it is down (False), and
+        # when it is back (see outages.py).
+        self.outages = Outages(clock)
+        self.on_down = on_down
+        self.on_up = on_up
 
     async def flush(self) -> int:
         """Deliver every reply that is due now, each channel on its own; how many were sent."""
@@ -83,6 +93,9 @@ class Outbox:
         """Deliver ``name``'s due replies at its pace; return how many were sent."""
         channel = self.channels[name]
         sent = 0
+        if self.outages.is_down(name) and self.on_down is not None:
+            # What came in for residents reachable elsewhere since the last pass goes there.
+            await self._tell(self.on_down(self.outages.down()[name], False), name)
         while rows := await self.store.claim_outbox(
             now=self.clock(),
             channel=name,
@@ -105,8 +118,10 @@ class Outbox:
             log.warning("reply %s was put back in the queue before its turn; not sent", row.id)
             return 0
         try:
-            # Parts an earlier try delivered (in this worker or one that died) are not resent.
-            ids = await self._sending(row, channel.send(row.reply, sent=row.platform_ids))
+            # Parts an earlier try delivered (in this worker or one that died) are not resent;
+            # each part of a long reply is recorded as it arrives (channels.base.parts_sent).
+            with recording_parts(lambda ids: self.store.record_parts(row.id, ids)):
+                ids = await self._sending(row, channel.send(row.reply, sent=row.platform_ids))
         except DeliveryError as exc:
             await self._mark(row, exc, exc.retry_after, exc.permanent, sent=exc.sent)
             return 0
@@ -119,6 +134,9 @@ class Outbox:
         paced = [(self._key(row), self.pace_clock() + rate.interval)] if rate is not None else []
         await self.store.mark_sent(row.id, platform_ids=ids, at=self.clock(), paced=paced)
         self.activity.reply_sent(row.reply.channel)
+        ended = self.outages.delivered(row.reply.channel)
+        if ended is not None and self.on_up is not None:
+            await self._tell(self.on_up(ended), ended.channel)
         return 1
 
     async def _sending(self, row: OutboxRow, send: Coroutine[Any, Any, list[str]]) -> list[str]:
@@ -137,6 +155,22 @@ class Outbox:
         return conversation_key(row.reply.channel, destination(row.reply))
 
     async def _mark(
+        self,
+        row: OutboxRow,
+        exc: Exception,
+        retry_after: float | None,
+        permanent: bool,
+        *,
+        sent: Sequence[str] = (),
+    ) -> None:
+        await self._record(row, exc, retry_after, permanent, sent=sent)
+        if retry_after is None and not permanent:
+            # The platform's failure, not this destination's: it counts towards an outage.
+            began = self.outages.failed(row.reply.channel, f"{type(exc).__name__}: {exc}")
+            if began is not None and self.on_down is not None:
+                await self._tell(self.on_down(began, True), began.channel)
+
+    async def _record(
         self,
         row: OutboxRow,
         exc: Exception,
@@ -183,6 +217,13 @@ class Outbox:
             platform_ids=delivered,
         )
         self.activity.reply_retried(row.reply.channel)
+
+    @staticmethod
+    async def _tell(told: Awaitable[None], channel: str) -> None:
+        try:
+            await told
+        except Exception:  # saying so must not stop the other replies
+            log.exception("could not act on %s going down or coming back", channel)
 
     async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
         """Deliver until ``stop`` is set, then finish the batch in hand.

@@ -31,6 +31,11 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "staff_warning": "**{reference}**: queda un 25% del plazo, vence {expected}.{tag}",
         "staff_private_failed": "**{reference}**: la respuesta privada no ha llegado ({error})."
         " Le hemos dicho en público, sin detalles, cómo recibirla.",
+        "staff_channel_down": "⚠️ {channel} no responde desde el {since} ({error}). Las"
+        " respuestas esperan y saldrán cuando vuelva; a quien tiene otra cuenta vinculada se"
+        " las enviamos allí.",
+        "staff_channel_up": "✅ {channel} vuelve a funcionar (fallaba desde el {since}): salen"
+        " las respuestas que esperaban.",
         "staff_reported_again": "**{reference}**: otra persona también lo ha avisado"
         " ({count} en total).",
         "staff_joined": "**{reference}** es lo mismo que **{original}**: se sigue allí.",
@@ -86,6 +91,10 @@ STAFF_TEXTS: Mapping[str, Mapping[str, str]] = {
         "staff_warning": "**{reference}**: 25% of the time left, due {expected}.{tag}",
         "staff_private_failed": "**{reference}**: the private answer did not arrive ({error})."
         " They were told in public, with no details, how to receive it.",
+        "staff_channel_down": "⚠️ {channel} has not answered since {since} ({error}). Replies"
+        " wait and go out when it is back; people with a linked account get them there.",
+        "staff_channel_up": "✅ {channel} works again (failing since {since}): the replies"
+        " that waited are going out.",
         "staff_reported_again": "**{reference}**: someone else reported it too ({count} in all).",
         "staff_joined": "**{reference}** is the same as **{original}**: followed there.",
         "staff_only": "Only {department} staff can change requests.",

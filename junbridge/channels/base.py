@@ -8,7 +8,8 @@ A channel turns platform payloads into :class:`Message` values (``parse``), hand
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.routing import BaseRoute
@@ -19,6 +20,32 @@ from junbridge.pacing import UNPACED, Pace
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
+
+
+# Set by the outbox around one send: what records the parts of a long reply as they arrive.
+_record_parts: ContextVar[Callable[[tuple[str, ...]], Awaitable[None]] | None] = ContextVar(
+    "junbridge_record_parts", default=None
+)
+
+
+async def parts_sent(ids: Sequence[str]) -> None:
+    """A channel calls this after each part but the last of a reply sent in several
+    messages (a long text, a photo then its text, a thread on X) with the ids of every part
+    so far. The outbox keeps them with the reply at once, so a worker that dies in the
+    middle leaves them known: the next try (``send(sent=...)``) sends only the rest."""
+    record = _record_parts.get()
+    if record is not None:
+        await record(tuple(ids))
+
+
+@contextlib.contextmanager
+def recording_parts(record: Callable[[tuple[str, ...]], Awaitable[None]]) -> Iterator[None]:
+    """Inside it, :func:`parts_sent` calls ``record`` (the outbox's durable write)."""
+    token = _record_parts.set(record)
+    try:
+        yield
+    finally:
+        _record_parts.reset(token)
 
 
 class InvalidPayload(JunbridgeError):
@@ -132,8 +159,10 @@ class Channel:
     async def send(self, reply: Reply, *, sent: Sequence[str] = ()) -> list[str]:
         """Deliver one reply; return the platform ids of the messages sent.
 
-        ``sent``: the ids of the parts an earlier try delivered (``DeliveryError.sent``):
-        send only the parts after them, and return every id, theirs first. Raises
-        :class:`DeliveryError` when the platform refuses or is unreachable.
+        ``sent``: the ids of the parts an earlier try delivered (``DeliveryError.sent``, or
+        recorded by :func:`parts_sent` before a worker died): send only the parts after
+        them, and return every id, theirs first. A reply in several messages calls
+        :func:`parts_sent` after each but the last. Raises :class:`DeliveryError` when the
+        platform refuses or is unreachable.
         """
         raise NotImplementedError(f"{type(self).__name__}.send")

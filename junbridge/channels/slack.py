@@ -33,7 +33,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from junbridge.channels.base import Channel, DeliveryError, InvalidPayload, reading
+from junbridge.channels.base import (
+    Channel,
+    DeliveryError,
+    InvalidPayload,
+    parts_sent,
+    reading,
+)
 from junbridge.channels.slack_events import ACTION_PREFIX, parse
 from junbridge.channels.slack_render import SECTION_LIMIT, escape, preview, render, render_mrkdwn
 from junbridge.config.settings import ChannelSettings, Secret
@@ -58,6 +64,12 @@ PROFILE_TIMEOUT = 2.0
 # Errors worth another try; any other ``ok: false`` is the request's own fault.
 TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+# The bot's token no longer works (revoked, app uninstalled): every reply would fail the
+# same way. Not permanent: the replies wait for an admin to fix the token, then go out, and
+# meanwhile the channel is marked down (junbridge.outages).
+TOKEN_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 )
 UNREACHABLE = (aiohttp.ClientError, TimeoutError, OSError)
 
@@ -361,6 +373,8 @@ class SlackChannel(Channel):
             steps += [self._poster({**m, "channel": channel}) for m in messages]
             for step in steps[len(done) :]:
                 done.append(await step())
+                if len(done) < len(steps):
+                    await parts_sent(done)
         except SlackApiError as exc:
             error = delivery_error(exc)
             if error.permanent:
@@ -414,6 +428,8 @@ def delivery_error(exc: SlackApiError) -> DeliveryError:
         )
     if response.status_code >= 500 or error in TRANSIENT_ERRORS:
         return DeliveryError(f"Slack failed: {error} (HTTP {response.status_code})")
+    if error in TOKEN_ERRORS:
+        return DeliveryError(f"Slack refused the bot token: {error}")
     return DeliveryError(f"Slack refused the reply: {error}", permanent=True)
 
 

@@ -26,7 +26,7 @@ from telegram.error import (
 from telegram.ext import ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
-from junbridge.channels.base import DeliveryError
+from junbridge.channels.base import DeliveryError, parts_sent
 from junbridge.channels.telegram_render import render
 from junbridge.markup import RenderError
 from junbridge.media import local_path
@@ -66,6 +66,8 @@ async def send_reply(
             except TelegramError as exc:
                 raise delivery_error(exc, redact, sent, len(calls)) from exc
         sent.append(f"{message.chat.id}:{message.message_id}")
+        if len(sent) < len(calls):
+            await parts_sent(sent)
     return sent
 
 

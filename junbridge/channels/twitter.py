@@ -35,7 +35,13 @@ from starlette.routing import BaseRoute, Route
 from tweepy.asynchronous import AsyncClient  # type: ignore[import-untyped]
 
 from junbridge.channels import twitter_parse
-from junbridge.channels.base import Channel, DeliveryError, InvalidPayload, reading
+from junbridge.channels.base import (
+    Channel,
+    DeliveryError,
+    InvalidPayload,
+    parts_sent,
+    reading,
+)
 from junbridge.channels.twitter_api import (
     X_API,
     crc_response_token,
@@ -447,6 +453,8 @@ class TwitterChannel(Channel):
                     )
                     posted.append(str(response.data["dm_event_id"]))
                 media_id = None
+                if len(posted) < len(bodies):
+                    await parts_sent(posted)
         except tweepy.HTTPException as exc:
             error = delivery_error(exc.response.status, exc.response.headers, exc, self._now())
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -33,9 +33,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from junbridge.model import Message, Resident, Sender, ServiceRequest, Status
+from junbridge.model import Message, Reply, Resident, Sender, ServiceRequest, Status
 from junbridge.store import (
     deliveries,
+    detours,
     intake,
     leaders,
     leases,
@@ -562,6 +563,16 @@ class Store:
         change = update(outbox).where(outbox.c.id == outbox_id).values(values)
         await self.write(lambda tx: tx.connection.execute(change))
 
+    async def record_parts(self, outbox_id: int, platform_ids: Sequence[str]) -> None:
+        """Keep the ids of the parts of reply ``outbox_id`` delivered so far, while it is
+        being sent (a worker that dies then leaves them known: the next try sends the rest)."""
+        change = (
+            update(outbox)
+            .where(outbox.c.id == outbox_id, outbox.c.status == "sending")
+            .values(platform_ids=list(platform_ids))
+        )
+        await self.write(lambda tx: tx.connection.execute(change))
+
     async def mark_sent(
         self,
         outbox_id: int,
@@ -641,6 +652,16 @@ class Store:
         the ids of any parts of it that did arrive)."""
         await self._set_outbox(
             outbox_id, status="failed", error=error, platform_ids=builtins.list(platform_ids)
+        )
+
+    async def reroute(
+        self, channel: str, up: Sequence[str], *, preface: Callable[[Reply], str]
+    ) -> int:
+        """Send what waits on ``channel`` (down) for residents with a linked account on one
+        of ``up`` there instead, each reply headed by ``preface(reply)`` (see detours.py);
+        how many replies were moved."""
+        return await self.write(
+            functools.partial(detours.reroute, channel=channel, up=up, preface=preface)
         )
 
     async def requeue_stuck(self, *, older_than: datetime) -> int:

@@ -66,12 +66,23 @@ def health(bridge: Bridge) -> Any:
             }
             for name in sorted(bridge.channels)
         }
+        # A platform down is not this process failing (restarting it would not help): the
+        # answer stays 200, and says which channel and since when.
+        down = {
+            name: {
+                "since": outage.since.isoformat(),
+                "failures": outage.failures,
+                "last_error": outage.error,
+            }
+            for name, outage in bridge.outbox.outages.down().items()
+        }
         body: dict[str, Any] = {
-            "status": "ok" if problem is None else "unavailable",
+            "status": "unavailable" if problem is not None else "degraded" if down else "ok",
             "town": bridge.config.town.name,
             "store": "ok" if problem is None else problem,
             "channels": sorted(bridge.channels),
             "last_contact": channels,
+            "down": down,
             "uptime_seconds": round(now - activity.started, 3),
         }
         return JSONResponse(body, status_code=200 if problem is None else 503)

@@ -154,10 +154,14 @@ class BridgeCollector(Collector):
                     gauge.add_metric([channel], moments[channel])
             yield gauge
         running = GaugeMetricFamily(
-            "junbridge_channel_up", "Channels running in this process", labels=["channel"]
+            "junbridge_channel_up",
+            "Channels running in this process: 1 delivering, 0 down (every send failing for "
+            "minutes: see /healthz)",
+            labels=["channel"],
         )
+        down = self.bridge.outbox.outages.down()
         for channel in sorted(self.bridge.channels):
-            running.add_metric([channel], 1)
+            running.add_metric([channel], 0 if channel in down else 1)
         yield running
         yield from self._store()
 

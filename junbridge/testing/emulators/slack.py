@@ -87,6 +87,8 @@ class SlackEmulator(Emulator):
         self.workspace = SlackWorkspace(self.identity)
         # Web API methods that answer only once a test lets them (a slow day at Slack).
         self.held: dict[str, asyncio.Event] = {}
+        # How many more calls of a held method go through before the hold applies.
+        self.held_after: dict[str, int] = {}
         self.rate_limits: dict[str, RateLimit] = {}
         self.bridge_url: str | None = None
         self.link = SocketModeLink(
@@ -190,15 +192,20 @@ class SlackEmulator(Emulator):
 
     # -- the Web API ----------------------------------------------------------------------
 
-    def hold(self, method: str) -> asyncio.Event:
-        """Make ``method`` wait until the returned event is set, as a slow Slack would."""
+    def hold(self, method: str, *, after: int = 0) -> asyncio.Event:
+        """Make ``method`` wait until the returned event is set, as a slow Slack would;
+        ``after`` calls still go through first (the first parts of a long reply)."""
         self.held[method] = asyncio.Event()
+        self.held_after[method] = after
         return self.held[method]
 
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
         if method in self.held:
-            await self.held[method].wait()
+            if self.held_after.get(method, 0) > 0:
+                self.held_after[method] -= 1
+            else:
+                await self.held[method].wait()
         params: dict[str, Any] = dict(request.query_params)
         failure = self.take_failure(method)
         if failure is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,8 @@ from slack_town import Town
 
 from junbridge.channels.base import DeliveryError
 from junbridge.model import Attachment, Reply
+from junbridge.outbox import STUCK_AFTER
+from junbridge.store import OutboxRow
 
 LAMP = "La farola de la calle Real no funciona"
 
@@ -45,7 +49,7 @@ async def test_a_429_holds_the_channel_back_and_the_post_goes_once(town: Town) -
     assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * len(rows)
 
 
-@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "invalid_auth"])
+@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel"])
 async def test_a_refusal_is_permanent(town: Town, error: str) -> None:
     await town.slack.resident_says(LAMP)
     await town.bridge.drain()
@@ -57,6 +61,23 @@ async def test_a_refusal_is_permanent(town: Town, error: str) -> None:
     town.clock.advance(3600)
     assert await town.bridge.outbox.flush() == 0
     assert town.slack.sent("chat.postMessage") == []
+
+
+@pytest.mark.parametrize("error", ["invalid_auth", "token_revoked"])
+async def test_a_refused_token_keeps_the_reply_waiting_for_the_fix(town: Town, error: str) -> None:
+    """Every reply would fail the same way until an admin fixes the token: none is given up
+    on for it (and a channel failing for minutes is marked down: test_outages.py)."""
+    await town.slack.resident_says(LAMP)
+    await town.bridge.drain()
+    town.slack.fail_next("chat.postMessage", status=200, body={"ok": False, "error": error})
+    assert await town.bridge.outbox.flush() == 0
+    [request] = await town.bridge.requests.all()
+    [row] = await town.bridge.store.replies_for(request.reference)
+    assert row.status == "pending" and error in (row.error or "")
+    town.clock.advance(60)
+    assert await town.bridge.outbox.flush() == 1
+    [row] = await town.bridge.store.replies_for(request.reference)
+    assert row.status == "sent" and len(town.slack.sent("chat.postMessage")) == 1
 
 
 async def test_slack_errors_map_to_delivery_errors(town: Town) -> None:
@@ -93,6 +114,56 @@ async def test_a_long_reply_resumes_where_a_rate_limit_stopped_it(town: Town) ->
     posted = town.slack.sent("chat.postMessage")
     assert [c.response["ts"] for c in posted] == [first, second]
     assert all(c.params["thread_ts"] == "1764061200.000100" for c in posted)
+
+
+async def test_a_worker_that_dies_mid_reply_leaves_its_parts_known_to_the_next(
+    make_town: Callable[..., Awaitable[Town]],
+) -> None:
+    """Each part of a long reply is recorded as it arrives: the worker that takes over a
+    dead one's reply (its claim ran out) sends only the parts still missing."""
+    town = await make_town("events")
+    long = reply("palabra " * 5000)  # 40,000 characters: two messages of sections
+    outbox_id = await town.bridge.store.write(lambda tx: tx.enqueue(long, request_reference=None))
+    held = town.slack.hold("chat.postMessage", after=1)
+    dying = asyncio.create_task(town.bridge.outbox.flush())
+
+    async def first_part_recorded() -> OutboxRow:
+        while True:
+            [row] = await town.bridge.store.undelivered()
+            if row.platform_ids:
+                return row
+            await asyncio.sleep(0.01)
+
+    try:
+        row = await asyncio.wait_for(first_part_recorded(), 10)
+        assert row.id == outbox_id and row.status == "sending" and len(row.platform_ids) == 1
+    finally:
+        # The worker dies with the second part on the wire; it never reaches the channel.
+        dying.cancel()
+        town.slack.fail_next(
+            "chat.postMessage", status=500, body={"ok": False, "error": "fatal_error"}
+        )
+        held.set()
+
+    async def answered_to_nobody() -> None:
+        while True:
+            if town.slack.refused("chat.postMessage"):
+                return
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(answered_to_nobody(), 10)
+    del town.slack.held["chat.postMessage"]
+
+    # Another worker, on the same store, takes the reply over once its claim has run out.
+    other = await make_town("events")
+    town.clock.advance(31)
+    await other.bridge.store.requeue_stuck(older_than=town.clock() - STUCK_AFTER)
+    assert await other.bridge.outbox.flush() == 1
+    posted = town.slack.sent("chat.postMessage")
+    assert len(posted) == 2  # the first part once, the second once
+    [sent] = await town.bridge.store.delivered_since(0)
+    assert sent.id == outbox_id and list(sent.platform_ids) == [c.response["ts"] for c in posted]
+    assert " ".join(c.params["text"] for c in posted).split() == long.text.split()
 
 
 async def test_a_photo_on_disk_is_uploaded_into_the_thread(town: Town, tmp_path: Path) -> None:
