@@ -26,6 +26,7 @@ from junbridge.channels.base import Channel, DeliveryError, recording_parts
 from junbridge.outages import Outage, Outages
 from junbridge.pacing import PaceClock, conversation_key, destination
 from junbridge.store import OutboxRow, Store
+from junbridge.store.store import UNSETTLED
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +121,9 @@ class Outbox:
         try:
             # Parts an earlier try delivered (in this worker or one that died) are not resent;
             # each part of a long reply is recorded as it arrives (channels.base.parts_sent).
+            sent = row.platform_ids or await self._posted_unrecorded(row, channel)
             with recording_parts(lambda ids: self.store.record_parts(row.id, ids)):
-                ids = await self._sending(row, channel.send(row.reply, sent=row.platform_ids))
+                ids = await self._sending(row, channel.send(row.reply, sent=sent))
         except DeliveryError as exc:
             await self._mark(row, exc, exc.retry_after, exc.permanent, sent=exc.sent)
             return 0
@@ -138,6 +140,22 @@ class Outbox:
         if ended is not None and self.on_up is not None:
             await self._tell(self.on_up(ended), ended.channel)
         return 1
+
+    async def _posted_unrecorded(self, row: OutboxRow, channel: Channel) -> tuple[str, ...]:
+        """What a worker that stopped mid-send posted of ``row`` without recording it, as far
+        as the platform can tell (``Channel.already_sent``); nothing for other retries."""
+        if row.error != UNSETTLED:
+            return ()
+        known = await self.store.sent_ids(row.reply.channel, destination(row.reply))
+        found = await channel.already_sent(row.reply, since=row.created_at, known=known)
+        if found:
+            log.info(
+                "reply %s had reached %s before its worker stopped (%d parts): not posted again",
+                row.id,
+                row.reply.channel,
+                len(found),
+            )
+        return tuple(found)
 
     async def _sending(self, row: OutboxRow, send: Coroutine[Any, Any, list[str]]) -> list[str]:
         """Await ``send``, renewing the row's lease while it runs."""

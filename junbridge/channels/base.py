@@ -8,8 +8,9 @@ A channel turns platform payloads into :class:`Message` values (``parse``), hand
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.routing import BaseRoute
@@ -166,3 +167,15 @@ class Channel:
         platform refuses or is unreachable.
         """
         raise NotImplementedError(f"{type(self).__name__}.send")
+
+    async def already_sent(
+        self, reply: Reply, *, since: datetime, known: Collection[str] = ()
+    ) -> list[str]:
+        """The ids of the first parts of ``reply`` the bot already posted since ``since``,
+        looked up on the platform; ``known``: ids of other replies, never these.
+
+        Asked before sending again a reply whose worker stopped in the middle of sending it
+        (it may have reached the platform without being recorded). The default: nothing
+        found (Telegram's Bot API, for one, cannot read the bot's own messages back).
+        """
+        return []

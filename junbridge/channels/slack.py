@@ -16,7 +16,8 @@ import json
 import logging
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import unquote, urlsplit
@@ -72,6 +73,10 @@ TOKEN_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 )
 UNREACHABLE = (aiohttp.ClientError, TimeoutError, OSError)
+# Looking back for posts a stopped worker made: how many messages, and how much earlier
+# than the reply was queued (the store's clock and Slack's may differ a little).
+LOOK_BACK = 100
+CLOCK_SLACK = 60.0
 
 
 def malformed(body: bytes, content_type: str) -> str | None:
@@ -388,6 +393,57 @@ class SlackChannel(Channel):
             ) from exc
         del self._posted[key]
         return done
+
+    async def already_sent(
+        self, reply: Reply, *, since: datetime, known: Collection[str] = ()
+    ) -> list[str]:
+        """The bot's own posts of ``reply``'s first parts since ``since``, read back from
+        the thread (``conversations.replies``) or the channel (``conversations.history``):
+        Slack has no idempotency key, so a worker that died right after posting leaves this
+        as the only way to tell. Each part must match a post's text exactly, in order, and
+        be none of ``known``. A reply with a photo, or a lookup Slack refuses (the app
+        lacks ``channels:history``), finds nothing: the reply is sent again."""
+        if self._app is None or reply.photo is not None:
+            return []
+        try:
+            messages = render(reply)
+            channel = messages[0]["channel"]
+            if reply.private and not channel.startswith("D"):
+                channel = await self._direct(channel)
+            oldest = f"{since.timestamp() - CLOCK_SLACK:.6f}"
+            thread = messages[0].get("thread_ts")
+            client = self._app.client
+            if thread:
+                read = await client.conversations_replies(
+                    channel=channel, ts=thread, oldest=oldest, limit=LOOK_BACK
+                )
+            else:
+                read = await client.conversations_history(
+                    channel=channel, oldest=oldest, limit=LOOK_BACK
+                )
+        except (RenderError, SlackApiError, *UNREACHABLE) as exc:
+            log.info("could not look for reply posts already made: %s", exc)
+            return []
+        ours = sorted(
+            (
+                m
+                for m in read.get("messages") or []
+                if m.get("user") == self.bot_user_id
+                and m.get("ts") not in known
+                and m.get("ts") != thread
+            ),
+            key=lambda m: float(m["ts"]),
+        )
+        found: list[str] = []
+        for part in messages:
+            match = next(
+                (m for m in ours if m.get("text") == part.get("text") and m["ts"] not in found),
+                None,
+            )
+            if match is None:
+                break
+            found.append(str(match["ts"]))
+        return found
 
     def _poster(self, kwargs: dict[str, Any]) -> Callable[[], Awaitable[str]]:
         async def post() -> str:

@@ -65,6 +65,10 @@ from junbridge.store.transaction import Transaction
 
 T = TypeVar("T")
 
+# The error of a reply put back in the queue because the worker sending it stopped: it may
+# have reached the platform unrecorded (see Channel.already_sent).
+UNSETTLED = "unsettled: the worker sending it stopped before recording the outcome"
+
 
 @dataclass(frozen=True, slots=True)
 class BatchRead:
@@ -563,6 +567,22 @@ class Store:
         change = update(outbox).where(outbox.c.id == outbox_id).values(values)
         await self.write(lambda tx: tx.connection.execute(change))
 
+    async def sent_ids(self, channel: str, where: str, *, last: int = 200) -> set[str]:
+        """The platform ids of the last ``last`` replies sent to ``where`` on ``channel``."""
+        query = (
+            select(outbox.c.platform_ids)
+            .where(
+                outbox.c.channel == channel,
+                outbox.c.destination == where,
+                outbox.c.status == "sent",
+            )
+            .order_by(outbox.c.id.desc())
+            .limit(last)
+        )
+        async with self._read() as connection:
+            rows = await connection.execute(query)
+            return {str(i) for (ids,) in rows for i in ids or ()}
+
     async def record_parts(self, outbox_id: int, platform_ids: Sequence[str]) -> None:
         """Keep the ids of the parts of reply ``outbox_id`` delivered so far, while it is
         being sent (a worker that dies then leaves them known: the next try sends the rest)."""
@@ -669,7 +689,7 @@ class Store:
         requeue = (
             update(outbox)
             .where(outbox.c.status == "sending", outbox.c.claimed_at < older_than)
-            .values(status="pending")
+            .values(status="pending", error=UNSETTLED)
         )
         return await self.write(lambda tx: int(tx.connection.execute(requeue).rowcount))
 

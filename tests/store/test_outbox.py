@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from junbridge.channels.base import DeliveryError
+from junbridge.channels.base import Channel, DeliveryError
+from junbridge.config.settings import ChannelSettings
 from junbridge.model import Reply
 from junbridge.outbox import REQUEUE_EVERY, STUCK_AFTER, Outbox
 from junbridge.pacing import UNPACED, Pace, Rate
@@ -124,10 +125,13 @@ async def test_replies_left_sending_by_a_crash_are_requeued(db_url: str) -> None
         await store.close()
 
 
-class Recorder:
-    """A channel that only records what it sends."""
+class Recorder(Channel):
+    """A channel that only records what it sends (and finds nothing sent before)."""
+
+    name = "telegram"
 
     def __init__(self) -> None:
+        super().__init__(ChannelSettings())
         self.sent: list[str] = []
 
     def pace(self, destination: str) -> Pace:

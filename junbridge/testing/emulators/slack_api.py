@@ -61,6 +61,8 @@ class SlackWorkspace:
             "chat.update": self.update,
             "users.info": self.users_info,
             "conversations.open": self.conversations_open,
+            "conversations.history": self.conversations_history,
+            "conversations.replies": self.conversations_replies,
             "files.getUploadURLExternal": self.upload_url,
             "files.completeUploadExternal": self.complete_upload,
             "apps.connections.open": self.connections_open,
@@ -209,6 +211,37 @@ class SlackWorkspace:
             raise Refused("user_not_found")
         return {"channel": {"id": self.dm(users[0])}}
 
+    def conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``conversations.history``: a channel's messages, newest first, without the replies
+        in threads (those are ``conversations.replies``'), between ``oldest`` and ``latest``
+        (exclusive unless ``inclusive``), at most ``limit`` (Slack's default 100)."""
+        channel = self._channel(params.get("channel"))
+        messages = [
+            m
+            for m in self.messages[channel].values()
+            if m.get("thread_ts") in (None, m["ts"]) and _within(m["ts"], params)
+        ]
+        messages.sort(key=lambda m: float(m["ts"]), reverse=True)
+        return {"messages": [_shown(m) for m in messages[: _limit(params)]], "has_more": False}
+
+    def conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``conversations.replies``: a thread, its parent first, then its replies oldest
+        first, between ``oldest`` and ``latest`` (the parent is always included, as on
+        Slack), at most ``limit``."""
+        channel = self._channel(params.get("channel"))
+        parent = self.messages[channel].get(str(params.get("ts")))
+        if parent is None:
+            raise Refused("thread_not_found")
+        thread = parent.get("thread_ts") or parent["ts"]
+        replies = [
+            m
+            for m in self.messages[channel].values()
+            if m.get("thread_ts") == thread and m["ts"] != thread and _within(m["ts"], params)
+        ]
+        replies.sort(key=lambda m: float(m["ts"]))
+        found = [self.messages[channel][thread], *replies][: _limit(params)]
+        return {"messages": [_shown(m) for m in found], "has_more": False}
+
     def upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
         """``files.getUploadURLExternal``: step 1 of ``files_upload_v2``."""
         if not params.get("filename") or not str(params.get("length", "")).isdigit():
@@ -295,3 +328,25 @@ def checked_blocks(blocks: Any) -> list[dict[str, Any]]:
 def _shown(message: Mapping[str, Any]) -> dict[str, Any]:
     """A stored message as the Web API returns it (the channel is beside it, not in it)."""
     return {k: v for k, v in message.items() if k != "channel"}
+
+
+def _within(ts: str, params: Mapping[str, Any]) -> bool:
+    """Whether message ``ts`` is between ``oldest`` and ``latest`` as Slack reads them."""
+    inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+    moment = float(ts)
+    if params.get("oldest") is not None:
+        oldest = float(params["oldest"])
+        if moment < oldest or (moment == oldest and not inclusive):
+            return False
+    if params.get("latest") is not None:
+        latest = float(params["latest"])
+        if moment > latest or (moment == latest and not inclusive):
+            return False
+    return True
+
+
+def _limit(params: Mapping[str, Any]) -> int:
+    try:
+        return max(1, min(1000, int(params.get("limit", 100))))
+    except (TypeError, ValueError):
+        raise Refused("invalid_limit") from None

@@ -166,6 +166,33 @@ async def test_a_worker_that_dies_mid_reply_leaves_its_parts_known_to_the_next(
     assert " ".join(c.params["text"] for c in posted).split() == long.text.split()
 
 
+async def test_a_reply_posted_by_a_worker_that_died_before_recording_it_is_not_posted_again(
+    town: Town,
+) -> None:
+    """Slack has no idempotency key: the worker that takes the reply over reads the thread
+    back (conversations.replies) and finds the dead worker's post instead of posting twice."""
+    await town.slack.resident_says(LAMP)
+    await town.bridge.drain()
+    store = town.bridge.store
+    # A worker claims the resident's answer, posts it, and dies before recording it.
+    [claimed] = await store.claim_outbox(now=town.clock(), limit=1, channel="slack")
+    assert claimed.reply.thread is not None
+    [ts] = await town.channel.send(claimed.reply)
+    town.clock.advance(31)
+    await store.requeue_stuck(older_than=town.clock() - STUCK_AFTER)
+
+    await town.bridge.outbox.flush()
+    in_thread = [
+        c
+        for c in town.slack.sent("chat.postMessage")
+        if c.params.get("thread_ts") == claimed.reply.thread
+    ]
+    assert [c.response["ts"] for c in in_thread] == [ts]  # posted once, by the dead worker
+    [row] = [r for r in await store.delivered_since(0) if r.id == claimed.id]
+    assert row.platform_ids == (ts,)
+    assert town.slack.sent("conversations.replies")
+
+
 async def test_a_photo_on_disk_is_uploaded_into_the_thread(town: Town, tmp_path: Path) -> None:
     photo = tmp_path / "farola-arreglada.jpg"
     photo.write_bytes(b"\xff\xd8\xff\xe0 the lamp shines again \xff\xd9")
