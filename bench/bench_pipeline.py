@@ -21,7 +21,8 @@ Jun test town's clock starts on a Wednesday at 10:00 and moves a second per mess
 electrician is on duty and every report is assigned, whatever the time of the run. After the
 run the store is checked with SELECT COUNT: every message became a request with a reply.
 SQL statements and transactions per message are counted afterwards, untimed, for a lamp
-report and for a staff ``resolve`` command. Machines here are shared and noisy: compare the
+report and for a staff ``resolve`` command, one at a time, and per message for 64 reports
+arriving together (group commit). Machines here are shared and noisy: compare the
 ratios, not the microseconds.
 
     .venv/bin/python bench/bench_pipeline.py [--messages 300] [--rounds 3] [--no-postgres]
@@ -73,6 +74,8 @@ FIXTURE = ROOT / "tests" / "fixtures" / "telegram" / "text_message.ptb22.json"
 TEXTS = ("La farola {n} de la calle Real no funciona", "farola {n} parpadea")
 # Staff of lighting in the Jun test town (tests/data/jun.yaml): who resolves, and where.
 ELECTRICIAN, STAFF_PLACE = "U0ELECTRIC", "C0LIGHTSTAFF"
+# Lamp reports whose SQL is counted arriving together: two full batches (inbound.MAX_BATCH).
+TOGETHER = 64
 
 
 def telegram_updates(first: int, count: int) -> list[dict[str, Any]]:
@@ -332,7 +335,26 @@ async def count_sql(
             handled = await bridge.receive(command)
         assert handled.request is not None and handled.request.state.value == "resolved", handled
         tallies["staff resolve"].append(tally)
+    # Under load: reports submitted at once, as webhooks arriving together are (group commit:
+    # shared accepts, one read and one commit per batch). Counted per message.
+    clock.now += timedelta(minutes=5)
+    with tallying() as tally:
+        together = telegram_updates(first + counted, TOGETHER)
+        await asyncio.gather(*(bridge.submit(parse_update(data)) for data in together))
+        await bridge.drain()
+    tallies[f"lamp report, {TOGETHER} arriving together"] = [per_message(tally, TOGETHER)]
     return tallies
+
+
+def per_message(tally: Tally, messages: int) -> Tally:
+    """One message's share of a tally of ``messages`` handled together."""
+    share = Tally(
+        statements=Counter({k: v / messages for k, v in tally.statements.items()}),
+        pools=tally.pools,
+    )
+    for name in ("begin_statements", "begins", "commits", "rollbacks", "checkouts"):
+        setattr(share, name, getattr(tally, name) / messages)
+    return share
 
 
 def check_store(url: str, reports: int, resolved: int) -> str:
@@ -416,7 +438,9 @@ async def measure(
                 insert_seconds, inserts = await bare_insert(url, messages, warmup, counted_inserts)
             with fresh_store_url(dialect, Path(tmp), f"pipeline{number}") as url:
                 run = await pipeline(url, copy.deepcopy(updates), warmup, Path(tmp), extra)
-                checked = check_store(url, warmup + n + extra, extra)
+                # The counted reports, and (if counted) those arriving together.
+                together = TOGETHER if extra else 0
+                checked = check_store(url, warmup + n + extra + together, extra)
             with fresh_store_url(dialect, Path(tmp), f"burst{number}") as url:
                 burst_seconds = await pipeline_burst(url, copy.deepcopy(updates), warmup, Path(tmp))
                 check_store(url, warmup + n, 0)

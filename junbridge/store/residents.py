@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from junbridge.model import Resident, Sender
 from junbridge.store import records
+from junbridge.store.ids import new_ids
 from junbridge.store.schema import (
     conversations,
     identities,
@@ -91,15 +92,13 @@ _FIND_SENDERS = (
     .where(tuple_(_this.c.channel, _this.c.platform_user_id).in_(bindparam("keys", expanding=True)))
     .order_by(identities.c.id)
 )
-_NEW_RESIDENTS = (
-    insert(residents)
-    .values(
-        name=bindparam("name"),
-        language=bindparam("language"),
-        preferred_channel=bindparam("channel"),
-        created_at=bindparam("now"),
-    )
-    .returning(residents.c.id, sort_by_parameter_order=True)
+# Ids taken first (ids.new_ids): one INSERT for any number of new residents.
+_NEW_RESIDENTS = insert(residents).values(
+    id=bindparam("id"),
+    name=bindparam("name"),
+    language=bindparam("language"),
+    preferred_channel=bindparam("channel"),
+    created_at=bindparam("now"),
 )
 _NEW_IDENTITIES = insert(identities).values(
     channel=bindparam("channel"),
@@ -193,10 +192,14 @@ def _create(
     """New residents for ``senders`` nobody knows yet: two inserts for all of them."""
     if not senders:
         return {}
-    ids = connection.execute(
+    ids = new_ids(connection, residents, len(senders))
+    connection.execute(
         _NEW_RESIDENTS,
-        [{"name": s.name, "language": s.language, "channel": c, "now": now} for c, s in senders],
-    ).scalars()
+        [
+            {"id": i, "name": s.name, "language": s.language, "channel": c, "now": now}
+            for i, (c, s) in zip(ids, senders, strict=True)
+        ],
+    )
     created = dict(zip(senders, ids, strict=True))
     connection.execute(
         _NEW_IDENTITIES,

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from junbridge.model import Reply, Reporter, ServiceRequest, VersionConflict
 from junbridge.pacing import destination
 from junbridge.store import records
+from junbridge.store.ids import new_ids
 from junbridge.store.leases import LeaseLost
 from junbridge.store.measures import figures_row
 from junbridge.store.records import ConversationState
@@ -45,10 +46,6 @@ _CONVERSATION_KEY = ("resident_id", "channel", "conversation")
 # Values as parameters, not .values(): the statements are built and compiled once, not
 # coerced column by column for every request (once the hot path's main cost).
 _INSERT_REQUESTS = insert(requests)
-_NEXT_IDS = select(func.nextval(func.pg_get_serial_sequence("requests", "id"))).select_from(
-    func.generate_series(1, bindparam("count"))
-)
-_HIGHEST_ID = select(func.max(requests.c.id))
 _UPDATE_REQUEST = (
     update(requests)
     .where(
@@ -226,14 +223,16 @@ class Transaction:
         """Store new requests, all in one INSERT; return them saved, in the same order.
 
         Each gets ``reference`` and ``service_request_id`` ``PREFIX-0001`` from its row id,
-        taken before the INSERT (see ``_new_ids``), so that concurrent workers never hand
+        taken before the INSERT (see ``ids.new_ids``), so that concurrent workers never hand
         out the same number and the rows go in whole: no INSERT … RETURNING, no UPDATE.
         """
         if not new:
             return []
         saved = []
         rows = []
-        for request_id, request in zip(self._new_ids(len(new)), new, strict=True):
+        for request_id, request in zip(
+            new_ids(self._connection, requests, len(new)), new, strict=True
+        ):
             reference = f"{self._prefix}-{request_id:04d}"
             stored = dataclasses.replace(
                 request, reference=reference, service_request_id=reference, version=1
@@ -248,19 +247,6 @@ class Transaction:
             self._add_history(row["id"], stored)
             self._add_figures(row["id"], stored)
         return saved
-
-    def _new_ids(self, count: int) -> list[int]:
-        """``count`` request ids no other transaction can take.
-
-        PostgreSQL: from the table's sequence (never handed out twice, whatever commits).
-        SQLite: past the highest stored id, which is safe because a write transaction holds
-        the database's one write lock from its BEGIN IMMEDIATE; it is also the id SQLite
-        itself would give.
-        """
-        if self._connection.dialect.name == "postgresql":
-            return list(self._connection.execute(_NEXT_IDS, {"count": count}).scalars())
-        highest = self._connection.scalar(_HIGHEST_ID) or 0
-        return list(range(highest + 1, highest + 1 + count))
 
     def _add_history(self, request_id: int, request: ServiceRequest) -> None:
         """Gather the history lines of ``request`` past those already stored."""
