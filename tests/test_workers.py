@@ -44,8 +44,10 @@ from psycopg.rows import namedtuple_row
 from time_machine import escape_hatch
 
 from junbridge.channels.slack import EVENTS_PATH
+from junbridge.channels.twitter import POLL_ROLE
 from junbridge.outbox import STUCK_AFTER
 from junbridge.testing.emulators.slack import SlackEmulator
+from junbridge.testing.emulators.x import XEmulator
 
 ROOT = Path(__file__).parent.parent
 JUNBRIDGE = Path(sys.executable).parent / "junbridge"
@@ -58,6 +60,15 @@ IN_FLIGHT = 24
 # A delivery and Slack's three retries.
 DELIVERY_ATTEMPTS = 4
 DUPLICATE_LOG = "duplicate slack:"
+# channels.yaml's X secrets, read from the environment, and the emulator's attribute each is.
+X_SECRETS = {
+    "X_BEARER_TOKEN": "bearer_token",
+    "X_CONSUMER_KEY": "consumer_key",
+    "X_CONSUMER_SECRET": "consumer_secret",
+    "X_ACCESS_TOKEN": "access_token",
+    "X_ACCESS_TOKEN_SECRET": "access_token_secret",
+}
+MENTIONS = 40
 
 # conftest's PostgreSQL schema: workers share a database only there.
 pytestmark = pytest.mark.parametrize("make_db_url", ["postgresql"], indirect=True)
@@ -179,12 +190,15 @@ def reports(slack: SlackEmulator) -> list[Report]:
     return made
 
 
-def channels_yaml(slack: SlackEmulator, db_url: str, port: int) -> dict[str, Any]:
-    """Jun's channels.yaml (as tests/data/jun.yaml) for one worker, Slack in events mode.
+def channels_yaml(
+    slack: SlackEmulator, db_url: str, port: int, x: XEmulator | None = None
+) -> dict[str, Any]:
+    """Jun's channels.yaml (as tests/data/jun.yaml) for one worker, Slack in events mode,
+    and X polled every second if ``x`` is given.
 
     The electrician is always on duty, so the answer does not depend on when tests run.
     """
-    return {
+    config: dict[str, Any] = {
         "town": {
             "name": "Jun",
             "reference_prefix": "JUN",
@@ -216,6 +230,16 @@ def channels_yaml(slack: SlackEmulator, db_url: str, port: int) -> dict[str, Any
             },
         },
     }
+    if x is not None:
+        config["channels"]["twitter"] = {
+            "handle": f"@{x.handle}",
+            "api_url": x.url,
+            "mode": "polling",
+            "poll_seconds": 1,
+            "pace": "off",
+            **{attribute: {"$env": env} for env, attribute in X_SECRETS.items()},
+        }
+    return config
 
 
 @pytest.fixture
@@ -252,7 +276,13 @@ def workers() -> Iterator[list[Worker]]:
 
 
 async def start_workers(
-    count: int, *, slack: SlackEmulator, db_url: str, tmp_path: Path, started: list[Worker]
+    count: int,
+    *,
+    slack: SlackEmulator,
+    db_url: str,
+    tmp_path: Path,
+    started: list[Worker],
+    x: XEmulator | None = None,
 ) -> None:
     """``count`` ``junbridge run`` processes on one database, each on its own port."""
     env = {
@@ -262,13 +292,15 @@ async def start_workers(
         if k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
     }
     env.update(SLACK_BOT_TOKEN=slack.bot_token, SLACK_SIGNING_SECRET=slack.signing_secret)
+    if x is not None:
+        env.update({name: getattr(x, attribute) for name, attribute in X_SECRETS.items()})
     env["COLUMNS"] = "250"  # one log record per line in the file
     for n in range(count):
         home = tmp_path / f"worker-{'abc'[n]}"
         home.mkdir()
         port = free_port()
         config = home / "channels.yaml"
-        config.write_text(yaml.safe_dump(channels_yaml(slack, db_url, port)))
+        config.write_text(yaml.safe_dump(channels_yaml(slack, db_url, port, x)))
         log_path = home / "stderr.log"
         log_file = log_path.open("wb")
         process = await asyncio.create_subprocess_exec(
@@ -282,12 +314,13 @@ async def start_workers(
             stderr=log_file,
         )
         started.append(Worker(home.name, port, process, log_path, log_file))
+    channels = ["slack", "twitter"] if x is not None else ["slack"]
     async with asyncio.timeout(45):
-        await asyncio.gather(*(healthy(worker) for worker in started))
+        await asyncio.gather(*(healthy(worker, channels) for worker in started))
 
 
-async def healthy(worker: Worker) -> None:
-    """Wait until the worker answers /healthz with the Slack channel running."""
+async def healthy(worker: Worker, channels: list[str]) -> None:
+    """Wait until the worker answers /healthz with ``channels`` running."""
     async with httpx.AsyncClient(trust_env=False) as client:
         while True:
             if worker.process.returncode is not None:
@@ -295,7 +328,7 @@ async def healthy(worker: Worker) -> None:
             with contextlib.suppress(httpx.TransportError):
                 response = await client.get(f"{worker.url}/healthz")
                 if response.status_code == 200:
-                    assert response.json()["channels"] == ["slack"], worker.log()
+                    assert response.json()["channels"] == channels, worker.log()
                     return
             await asyncio.sleep(0.1)
 
@@ -575,3 +608,72 @@ async def test_a_worker_killed_mid_stream_loses_no_report_and_no_reply(
         f"({len(twice)} of them twice); deliveries {dict(stream.statuses)}, "
         f"{stream.redelivered} delivered again"
     )
+
+
+async def leader_of(db_url: str, role: str) -> tuple[str, datetime] | None:
+    """The worker id leading ``role`` and until when (see junbridge.store.leaders)."""
+    async with connect(db_url) as db:
+        found = await db.execute(
+            "SELECT value, updated_at FROM cursors WHERE name = %s", (f"leader:{role}",)
+        )
+        row = await found.fetchone()
+    return (row.value, row.updated_at) if row is not None else None
+
+
+async def test_a_killed_x_poll_leader_is_replaced_and_each_mention_answered_once(
+    tmp_path: Path, slack: SlackEmulator, db_url: str, workers: list[Worker]
+) -> None:
+    """Three workers share one X account: one polls its mentions at a time. SIGKILL the
+    one polling while residents keep mentioning the town: a live worker takes the lead once
+    the dead one's lease runs out (30 s: max(30 s, 3 x poll_seconds)), resumes from the last
+    stored mention, and every mention becomes one request with one public answer."""
+    x = XEmulator()
+    await x.start()
+    try:
+        await start_workers(3, slack=slack, db_url=db_url, tmp_path=tmp_path, started=workers, x=x)
+        posts: list[str] = []
+
+        def mention(n: int) -> None:
+            post = x.resident_mentions(
+                f"La farola {n + 1} de la calle Mayor no funciona", user=f"vecino{n}"
+            )
+            posts.append(post["id"])
+
+        async def answered(count: int, within: float) -> None:
+            async with asyncio.timeout(within):
+                while True:
+                    if all(x.replies_to(p) for p in posts[:count]):
+                        return
+                    await asyncio.sleep(0.2)
+
+        for n in range(MENTIONS // 2):
+            mention(n)
+            await asyncio.sleep(0.05)
+        await answered(MENTIONS // 2, within=30)
+        lead = await leader_of(db_url, POLL_ROLE)
+        assert lead is not None
+        [victim] = [w for w in workers if f":{w.process.pid}:" in lead[0]]
+        victim.process.send_signal(signal.SIGKILL)
+        victim.killed_at = datetime.fromtimestamp(wall_clock(), UTC)
+        assert await victim.process.wait() == -signal.SIGKILL
+        # Residents go on writing while nobody polls.
+        for n in range(MENTIONS // 2, MENTIONS):
+            mention(n)
+            await asyncio.sleep(0.05)
+        await answered(MENTIONS, within=60)
+        await asyncio.sleep(2)  # a second answer to any of them would have come by now
+        new_lead = await leader_of(db_url, POLL_ROLE)
+        await stop(workers)
+    finally:
+        await x.stop()
+
+    assert new_lead is not None and f":{victim.process.pid}:" not in new_lead[0]
+    assert any(f":{w.process.pid}:" in new_lead[0] for w in workers if w is not victim)
+    stored = await database(db_url)
+    from_x = [row for row in stored.inbound if not row.platform_id.startswith(("C", "D"))]
+    assert len(from_x) == MENTIONS and {row.status for row in from_x} == {"done"}
+    assert len({row.request_reference for row in from_x}) == MENTIONS
+    answers = {p: [r for r in x.replies_to(p) if r["author_id"] == x.user_id] for p in posts}
+    # Each answered once: X has no idempotency key, but the answer a worker was posting when
+    # it died is the only one that could go twice, and the leader was killed between polls.
+    assert {p: len(a) for p, a in answers.items() if len(a) != 1} == {}

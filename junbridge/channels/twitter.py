@@ -280,7 +280,10 @@ class TwitterChannel(Channel):
         if self.settings.poll_dms and self._user_context:
             readers.append(("dms", self._read_dms))
         for endpoint, read in readers:
-            if bridge.clock() < self._paused_until.get(endpoint, bridge.clock()):
+            # One reading of the clock: with a real one, asking twice gave a later second
+            # answer, and an endpoint that was never paused was always skipped.
+            paused = self._paused_until.get(endpoint)
+            if paused is not None and bridge.clock() < paused:
                 continue
             try:
                 new += await read(bridge)

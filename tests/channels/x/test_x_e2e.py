@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import tweepy  # type: ignore[import-untyped]
-from x_town import Town
+from x_town import WEDNESDAY_10, Town, x_config
 
 from junbridge.channels.base import DeliveryError
-from junbridge.channels.twitter import DMS_CURSOR, MENTIONS_CURSOR
+from junbridge.channels.twitter import DMS_CURSOR, MENTIONS_CURSOR, TwitterChannel
 from junbridge.channels.twitter_length import parse_tweet
 from junbridge.media import local_path
 from junbridge.model import MessageKind, Reply, Status
+from junbridge.testing import make_bridge
 from junbridge.testing.emulators.x import XEmulator
 
 STREET_LAMP = "@AytoJun La farola de la calle Real no funciona"
@@ -260,6 +262,37 @@ async def test_the_background_poller_takes_mentions_in_and_stops_cleanly(
     assert await town.bridge.store.get_cursor(MENTIONS_CURSOR) == mention["id"]
     await town.close()
     assert town.channel._poller is None
+
+
+class TickingClock:
+    """A clock that moves on each time it is read, as the real one does."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(microseconds=1)
+        return self.now
+
+
+async def test_polling_reads_mentions_with_a_clock_that_moves_between_reads(
+    x: XEmulator, secrets: None, tmp_path: Path
+) -> None:
+    """``junbridge run``'s clock is the real one: a poll reads the mentions and the DMs,
+    whatever time passes while it decides whether an endpoint is paused."""
+    bridge = await make_bridge(
+        config=x_config(x), workdir=tmp_path, clock=TickingClock(WEDNESDAY_10)
+    )
+    channel = TwitterChannel(bridge.config.channels["twitter"], poll_in_background=False)
+    try:
+        await bridge.add_channel(channel)
+        mention = x.resident_mentions(STREET_LAMP)
+        assert await channel.poll_once() == 1
+        assert await bridge.store.get_cursor(MENTIONS_CURSOR) == mention["id"]
+        assert x.sent(XEmulator.DM_EVENTS)
+    finally:
+        await bridge.stop_channels()
+        await bridge.close()
 
 
 async def test_a_bearer_token_alone_reads_mentions_but_cannot_post(
