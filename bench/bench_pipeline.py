@@ -50,6 +50,7 @@ from typing import Any
 
 import telegram
 from payloads import Delivery, morning
+from ptb_api import InProcessBotApi
 from results import percentile, top_functions, write
 from rich.console import Console
 from rich.table import Table
@@ -58,7 +59,6 @@ from sqlalchemy import Select, distinct, func, select, text
 from stores import DIALECTS, command_line, fresh_store_url, sync_engine
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
-from telegram.request import BaseRequest, RequestData
 
 from junbridge.channels.telegram_parse import parse_update
 from junbridge.model import Message
@@ -94,41 +94,6 @@ def telegram_updates(first: int, count: int) -> list[dict[str, Any]]:
         message["from"]["username"] = message["chat"]["username"] = f"vecino{n}"
         updates.append(data)
     return updates
-
-
-class InProcessBotApi(BaseRequest):
-    """The ptb floor's Bot API: getMe answered here, any other call refused. No network."""
-
-    ME = {"id": 123, "is_bot": True, "first_name": "Jun", "username": "jun_bench_bot"}
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        endpoint = url.rsplit("/", 1)[-1]
-        self.calls.append(endpoint)
-        if endpoint != "getMe":
-            raise RuntimeError(f"the ptb floor must not call the Bot API ({endpoint})")
-        return 200, json.dumps({"ok": True, "result": self.ME}).encode()
 
 
 async def ptb_floor(

@@ -52,6 +52,7 @@ PACKAGES = (
     "psycopg",
     "starlette",
     "uvicorn",
+    "tornado",
     "httpx",
     "aiohttp",
     "pydantic",
