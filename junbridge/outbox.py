@@ -244,20 +244,44 @@ class Outbox:
             log.exception("could not act on %s going down or coming back", channel)
 
     async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
-        """Deliver until ``stop`` is set, then finish the batch in hand.
+        """Deliver until ``stop`` is set, then finish the replies in hand.
 
-        Every ``REQUEUE_EVERY`` it also puts back replies a worker claimed and never
-        settled (it died): a live worker sends them ``STUCK_AFTER`` after the claim.
+        Each channel is sent to by a loop of its own, so a channel waiting out its pace (a
+        hundred posts into one Slack channel take a hundred seconds) or a platform that is
+        down never holds another's replies. Every ``REQUEUE_EVERY`` this also puts back
+        replies a worker claimed and never settled (it died): a live worker sends them
+        ``STUCK_AFTER`` after the claim.
         """
+        loops: dict[str, asyncio.Task[None]] = {}
         requeued: datetime | None = None
-        while not stop.is_set():
+        try:
+            while not stop.is_set():
+                for name in list(self.channels):  # a channel started later gets its loop
+                    if name not in loops:
+                        loops[name] = asyncio.create_task(
+                            self._run_channel(name, stop, interval), name=f"junbridge-outbox-{name}"
+                        )
+                try:
+                    now = self.clock()
+                    if requeued is None or not now - REQUEUE_EVERY < requeued <= now:
+                        requeued = now
+                        await self.store.requeue_stuck(older_than=now - STUCK_AFTER)
+                except Exception:
+                    log.exception("putting back replies left unsettled failed; trying again")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
+        finally:
+            if not stop.is_set():  # cancelled: the channels' loops go with it
+                for task in loops.values():
+                    task.cancel()
+            await asyncio.gather(*loops.values(), return_exceptions=True)
+
+    async def _run_channel(self, name: str, stop: asyncio.Event, interval: float) -> None:
+        """Deliver ``name``'s replies until ``stop`` is set (or the channel is gone)."""
+        while not stop.is_set() and name in self.channels:
             try:
-                now = self.clock()
-                if requeued is None or not now - REQUEUE_EVERY < requeued <= now:
-                    requeued = now
-                    await self.store.requeue_stuck(older_than=now - STUCK_AFTER)
-                await self.flush()
+                await self.flush_channel(name)
             except Exception:
-                log.exception("outbox pass failed; trying again")
+                log.exception("outbox pass for %s failed; trying again", name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)

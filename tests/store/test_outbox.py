@@ -327,3 +327,46 @@ async def test_a_long_send_keeps_its_lease_and_no_other_worker_takes_it(
     finally:
         await sender.close()
         await other.close()
+
+
+class Stuck(Recorder):
+    """A platform that does not answer until it is let go (a pace being waited out, a
+    platform timing out)."""
+
+    name = "slack"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.let_go = asyncio.Event()
+
+    async def send(self, reply: Reply, *, sent: Sequence[str] = ()) -> list[str]:
+        await self.let_go.wait()
+        return await super().send(reply)
+
+
+async def test_a_channel_that_is_held_up_never_holds_another_s_replies(db_url: str) -> None:
+    store = await open_store(db_url)
+    slack, telegram = Stuck(), Recorder()
+    outbox = Outbox(store, {"slack": slack, "telegram": telegram}, clock)
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop, interval=0.01))
+    try:
+        await queue(store, reply("Tarjeta para el equipo", channel="slack", conversation="C0"))
+        await asyncio.sleep(0.1)  # Slack's send is on the wire, and stays there
+        await queue(store, reply("Recibido"))
+        for _ in range(300):  # 3 s at most
+            if telegram.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert telegram.sent == ["Recibido"] and slack.sent == []
+        slack.let_go.set()
+        for _ in range(300):
+            if slack.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert slack.sent == ["Tarjeta para el equipo"]
+    finally:
+        slack.let_go.set()
+        stop.set()
+        await running
+        await store.close()
