@@ -124,8 +124,14 @@ class DepartmentContext:
     config_dir: Path = Path(".")
 
 
+@functools.lru_cache(maxsize=512)
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form of ``text``: ``"Farola Rótula"`` -> ``"farola rotula"``."""
+    """Case- and accent-insensitive form of ``text``: ``"Farola Rótula"`` -> ``"farola rotula"``.
+
+    Cached: every department, the desk and the follow-up steps fold the same message.
+    """
+    if text.isascii():
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
