@@ -12,6 +12,11 @@ The reply it was posting at the instant it died may have reached Slack unrecorde
 has no idempotency key): the live worker that takes it over reads the thread back
 (``Channel.already_sent``) and does not post it again, so no reply may appear twice.
 
+Two more: three workers share one X account, and the one polling its mentions is
+killed (a live one takes the lead when the lease runs out, and every mention is answered
+once); and one ``junbridge run`` is killed three times under a steady stream and started
+again each time, as a service manager would, with nothing lost and nothing twice.
+
 The events are derived from the captured ``tests/fixtures/slack/message.json`` (see
 :func:`event_body` for what is changed) and signed as Slack signs them. Each worker's
 stderr is kept in ``tmp_path/worker-*/stderr.log`` and printed when a test fails.
@@ -186,6 +191,8 @@ def reports(slack: SlackEmulator) -> list[Report]:
         ts = f"{now + n / 1000:.6f}"  # a millisecond apart, as Slack's ts are unique
         text = f"La farola {n + 1} de la calle Real no funciona"
         body = event_body(slack, n=n, user=user, channel=channel, ts=ts, text=text)
+        # The message is in Slack's channel history too, where a reply's thread hangs from.
+        slack.workspace.messages.setdefault(channel, {})[ts] = json.loads(body)["event"]
         made.append(Report(n=n, user=user, channel=channel, ts=ts, text=text, body=body))
     return made
 
@@ -285,16 +292,7 @@ async def start_workers(
     x: XEmulator | None = None,
 ) -> None:
     """``count`` ``junbridge run`` processes on one database, each on its own port."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        # slack_sdk reads HTTP(S)_PROXY itself and ignores NO_PROXY: loopback stays direct.
-        if k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
-    }
-    env.update(SLACK_BOT_TOKEN=slack.bot_token, SLACK_SIGNING_SECRET=slack.signing_secret)
-    if x is not None:
-        env.update({name: getattr(x, attribute) for name, attribute in X_SECRETS.items()})
-    env["COLUMNS"] = "250"  # one log record per line in the file
+    env = worker_env(slack, x)
     for n in range(count):
         home = tmp_path / f"worker-{'abc'[n]}"
         home.mkdir()
@@ -317,6 +315,40 @@ async def start_workers(
     channels = ["slack", "twitter"] if x is not None else ["slack"]
     async with asyncio.timeout(45):
         await asyncio.gather(*(healthy(worker, channels) for worker in started))
+
+
+def worker_env(slack: SlackEmulator, x: XEmulator | None = None) -> dict[str, str]:
+    """The environment a worker runs in: the platforms' secrets, no proxy."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # slack_sdk reads HTTP(S)_PROXY itself and ignores NO_PROXY: loopback stays direct.
+        if k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+    }
+    env.update(SLACK_BOT_TOKEN=slack.bot_token, SLACK_SIGNING_SECRET=slack.signing_secret)
+    if x is not None:
+        env.update({name: getattr(x, attribute) for name, attribute in X_SECRETS.items()})
+    env["COLUMNS"] = "250"  # one log record per line in the file
+    return env
+
+
+async def restart(worker: Worker, slack: SlackEmulator) -> None:
+    """Start ``worker`` again after it was killed, as its service manager would: the same
+    channels.yaml, port and log."""
+    home = worker.log_path.parent
+    worker.process = await asyncio.create_subprocess_exec(
+        str(JUNBRIDGE),
+        "run",
+        "--config",
+        str(home / "channels.yaml"),
+        env=worker_env(slack),
+        cwd=home,
+        stdout=worker.log_file,
+        stderr=worker.log_file,
+    )
+    worker.killed_at = None
+    async with asyncio.timeout(45):
+        await healthy(worker, ["slack"])
 
 
 async def healthy(worker: Worker, channels: list[str]) -> None:
@@ -677,3 +709,77 @@ async def test_a_killed_x_poll_leader_is_replaced_and_each_mention_answered_once
     # Each answered once: X has no idempotency key, but the answer a worker was posting when
     # it died is the only one that could go twice, and the leader was killed between polls.
     assert {p: len(a) for p, a in answers.items() if len(a) != 1} == {}
+
+
+async def test_one_bridge_killed_and_restarted_three_times_loses_nothing_and_repeats_nothing(
+    tmp_path: Path, slack: SlackEmulator, db_url: str, workers: list[Worker]
+) -> None:
+    """One ``junbridge run`` and a steady stream of Slack reports; SIGKILL three times, each
+    time started again at once (as systemd's Restart=always would). A report not answered
+    200 is delivered again, as Slack does, until the bridge answers. In the end every report
+    is one request and every reply reached Slack once."""
+    await start_workers(1, slack=slack, db_url=db_url, tmp_path=tmp_path, started=workers)
+    [bridge] = workers
+    sent = reports(slack)
+    stream = Stream()
+    kills = {EVENTS // 4, EVENTS // 2, 3 * EVENTS // 4}
+    deaths: list[datetime] = []
+    restarted = asyncio.Event()
+    restarted.set()
+    slots = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(report: Report, client: httpx.AsyncClient) -> None:
+        async with slots:
+            for attempt in range(200):
+                await restarted.wait()
+                headers = {
+                    **slack.signature(report.body, timestamp=int(wall_clock())),
+                    "Content-Type": "application/json",
+                }
+                if attempt:
+                    headers["X-Slack-Retry-Num"] = str(min(attempt, 3))
+                    headers["X-Slack-Retry-Reason"] = "http_error"
+                try:
+                    answer = await client.post(
+                        bridge.url + EVENTS_PATH, content=report.body.encode(), headers=headers
+                    )
+                    stream.statuses[answer.status_code] += 1
+                    if answer.status_code == 200:
+                        break
+                except httpx.TransportError as exc:
+                    stream.statuses[type(exc).__name__] += 1
+                stream.redelivered += 1
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"report {report.n} was never acknowledged")
+            stream.acknowledged += 1
+            if stream.acknowledged in kills:
+                restarted.clear()
+                bridge.process.send_signal(signal.SIGKILL)
+                deaths.append(datetime.fromtimestamp(wall_clock(), UTC))
+                await bridge.process.wait()
+                await restart(bridge, slack)
+                restarted.set()
+
+    limits = httpx.Limits(max_connections=4 * IN_FLIGHT, max_keepalive_connections=0)
+    async with (
+        httpx.AsyncClient(trust_env=False, timeout=20, limits=limits) as client,
+        asyncio.timeout(150),
+    ):
+        await asyncio.gather(*(one(report, client) for report in sent))
+    assert len(deaths) == 3 and stream.acknowledged == EVENTS
+    # What each dead process had claimed for sending, a live one sends once its claim is
+    # stale; the claims are moved back instead of waiting STUCK_AFTER.
+    await age_claims_of_the_dead(db_url, max(deaths))
+    stored, _ = await wait_until_settled(db_url, within=90)
+    await stop(workers)
+
+    assert_handled_once(slack, sent, stored)
+    twice = {place: n for place, n in posts_by_place(slack).items() if n > 1}
+    assert twice == {}, describe(stored, slack)
+    taken_over = sum(1 for row in stored.inbound if row.attempts > 1)
+    print(
+        f"3 kills and restarts; {taken_over} reports handled by a later process than the "
+        f"one that stored them; deliveries {dict(stream.statuses)}, "
+        f"{stream.redelivered} delivered again"
+    )
