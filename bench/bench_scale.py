@@ -52,6 +52,7 @@ from sqlalchemy import Table as SqlTable
 from stores import DIALECTS, command_line, fresh_store_url, sync_engine
 
 from junbridge.bridge import Bridge
+from junbridge.runner import settle
 from junbridge.store.schema import (
     history,
     identities,
@@ -329,6 +330,7 @@ async def pages(point: Point, repeat: int) -> None:
     requests of one service over the last OPEN311_DAYS days, over HTTP: seconds each, and
     how many requests Open311 answered with."""
     server = await serve(create_app(point.bridge, figures_seconds=0))
+    settle()  # as junbridge run does once it serves: start-up objects out of the collector's way
     now = point.clock()
     start = (now - timedelta(days=OPEN311_DAYS)).strftime("%Y-%m-%dT%H:%M:%SZ")
     end = now.strftime("%Y-%m-%dT%H:%M:%SZ")

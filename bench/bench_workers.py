@@ -204,8 +204,11 @@ async def one_setup(
 async def measure(args: argparse.Namespace, console: Console) -> list[dict[str, Any]]:
     slack_port = free_port()
     users = [f"U{d[0].upper()}{n}{k:06d}" for _, d, n in SETUPS for k in range(args.reports)]
+    # The members go in a file: SLACK_WORLD reads them from there (too many for argv).
+    members = Path(tempfile.mkdtemp(prefix="junbridge-bench-")) / "members.txt"
+    members.write_text("\n".join(users))
     slack = subprocess.Popen(  # noqa: ASYNC220
-        [sys.executable, "-c", WORLD, str(slack_port), *users], stdout=subprocess.PIPE
+        [sys.executable, "-c", WORLD, str(slack_port), str(members)], stdout=subprocess.PIPE
     )
     assert slack.stdout is not None
     if slack.stdout.readline().strip() != b"ready":

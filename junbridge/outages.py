@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from junbridge.departments import Department, place_of
 from junbridge.model import Reply
+from junbridge.steps import TRIAGE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -166,7 +167,8 @@ async def reroute(bridge: Bridge, channel: str) -> int:
     ]
     if not up or not bridge.departments:
         return 0
-    desk = next(iter(bridge.departments.values()))
+    # The town's desk speaks for the town, as in triage (its wording: departments.triage).
+    desk = bridge.departments.get(TRIAGE) or next(iter(bridge.departments.values()))
     title = channel_title(bridge, channel)
 
     def preface(reply: Reply) -> str:

@@ -67,6 +67,8 @@ class Outbox:
         self.channels = channels
         self.clock = clock
         self.pace_clock = PaceClock(clock)
+        # When this worker last let a reply go, per channel (see _spaced).
+        self._last_send: dict[str, datetime] = {}
         self.activity = activity or Activity()
         # Told of each reply given up on (the bridge says so where the resident wrote).
         self.on_failed = on_failed
@@ -108,9 +110,23 @@ class Outbox:
             # reply on the wire that it could not record as sent (and that may go twice).
             for row in rows:
                 if row.send_at is not None:
-                    await asyncio.sleep(max(0.0, (row.send_at - self.pace_clock()).total_seconds()))
+                    due = self._spaced(name, channel, row)
+                    await asyncio.sleep(max(0.0, (due - self.pace_clock()).total_seconds()))
+                    self._last_send[name] = self.pace_clock()
                 sent += await self.deliver(row)
         return sent
+
+    def _spaced(self, name: str, channel: Channel, row: OutboxRow) -> datetime:
+        """When ``row`` may go: its moment from the claim, and never closer to this worker's
+        previous send on the channel than the bot's steady spacing (a send that went late,
+        behind a slow one or a pause of the process, must not bring the next ones closer
+        together: the platform counts them as they arrive)."""
+        assert row.send_at is not None
+        rate = channel.pace(destination(row.reply)).bot
+        last = self._last_send.get(name)
+        if rate is None or rate.burst != 1 or last is None:
+            return row.send_at
+        return max(row.send_at, last + rate.interval)
 
     async def deliver(self, row: OutboxRow) -> int:
         """Send one claimed row and record the result; 1 if it was delivered."""
