@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import logging
 import mimetypes
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -52,6 +53,23 @@ class MediaStore:
             name=attachment.name or remote_name(attachment) or path.name,
             mime_type=attachment.mime_type or mimetypes.guess_type(path.name)[0],
         )
+
+    def photos(self, attachments: Iterable[Attachment]) -> list[tuple[Attachment, Path]]:
+        """The photos among ``attachments`` whose file is in this folder, with that file, in
+        order (a ``file:`` URL pointing anywhere else is never served)."""
+        folder = self.folder.resolve()
+        kept = []
+        for attachment in attachments:
+            path = local_path(attachment)
+            if attachment.kind != "photo" or path is None:
+                continue
+            try:
+                resolved = path.resolve()
+            except OSError:
+                continue
+            if resolved.is_relative_to(folder) and resolved.is_file():
+                kept.append((attachment, resolved))
+        return kept
 
     async def localize(self, message: Message, channel: Channel | None) -> Message:
         """The message with a local copy of each photo, fetched through its ``channel``."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from junbridge.model import Reply
 from junbridge.store import records
@@ -20,6 +20,12 @@ from junbridge.store.schema import identities, outbox, residents
 from junbridge.store.transaction import Transaction
 
 _this = identities.alias("this")
+# Each original, given up on with where it went (rows locked above: still pending).
+_GIVEN_UP = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_id"), outbox.c.status == "pending")
+    .values(status="failed", error=bindparam("b_error"))
+)
 
 
 def reroute(
@@ -87,10 +93,5 @@ def reroute(
     if not moved:
         return 0
     tx.enqueue_many([(copy, None) for _, copy, _ in moved])
-    for outbox_id, _, error in moved:
-        connection.execute(
-            update(outbox)
-            .where(outbox.c.id == outbox_id, outbox.c.status == "pending")
-            .values(status="failed", error=error)
-        )
+    connection.execute(_GIVEN_UP, [{"b_id": i, "b_error": error} for i, _, error in moved])
     return len(moved)

@@ -263,24 +263,8 @@ class PublicPages:
         return running is None or running.privacy == "public"
 
     def _photos(self, request: ServiceRequest) -> list[Attachment]:
-        """The request's photos kept in this bridge's media folder, in order."""
-        folder = self.bridge.media.folder.resolve()
-        kept = []
-        for attachment in request.attachments:
-            path = local_path(attachment)
-            if attachment.kind != "photo" or path is None:
-                continue
-            try:
-                resolved = path.resolve()
-            except OSError:
-                continue
-            if (
-                resolved.is_relative_to(folder)
-                and resolved.is_file()
-                and _image(attachment, resolved)
-            ):
-                kept.append(attachment)
-        return kept
+        """The request's photos kept in this bridge's media folder that are images, in order."""
+        return [a for a, path in self.bridge.media.photos(request.attachments) if _image(a, path)]
 
     # -- what a page shows --------------------------------------------------------------
 

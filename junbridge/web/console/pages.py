@@ -285,19 +285,7 @@ class StaffConsole:
 
     def _photos(self, request: ServiceRequest) -> list[Attachment]:
         """The request's photos kept in the media folder, in order."""
-        folder = self.bridge.media.folder.resolve()
-        kept = []
-        for attachment in request.attachments:
-            path = local_path(attachment)
-            if attachment.kind != "photo" or path is None:
-                continue
-            try:
-                resolved = path.resolve()
-            except OSError:
-                continue
-            if resolved.is_relative_to(folder) and resolved.is_file():
-                kept.append(attachment)
-        return kept
+        return [attachment for attachment, _ in self.bridge.media.photos(request.attachments)]
 
     async def photo(self, request: Request) -> Response:
         """A photo of a request the member may see."""
