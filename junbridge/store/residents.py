@@ -117,8 +117,8 @@ def find_senders(
     the writing path (:func:`get_or_create_all`). Most messages come from known residents
     whose details are the same as last time, and need no write at all.
     """
-    rows = _rows_of(connection, senders)
-    return [_unchanged(rows.get((channel, sender.id)), sender) for channel, sender in senders]
+    found, _ = known_senders(connection, senders)
+    return found
 
 
 def known_senders(
