@@ -24,7 +24,14 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy import Table as SqlTable
 from stores import sync_engine
 
-from junbridge.store.schema import request_figures, requests, residents
+from junbridge.store import totals
+from junbridge.store.schema import (
+    figure_hours,
+    figure_spans,
+    request_figures,
+    requests,
+    residents,
+)
 
 BLOCK = 10_000
 
@@ -61,6 +68,8 @@ def fill_town(
                 _copy_block(db, copy, have, count, top)
             have += count
         with engine.begin() as db:
+            # The copies' figures rows went in by INSERT … SELECT: their running totals too.
+            totals.rebuild(db)
             if engine.dialect.name == "postgresql":
                 for table in ("residents", "requests", "outbox"):
                     db.execute(
@@ -75,7 +84,12 @@ def fill_town(
         with engine.connect() as db:
             counted = {
                 name: int(db.execute(select(func.count()).select_from(table)).scalar_one())
-                for name, table in (*TABLES.items(), ("request_figures", request_figures))
+                for name, table in (
+                    *TABLES.items(),
+                    ("request_figures", request_figures),
+                    ("figure_hours", figure_hours),
+                    ("figure_spans", figure_spans),
+                )
             }
             counted["open requests"] = int(
                 db.execute(

@@ -22,6 +22,7 @@ from junbridge.config.settings import ChannelSettings, RetentionSettings
 from junbridge.media import local_path
 from junbridge.model import Attachment, ServiceRequest, Status
 from junbridge.retention import apply_retention
+from junbridge.store.figures import figures
 from junbridge.store.schema import history
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock
@@ -179,6 +180,8 @@ async def test_delete_removes_the_request_its_history_replies_and_photo(
         thread = (first.reply.channel, first.reply.conversation, first.platform_ids[0])
         assert await bridge.store.reference_for_thread(*thread) == theft.reference
         rows = await history_rows(bridge)
+        [counted] = await figures(bridge.store, since=None, now=clock(), public_only=False)
+        assert (counted.department, counted.received, counted.closed) == ("police", 2, 1)
         clock.advance(31 * DAY)
 
         with caplog.at_level(logging.INFO, logger="junbridge.audit"):
@@ -193,6 +196,9 @@ async def test_delete_removes_the_request_its_history_replies_and_photo(
         assert await bridge.store.inbound_reference("telegram", "tg-1") is None
         assert not photo.exists()
         assert await bridge.requests.get(kept.reference) == kept
+        # The town's figures count only what is kept.
+        [counted] = await figures(bridge.store, since=None, now=clock(), public_only=False)
+        assert (counted.received, counted.closed, counted.open_now) == (1, 0, 1)
         # A deleted request's only trace: the audit log line.
         assert f"retention: deleted {theft.reference} (police, closed since" in caplog.text
     finally:

@@ -1,12 +1,15 @@
 """The town's figures per department: counts, medians, promises, ratings and the backlog.
 
-Each figure is one GROUP BY over an index of ``request_figures`` (one row per request, see
-``measures.py``): ``ix_request_figures_made`` for the requests made since a day,
-``ix_request_figures_closed`` for those closed since a day, ``ix_request_figures_open`` for
-what is open now. Neither history nor the requests themselves are read. A median is the
-middle value of a department's period, read with ORDER BY ... OFFSET (count - 1) / 2: two
-values per figure. The results hold a few numbers per department, whatever the size of the
-store.
+The running totals of ``totals.py`` hold, per hour (or day) of the report, what the
+requests made then count; the figures of a period add up the totals of its whole UTC days
+and count the rows of ``request_figures`` made before the first of them (at most a day:
+one range of ``ix_request_figures_made``). What is open now is one GROUP BY over
+``ix_request_figures_open``. Neither history nor the requests themselves are read, and
+the rows read grow with the length of the period, not with the store.
+
+A median is read from the spans of ``figure_spans``: the mean of the seconds in the span
+where the middle value falls (of the two middle spans, for an even count), within ~3% of
+the exact median and exact when that span holds equal values.
 
 ``public_only`` counts public requests alone: private departments (the doctor, the police)
 are then not in the results at all, not even as a total.
@@ -17,24 +20,20 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Select,
-    String,
-    and_,
-    case,
-    func,
-    select,
-)
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, select
 
 from junbridge.model import Status
-from junbridge.store.schema import CLOSED_STATES, FIGURES_CLOSED, FIGURES_OPEN, request_figures
+from junbridge.store import totals
+from junbridge.store.schema import (
+    FIGURES_OPEN,
+    TOTALS,
+    figure_hours,
+    figure_spans,
+    request_figures,
+)
 
 if TYPE_CHECKING:
     from junbridge.store.store import Store
@@ -83,64 +82,8 @@ class DepartmentFigures:
         return self.kept / decided if decided else None
 
 
-class utc_hour(FunctionElement[str]):
-    """``YYYY-MM-DD HH`` of a UTC datetime column, the same text in SQLite and PostgreSQL."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(utc_hour, "sqlite")
-def _utc_hour_sqlite(element: utc_hour, compiler: Any, **kw: Any) -> str:
-    # SQLite keeps UTC datetimes as text (schema.UTCDateTime): the hour is a prefix of it.
-    return f"strftime('%Y-%m-%d %H', {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(utc_hour, "postgresql")
-def _utc_hour_postgresql(element: utc_hour, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
-
-
-def _where(since: datetime | None, public_only: bool) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = []
-    if since is not None:
-        filters.append(request_figures.c.requested_datetime >= since)
-    if public_only:
-        filters.append(_PUBLIC)
-    return filters
-
-
 def _count(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-# The columns whose median per department the figures give, by the figure's name.
-MEDIANS = {
-    "answer_median": request_figures.c.answer_seconds,
-    "fix_median": request_figures.c.fix_seconds,
-}
-
-
-def _made(since: datetime | None, public_only: bool) -> Select[Any]:
-    """Per department: made in the period, closed, promises kept and broken, ratings."""
-    closed = request_figures.c.state.in_(CLOSED_STATES)
-    return (
-        select(
-            request_figures.c.department,
-            func.count().label("received"),
-            _count(closed).label("closed"),
-            _count(request_figures.c.promise_kept.is_(True)).label("kept"),
-            _count(request_figures.c.promise_kept.is_(False)).label("broken"),
-            *(
-                _count(request_figures.c.rating == stars).label(f"rated_{stars}")
-                for stars in RATINGS
-            ),
-            *(func.count(column).label(f"{name}_of") for name, column in MEDIANS.items()),
-        )
-        .where(*_where(since, public_only))
-        .group_by(request_figures.c.department)
-    )
 
 
 def _open_now(since: datetime | None, now: datetime, public_only: bool) -> Select[Any]:
@@ -162,52 +105,111 @@ def _open_now(since: datetime | None, now: datetime, public_only: bool) -> Selec
     )
 
 
-def _middle(
-    column: Any, department: str, since: datetime | None, public_only: bool, count: int
-) -> Select[Any]:
-    """The middle one or two of ``count`` values of ``column`` in the department's period:
-    a sort that stops past the middle, over a range of ix_request_figures_made."""
-    return (
-        select(column)
-        .where(column.is_not(None), request_figures.c.department == department)
-        .where(*_where(since, public_only))
-        .order_by(column)
-        .offset((count - 1) // 2)
-        .limit(2 - count % 2)
-    )
+def _next_midnight(at: datetime) -> datetime:
+    """``at`` if it is a UTC midnight, else the UTC midnight after it."""
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day if day == at else day + timedelta(days=1)
+
+
+def _counted(
+    connection: Connection, since: datetime | None, public_only: bool
+) -> tuple[dict[str, list[int]], dict[tuple[str, str], dict[int, list[int]]]]:
+    """Per department, the totals (schema.TOTALS) of the requests made since ``since``; per
+    department and measure, their spans (first second: [count, seconds])."""
+    made: dict[str, list[int]] = {}
+    spans: dict[tuple[str, str], dict[int, list[int]]] = {}
+    whole_days = None if since is None else _next_midnight(since)
+    hours = select(
+        figure_hours.c.department, *(func.sum(figure_hours.c[name]) for name in TOTALS)
+    ).group_by(figure_hours.c.department)
+    spanned = select(
+        figure_spans.c.department,
+        figure_spans.c.measure,
+        figure_spans.c.span,
+        func.sum(figure_spans.c.n),
+        func.sum(figure_spans.c.seconds),
+    ).group_by(figure_spans.c.department, figure_spans.c.measure, figure_spans.c.span)
+    if whole_days is not None:
+        hours = hours.where(figure_hours.c.hour >= totals.hour_of(whole_days))
+        spanned = spanned.where(figure_spans.c.day >= totals.day_of(whole_days))
+    if public_only:
+        hours = hours.where(figure_hours.c.privacy == "public")
+        spanned = spanned.where(figure_spans.c.privacy == "public")
+    for department, *values in connection.execute(hours):
+        made[department] = [int(v) for v in values]
+    for department, measure, span, n, seconds in connection.execute(spanned):
+        spans.setdefault((department, measure), {})[int(span)] = [int(n), int(seconds)]
+    if since is not None and whole_days is not None and since < whole_days:
+        # The part of a day before the first whole one: its rows, counted the same way
+        # (a range of ix_request_figures_made: the rows themselves are not read).
+        rf = request_figures
+        part = [rf.c.requested_datetime >= since, rf.c.requested_datetime < whole_days]
+        if public_only:
+            part.append(_PUBLIC)
+        first = select(
+            rf.c.department,
+            func.count(),
+            *(func.sum(value) for value in totals.COUNTED.values()),
+        ).where(*part)
+        for department, *values in connection.execute(first.group_by(rf.c.department)):
+            summed = made.setdefault(department, [0] * len(TOTALS))
+            # made, then the COUNTED columns, in TOTALS' order; "closed" is not asked.
+            for position, value in enumerate(values):
+                summed[position] += int(value)
+        for department, measure, span, n, seconds in connection.execute(totals.spans_sql(*part)):
+            counted = spans.setdefault((department, measure), {}).setdefault(int(span), [0, 0])
+            counted[0] += int(n)
+            counted[1] += int(seconds)
+    return made, spans
+
+
+def median(spans: dict[int, list[int]]) -> float | None:
+    """The median of the values counted in ``spans`` (first second: [count, seconds]): the
+    mean of the span holding the middle value, or of the two holding the middle two."""
+    count = sum(n for n, _ in spans.values())
+    if not count:
+        return None
+    wanted = sorted({(count - 1) // 2, count // 2})
+    found = []
+    seen = 0
+    for span in sorted(spans):
+        n, seconds = spans[span]
+        while wanted and wanted[0] < seen + n:
+            wanted.pop(0)
+            found.append(seconds / n)
+        seen += n
+    return sum(found) / len(found)
 
 
 def read_figures(
     connection: Connection, *, since: datetime | None, now: datetime, public_only: bool
 ) -> list[DepartmentFigures]:
     """Every department's figures, by name (blocking; see :func:`figures`)."""
+    made, spans = _counted(connection, since, public_only)
     found: dict[str, dict[str, Any]] = {}
-    counted: dict[tuple[str, str], int] = {}
-    for row in connection.execute(_made(since, public_only)):
-        for name in MEDIANS:
-            counted[row.department, name] = int(getattr(row, f"{name}_of"))
-        found.setdefault(row.department, {}).update(
-            received=int(row.received),
-            closed=int(row.closed),
-            kept=int(row.kept),
-            broken=int(row.broken),
-            ratings=tuple(int(getattr(row, f"rated_{stars}")) for stars in RATINGS),
-        )
+    for department, values in made.items():
+        by_name = dict(zip(TOTALS, values, strict=True))
+        if not by_name["made"]:
+            continue  # totals that came and went (a request referred elsewhere, or deleted)
+        found[department] = {
+            "received": by_name["made"],
+            "closed": by_name["made_closed"],
+            "kept": by_name["kept"],
+            "broken": by_name["broken"],
+            "ratings": tuple(by_name[f"rated_{stars}"] for stars in RATINGS),
+        }
+    for (department, measure), counted in spans.items():
+        if department in found:
+            found[department][f"{measure}_median"] = median(counted)
     late: dict[str, int] = {}
     for row in connection.execute(_open_now(since, now, public_only)):
         found.setdefault(row.department, {})["open_now"] = int(row.open)
         late[row.department] = int(row.late)
-    # A median is the mean of the middle one or two values: two values read per figure.
-    for (department, name), count in counted.items():
-        if count:
-            middle = _middle(MEDIANS[name], department, since, public_only, count)
-            middle_values = connection.execute(middle).scalars().all()
-            found[department][name] = sum(middle_values) / len(middle_values)
     out = []
     for department in sorted(found):
-        values = found[department]
-        values["broken"] = values.get("broken", 0) + late.get(department, 0)
-        out.append(DepartmentFigures(department=department, **values))
+        figures_of = found[department]
+        figures_of["broken"] = figures_of.get("broken", 0) + late.get(department, 0)
+        out.append(DepartmentFigures(department=department, **figures_of))
     return out
 
 
@@ -228,9 +230,9 @@ def read_backlog(
     """Per department, how many requests were open at each of ``ends`` (blocking).
 
     From what is open now, going back: a request made after a moment was not open then, and
-    one closed after it was. So only the requests made or closed since the first moment are
-    read, an hour at a time (``utc_hour``): exact for towns whose midnight falls on a UTC
-    hour. A request reopened after being closed counts as open from its report on.
+    one closed after it was. So the hours since the first moment are read from
+    ``figure_hours`` (made, closed in that hour): exact for towns whose midnight falls on a
+    UTC hour. A request reopened after being closed counts as open from its report on.
     """
     if not ends:
         return {}
@@ -238,28 +240,30 @@ def read_backlog(
     now_open: dict[str, int] = {}
     for row in connection.execute(_open_now(None, start, public_only)):
         now_open[row.department] = int(row.open)
-    public = [_PUBLIC] if public_only else []
-    opened = _per_hour(
-        connection,
-        request_figures.c.requested_datetime,
-        request_figures.c.requested_datetime >= start,
-        *public,
+    fh = figure_hours
+    query = (
+        select(fh.c.department, fh.c.hour, func.sum(fh.c.made), func.sum(fh.c.closed))
+        .where(fh.c.hour >= totals.hour_of(start))
+        .group_by(fh.c.department, fh.c.hour)
     )
-    closed = _per_hour(
-        connection,
-        request_figures.c.closed_at,
-        FIGURES_CLOSED,
-        request_figures.c.closed_at >= start,
-        *public,
-    )
+    if public_only:
+        query = query.where(fh.c.privacy == "public")
+    opened: dict[str, dict[datetime, int]] = {}
+    closed: dict[str, dict[datetime, int]] = {}
+    for department, hour, made, gone in connection.execute(query):
+        at = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
+        opened.setdefault(department, {})[at] = int(made)
+        closed.setdefault(department, {})[at] = int(gone)
     out = {}
-    for department in sorted({*now_open, *opened, *closed}):
+    for department in sorted({*now_open, *opened}):
         made_after = _after(opened.get(department, {}), ends)
         closed_after = _after(closed.get(department, {}), ends)
-        out[department] = [
+        counts = [
             now_open.get(department, 0) - made + gone
             for made, gone in zip(made_after, closed_after, strict=True)
         ]
+        if department in now_open or any(counts):
+            out[department] = counts
     return out
 
 
@@ -272,26 +276,6 @@ def _after(per_hour: dict[datetime, int], ends: Sequence[datetime]) -> list[int]
     for i in range(len(hours) - 1, -1, -1):
         later[i] = later[i + 1] + per_hour[hours[i]]
     return [later[bisect.bisect_left(hours, end)] for end in ends]
-
-
-def _per_hour(
-    connection: Connection, column: Any, *where: ColumnElement[bool]
-) -> dict[str, dict[datetime, int]]:
-    """Per department, how many ``column`` values fall in each UTC hour, for rows ``where``."""
-    found: dict[str, dict[datetime, int]] = {}
-    for row in connection.execute(_per_hour_query(column, *where)):
-        at = datetime.strptime(row.hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
-        found.setdefault(row.department, {})[at] = int(row.n)
-    return found
-
-
-def _per_hour_query(column: Any, *where: ColumnElement[bool]) -> Select[Any]:
-    hour = utc_hour(column)
-    return (
-        select(request_figures.c.department, hour.label("hour"), func.count().label("n"))
-        .where(*where)
-        .group_by(request_figures.c.department, hour)
-    )
 
 
 async def backlog(

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from junbridge.media import local_path
 from junbridge.model import Attachment, Status
+from junbridge.store import totals
 from junbridge.store.schema import (
     conversations,
     history,
@@ -287,6 +288,8 @@ async def remove(connection: AsyncConnection, found: Sequence[Expired]) -> None:
         references = [e.reference for e in batch]
         await connection.execute(delete(history).where(history.c.request_id.in_(ids)))
         await connection.execute(delete(reporters).where(reporters.c.request_id.in_(ids)))
+        # Their figures rows go with them (ON DELETE CASCADE): so do their running totals.
+        await connection.run_sync(totals.forget, ids)
         await connection.execute(delete(requests).where(requests.c.id.in_(ids)))
         await connection.execute(delete(timers).where(timers.c.request_reference.in_(references)))
         await _forget(connection, references)

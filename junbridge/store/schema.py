@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -485,4 +486,35 @@ reporters = Table(
     Column("public", Boolean, nullable=False),
     Column("added_at", UTCDateTime, nullable=False),
     UniqueConstraint("request_id", "resident_id"),
+)
+
+# Since 0013: running totals of request_figures (junbridge.store.totals), kept in the same
+# transaction as the rows they count, so that the town's figures over a period read a few
+# rows per hour or day instead of every request made in it.
+# Per UTC hour ('YYYY-MM-DD HH') of the report: how many were made, of those how many are
+# closed, promises kept and broken, ratings; and how many were closed in that hour.
+TOTALS = ("made", "made_closed", "kept", "broken", *(f"rated_{n}" for n in range(1, 6)), "closed")
+figure_hours = Table(
+    "figure_hours",
+    metadata,
+    Column("hour", String, primary_key=True),
+    Column("department", String, primary_key=True),
+    Column("privacy", String, primary_key=True),
+    *(Column(name, Integer, nullable=False) for name in TOTALS),
+    sqlite_with_rowid=False,
+)
+# Per UTC day ('YYYY-MM-DD') of the report: how many requests were first answered (and
+# fixed) in each span of time, and the seconds they took in all, for the medians. A span
+# is a range of seconds a few per cent wide (totals.span_of).
+figure_spans = Table(
+    "figure_spans",
+    metadata,
+    Column("day", String, primary_key=True),
+    Column("department", String, primary_key=True),
+    Column("privacy", String, primary_key=True),
+    Column("measure", String, primary_key=True),
+    Column("span", Integer, primary_key=True, autoincrement=False),
+    Column("n", Integer, nullable=False),
+    Column("seconds", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )

@@ -193,7 +193,7 @@ class Store:
                 connection, reference_prefix=self._prefix, clock=self.clock, worker=self.worker
             )
             done = work(tx)
-            tx.flush()
+            tx.finish()
             return done
 
     async def read(self, work: Callable[[Connection], T]) -> T:

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from junbridge.model import Reply, Reporter, ServiceRequest, VersionConflict
 from junbridge.pacing import destination
-from junbridge.store import records
+from junbridge.store import records, totals
 from junbridge.store.ids import new_ids
 from junbridge.store.leases import LeaseLost
 from junbridge.store.measures import figures_row
@@ -135,6 +135,11 @@ class Transaction:
         self._lines: dict[int, int] = {}
         # The row id of each request saved in this transaction, by reference.
         self._saved: dict[str, int] = {}
+        # Figures rows by request id: as stored before this transaction (None: a new
+        # request; read just before they are replaced) and as saved now, for the totals.
+        self._figures_before: dict[int, dict[str, Any] | None] = {}
+        self._figures_unread: set[int] = set()
+        self._figures_now: dict[int, dict[str, Any]] = {}
 
     @property
     def connection(self) -> Connection:
@@ -166,6 +171,8 @@ class Transaction:
             later = {only: self._later.pop(only)} if only in self._later else {}
         else:
             later, self._later = self._later, {}
+        if self._figures_unread and _SAVE_FIGURES[self._connection.dialect.name] in later:
+            self._read_figures_before()
         for statement, rows in later.items():
             written = self._connection.execute(statement, rows).rowcount
             if statement is _FINISH_INBOUND and written != len(rows):
@@ -173,6 +180,26 @@ class Transaction:
                     f"{len(rows) - written} of {len(rows)} inbound messages are no "
                     f"longer held by {self._worker}"
                 )
+
+    def finish(self) -> None:
+        """Write what is gathered, then move the figures' running totals (totals.py) by
+        what the requests saved here changed: the transaction's last statements."""
+        self.flush()
+        if self._figures_now:
+            before = [row for row in self._figures_before.values() if row is not None]
+            totals.moved(before, self._figures_now.values()).write(self._connection)
+            self._figures_before, self._figures_now = {}, {}
+
+    def _read_figures_before(self) -> None:
+        unread, self._figures_unread = self._figures_unread, set()
+        found = {
+            row["request_id"]: dict(row)
+            for row in self._connection.execute(
+                select(request_figures).where(request_figures.c.request_id.in_(unread))
+            ).mappings()
+        }
+        for request_id in unread:
+            self._figures_before[request_id] = found.get(request_id)
 
     def load_request(self, reference: str) -> ServiceRequest | None:
         """The stored request, read inside this transaction (locked on PostgreSQL)."""
@@ -244,6 +271,7 @@ class Transaction:
         for row, stored in zip(rows, saved, strict=True):
             self._lines[row["id"]] = 0
             self._saved[stored.reference] = row["id"]
+            self._figures_before[row["id"]] = None
             self._add_history(row["id"], stored)
             self._add_figures(row["id"], stored)
         return saved
@@ -266,7 +294,11 @@ class Transaction:
         statement = _SAVE_FIGURES[self._connection.dialect.name]
         gathered = self._later.get(statement, [])
         gathered[:] = [row for row in gathered if row["request_id"] != request_id]
-        self._gather(statement, [figures_row(request_id, request)])
+        row = figures_row(request_id, request)
+        self._gather(statement, [row])
+        if request_id not in self._figures_before:
+            self._figures_unread.add(request_id)
+        self._figures_now[request_id] = row
 
     def add_reporter(self, request: ServiceRequest, reporter: Reporter) -> None:
         """Add a resident who reported ``request`` again: told of its changes from now on.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
+import statistics
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,12 +17,20 @@ from test_store import T0, new_request
 
 from junbridge.model import ServiceRequest, Status
 from junbridge.requests.timers import STAFF_ACTIONS
-from junbridge.store import Store, Transaction, to_sync_url
+from junbridge.store import Store, Transaction, to_sync_url, totals
 from junbridge.store.engine import alembic_config
 from junbridge.store.figures import backlog, figures
 from junbridge.store.measures import ANSWERS, Measures, figures_row, measures
 from junbridge.store.records import history_values, request_values
-from junbridge.store.schema import history, request_figures, requests, residents
+from junbridge.store.schema import (
+    CLOSED_STATES,
+    figure_hours,
+    figure_spans,
+    history,
+    request_figures,
+    requests,
+    residents,
+)
 
 HOUR = timedelta(hours=1)
 
@@ -133,7 +143,7 @@ async def test_the_backlog_goes_back_from_what_is_open_now(store: Store) -> None
     assert "doctor" in await backlog(store, ends=ends, public_only=False)
 
 
-async def test_the_figures_read_indexes_not_rows(store: Store) -> None:
+async def test_the_figures_read_totals_and_indexes_not_rows(store: Store) -> None:
     await _town(store)
     statements: list[tuple[str, Any]] = []
 
@@ -143,18 +153,142 @@ async def test_the_figures_read_indexes_not_rows(store: Store) -> None:
     engine = store._sync
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        await figures(store, since=T0, now=T0)
+        await figures(store, since=T0, now=T0)  # T0 is 09:30: the rest of its day is read
         await backlog(store, ends=[T0])
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    [made] = [s for s in statements if "AS received" in s[0]]
-    [closed] = [s for s in statements if "closed_at" in s[0] and "GROUP BY" in s[0]]
-    for index, plan in zip(
-        ("ix_request_figures_made", "ix_request_figures_closed"),
-        await plans(store, [made, closed]),
-        strict=True,
-    ):
-        assert index in plan, plan
+    # Counts and spans of the rest of T0's day; then the whole days' totals.
+    first_day = [s for s in statements if "requested_datetime <" in s[0]]
+    [hours, per_hour] = [s for s in statements if "FROM figure_hours" in s[0]]
+    [spans] = [s for s in statements if "FROM figure_spans" in s[0]]
+    found = await plans(store, [*first_day, hours, per_hour, spans])
+    wanted = [*(["ix_request_figures_made"] * 2), "figure_hours", "figure_hours", "figure_spans"]
+    for plan, table in zip(found, wanted, strict=True):
+        if table.startswith("ix_"):
+            assert table in plan, plan
+        elif store.dialect == "sqlite":
+            assert f"SEARCH {table} USING PRIMARY KEY" in plan, plan
+        else:
+            assert f"pk_{table}" in plan, plan
+
+
+def _every_figure(rows: list[dict[str, Any]], since: Any) -> dict[str, tuple[Any, ...]]:
+    """What the figures of requests made since ``since`` are, counted row by row (and the
+    departments with requests open now, whenever made)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for department in sorted({r["department"] for r in rows}):
+        made = [
+            r for r in rows if r["department"] == department and r["requested_datetime"] >= since
+        ]
+        if not made and all(
+            r["state"] in CLOSED_STATES for r in rows if r["department"] == department
+        ):
+            continue
+        out[department] = (
+            len(made),
+            sum(r["state"] in CLOSED_STATES for r in made),
+            sum(r["promise_kept"] is True for r in made),
+            tuple(sum(r["rating"] == n for r in made) for n in range(1, 6)),
+            sorted(r["answer_seconds"] for r in made if r["answer_seconds"] is not None),
+            sorted(r["fix_seconds"] for r in made if r["fix_seconds"] is not None),
+        )
+    return out
+
+
+async def test_the_totals_follow_every_change_and_match_the_rows(store: Store) -> None:
+    """Requests made over ten days, answered, fixed, rated, referred, reopened and closed in
+    many transactions: the figures of any period are those counted row by row (medians
+    within their span), and the totals are what rebuilding them from the rows makes."""
+    chance = random.Random(7)
+    made: list[ServiceRequest] = []
+
+    def open_some(tx: Transaction) -> None:
+        for _ in range(40):
+            at = T0 + timedelta(minutes=chance.randrange(10 * 24 * 60))
+            department = chance.choice(["lighting", "school"])
+            made.append(tx.save_request(lamp(at, department=department)))
+
+    await store.write(open_some)
+    for _round in range(3):
+
+        def change(tx: Transaction) -> None:
+            for number, request in enumerate(made):
+                current = tx.load_request(request.reference)
+                assert current is not None
+                later = current.requested_datetime + timedelta(seconds=chance.randrange(1, 400_000))
+                step = chance.randrange(6)
+                if step == 0:
+                    current = current.noted("acknowledged", by="paco", at=later)
+                elif step == 1 and current.can_become(Status.RESOLVED):
+                    current = current.transition(Status.RESOLVED, by="paco", at=later)
+                elif step == 2 and current.state == Status.RESOLVED:
+                    current = dataclasses.replace(current, details={"rating": chance.randint(1, 5)})
+                    current = current.transition(Status.CLOSED, by="junbridge", at=later)
+                elif step == 3 and current.can_become(Status.REOPENED):
+                    current = current.transition(Status.REOPENED, by="vecina", at=later)
+                elif step == 4:
+                    current = dataclasses.replace(current, department="school")
+                elif step == 5:
+                    current = current.noted("sla_breach", by="junbridge", at=later)
+                made[number] = tx.save_request(current)
+
+        await store.write(change)
+
+    def rows_of(connection: Connection) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in connection.execute(select(request_figures))]
+
+    rows = await store.read(rows_of)
+    for days in (None, 0, 3.4, 7, 9.99):
+        since = None if days is None else T0 + timedelta(days=days)
+        expected = _every_figure(rows, since or T0)
+        found = await figures(store, since=since, now=T0, public_only=False)
+        assert [f.department for f in found] == sorted(expected)
+        for figure in found:
+            received, closed, kept, ratings, answers, fixes = expected[figure.department]
+            assert (figure.received, figure.closed, figure.kept, figure.ratings) == (
+                received,
+                closed,
+                kept,
+                ratings,
+            )
+            for value, values in ((figure.answer_median, answers), (figure.fix_median, fixes)):
+                if not values:
+                    assert value is None
+                    continue
+                exact = statistics.median(values)
+                assert abs(value - exact) <= 0.032 * exact, (value, exact)
+
+    def stored_and_rebuilt(connection: Connection) -> tuple[list[Any], list[Any]]:
+        def read() -> list[Any]:
+            # Rows whose counts came and went are left at zero: not a difference.
+            return [
+                sorted(tuple(row) for row in connection.execute(select(t)) if any(row[counts:]))
+                for t, counts in ((figure_hours, 3), (figure_spans, 5))
+            ]
+
+        stored = read()
+        totals.rebuild(connection)
+        return stored, read()
+
+    stored, rebuilt = await store.read(stored_and_rebuilt)
+    assert stored == rebuilt
+    assert len(rebuilt[0]) > 40 and len(rebuilt[1]) > 40
+
+
+def test_a_span_is_at_most_about_three_per_cent_wide() -> None:
+    assert [totals.span_of(s) for s in (0, 1, 63, 64, 65, 66, 3600, 86_399)] == [
+        0,
+        1,
+        63,
+        64,
+        64,
+        66,
+        3584,
+        86_016,
+    ]
+    for seconds in (*range(0, 5000), *range(5000, 10**8, 9973)):
+        span = totals.span_of(seconds)
+        assert span <= seconds < span + max(1, span / 32 + 1)
 
 
 async def test_the_migration_fills_the_measures_of_stored_requests(
@@ -201,5 +335,10 @@ async def test_the_migration_fills_the_measures_of_stored_requests(
 
         rows = await store.read(read)
         assert rows == [figures_row(n, r) for n, r in enumerate(stored, start=1)]
+        # 0013 counted them into the running totals.
+        [lighting] = await figures(store, since=None, now=T0 + 60 * HOUR)
+        assert (lighting.received, lighting.closed, lighting.kept, lighting.broken) == (2, 1, 1, 1)
+        assert (lighting.answer_median, lighting.fix_median) == (3600, 2 * 3600)
+        assert lighting.ratings == (0, 0, 1, 0, 0)
     finally:
         await store.close()
