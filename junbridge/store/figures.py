@@ -18,12 +18,13 @@ are then not in the results at all, not even as a total.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, case, func, select
 
 from junbridge.model import Status
 from junbridge.store import totals
@@ -111,6 +112,38 @@ def _next_midnight(at: datetime) -> datetime:
     return day if day == at else day + timedelta(days=1)
 
 
+@functools.cache
+def _statements(bounded: bool, public_only: bool) -> tuple[Select[Any], ...]:
+    """The figures' statements, built once (a span's CASE is long to build and to hash):
+    whole days' hours and spans from ``:hour`` and ``:day`` when ``bounded``; the counts
+    and spans of ``:since`` up to ``:whole_days`` (the part of a day before them)."""
+    fh, fs, rf = figure_hours, figure_spans, request_figures
+    hours = select(fh.c.department, *(func.sum(fh.c[name]) for name in TOTALS)).group_by(
+        fh.c.department
+    )
+    spanned = select(
+        fs.c.department, fs.c.measure, fs.c.span, func.sum(fs.c.n), func.sum(fs.c.seconds)
+    ).group_by(fs.c.department, fs.c.measure, fs.c.span)
+    part = [
+        rf.c.requested_datetime >= bindparam("since"),
+        rf.c.requested_datetime < bindparam("whole_days"),
+    ]
+    if bounded:
+        hours = hours.where(fh.c.hour >= bindparam("hour"))
+        spanned = spanned.where(fs.c.day >= bindparam("day"))
+    if public_only:
+        hours = hours.where(fh.c.privacy == "public")
+        spanned = spanned.where(fs.c.privacy == "public")
+        part.append(_PUBLIC)
+    # A range of ix_request_figures_made: the rows themselves are not read.
+    first = (
+        select(rf.c.department, func.count(), *(func.sum(v) for v in totals.COUNTED.values()))
+        .where(*part)
+        .group_by(rf.c.department)
+    )
+    return hours, spanned, first, totals.spans_sql(*part)
+
+
 def _counted(
     connection: Connection, since: datetime | None, public_only: bool
 ) -> tuple[dict[str, list[int]], dict[tuple[str, str], dict[int, list[int]]]]:
@@ -118,45 +151,24 @@ def _counted(
     department and measure, their spans (first second: [count, seconds])."""
     made: dict[str, list[int]] = {}
     spans: dict[tuple[str, str], dict[int, list[int]]] = {}
+    hours, spanned, first, first_spans = _statements(since is not None, public_only)
     whole_days = None if since is None else _next_midnight(since)
-    hours = select(
-        figure_hours.c.department, *(func.sum(figure_hours.c[name]) for name in TOTALS)
-    ).group_by(figure_hours.c.department)
-    spanned = select(
-        figure_spans.c.department,
-        figure_spans.c.measure,
-        figure_spans.c.span,
-        func.sum(figure_spans.c.n),
-        func.sum(figure_spans.c.seconds),
-    ).group_by(figure_spans.c.department, figure_spans.c.measure, figure_spans.c.span)
+    bounds: dict[str, Any] = {}
     if whole_days is not None:
-        hours = hours.where(figure_hours.c.hour >= totals.hour_of(whole_days))
-        spanned = spanned.where(figure_spans.c.day >= totals.day_of(whole_days))
-    if public_only:
-        hours = hours.where(figure_hours.c.privacy == "public")
-        spanned = spanned.where(figure_spans.c.privacy == "public")
-    for department, *values in connection.execute(hours):
+        bounds = {"hour": totals.hour_of(whole_days), "day": totals.day_of(whole_days)}
+    for department, *values in connection.execute(hours, bounds):
         made[department] = [int(v) for v in values]
-    for department, measure, span, n, seconds in connection.execute(spanned):
+    for department, measure, span, n, seconds in connection.execute(spanned, bounds):
         spans.setdefault((department, measure), {})[int(span)] = [int(n), int(seconds)]
     if since is not None and whole_days is not None and since < whole_days:
-        # The part of a day before the first whole one: its rows, counted the same way
-        # (a range of ix_request_figures_made: the rows themselves are not read).
-        rf = request_figures
-        part = [rf.c.requested_datetime >= since, rf.c.requested_datetime < whole_days]
-        if public_only:
-            part.append(_PUBLIC)
-        first = select(
-            rf.c.department,
-            func.count(),
-            *(func.sum(value) for value in totals.COUNTED.values()),
-        ).where(*part)
-        for department, *values in connection.execute(first.group_by(rf.c.department)):
+        # The part of a day before the first whole one: its rows, counted the same way.
+        part = {"since": since, "whole_days": whole_days}
+        for department, *values in connection.execute(first, part):
             summed = made.setdefault(department, [0] * len(TOTALS))
             # made, then the COUNTED columns, in TOTALS' order; "closed" is not asked.
             for position, value in enumerate(values):
                 summed[position] += int(value)
-        for department, measure, span, n, seconds in connection.execute(totals.spans_sql(*part)):
+        for department, measure, span, n, seconds in connection.execute(first_spans, part):
             counted = spans.setdefault((department, measure), {}).setdefault(int(span), [0, 0])
             counted[0] += int(n)
             counted[1] += int(seconds)
@@ -251,7 +263,7 @@ def read_backlog(
     opened: dict[str, dict[datetime, int]] = {}
     closed: dict[str, dict[datetime, int]] = {}
     for department, hour, made, gone in connection.execute(query):
-        at = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
+        at = datetime.fromisoformat(f"{hour}:00+00:00")
         opened.setdefault(department, {})[at] = int(made)
         closed.setdefault(department, {})[at] = int(gone)
     out = {}

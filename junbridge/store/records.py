@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -112,37 +114,57 @@ def history_values(request_id: int, position: int, entry: HistoryEntry) -> dict[
     }
 
 
-def history_entry(row: Row[Any]) -> HistoryEntry:
-    """A history row back as a HistoryEntry."""
+_HISTORY_COLUMNS = ("at", "by", "action", "state", "note", "channel")
+_REQUEST_ROW = (*_REQUEST_COLUMNS, "state", "details", "attachments")
+Picker = Callable[[Any], tuple[Any, ...]]
+
+
+@functools.cache
+def _positions(fields: tuple[str, ...], wanted: tuple[str, ...]) -> Picker:
+    # One getter per shape of row: reading a column by name costs a lookup per value.
+    return operator.itemgetter(*(fields.index(name) for name in wanted))
+
+
+def history_entry(row: Row[Any], pick: Picker | None = None) -> HistoryEntry:
+    """A history row back as a HistoryEntry (``pick``: its columns' getter, for many rows
+    of one result)."""
+    at, by, action, state, note, channel = (pick or _positions(row._fields, _HISTORY_COLUMNS))(row)
     return HistoryEntry(
-        at=row.at,
-        by=row.by,
-        action=row.action,
-        state=Status(row.state) if row.state is not None else None,
-        note=row.note,
-        channel=row.channel,
+        at=at,
+        by=by,
+        action=action,
+        state=Status(state) if state is not None else None,
+        note=note,
+        channel=channel,
     )
 
 
 def service_request(
-    row: Row[Any], history: Iterable[HistoryEntry], joined: Iterable[Reporter] = ()
+    row: Row[Any],
+    history: Iterable[HistoryEntry],
+    joined: Iterable[Reporter] = (),
+    pick: Picker | None = None,
 ) -> ServiceRequest:
-    """A requests row, its history and who joined it back as a ServiceRequest."""
-    fields = {name: getattr(row, name) for name in _REQUEST_COLUMNS}
-    fields["privacy"] = cast(Privacy, row.privacy)
+    """A requests row, its history and who joined it back as a ServiceRequest (``pick``: its
+    columns' getter, for many rows of one result)."""
+    *values, state, details, attachments = (pick or _positions(row._fields, _REQUEST_ROW))(row)
+    fields = dict(zip(_REQUEST_COLUMNS, values, strict=True))
+    fields["privacy"] = cast(Privacy, fields["privacy"])
     return ServiceRequest(
         **fields,
-        state=Status(row.state),
-        details=row.details,
+        state=Status(state),
+        details=details,
         history=tuple(history),
-        attachments=tuple(Attachment(**a) for a in row.attachments),
+        attachments=tuple(Attachment(**a) for a in attachments),
         joined=tuple(joined),
     )
 
 
 def load_requests(connection: Connection, query: Select[Any]) -> list[ServiceRequest]:
     """The requests ``query`` selects, each with its history and those who joined it."""
-    rows = connection.execute(query).all()
+    result = connection.execute(query)
+    pick = _positions(tuple(result.keys()), _REQUEST_ROW)
+    rows = result.all()
     if not rows:
         return []
     ids = [row.id for row in rows]
@@ -151,9 +173,10 @@ def load_requests(connection: Connection, query: Select[Any]) -> list[ServiceReq
         .where(history.c.request_id.in_(ids))
         .order_by(history.c.request_id, history.c.position)
     )
+    pick_line = _positions(tuple(entries.keys()), _HISTORY_COLUMNS)
     lines: defaultdict[int, list[HistoryEntry]] = defaultdict(list)
     for entry in entries:
-        lines[entry.request_id].append(history_entry(entry))
+        lines[entry.request_id].append(history_entry(entry, pick_line))
     joined: defaultdict[int, list[Reporter]] = defaultdict(list)
     # Only requests reported more than once have rows there: most reads never ask.
     shared = [row.id for row in rows if row.reporters > 1]
@@ -162,7 +185,7 @@ def load_requests(connection: Connection, query: Select[Any]) -> list[ServiceReq
             select(reporters).where(reporters.c.request_id.in_(shared)).order_by(reporters.c.id)
         ):
             joined[found.request_id].append(reporter(found))
-    return [service_request(row, lines[row.id], joined[row.id]) for row in rows]
+    return [service_request(row, lines[row.id], joined[row.id], pick) for row in rows]
 
 
 def reporter(row: Row[Any]) -> Reporter:
