@@ -5,6 +5,11 @@ at a time.
 the indexes ``ix_requests_service_code_requested_datetime`` and
 ``ix_requests_requested_datetime`` (migration 0009): the last 90 days of a town's reports,
 never the whole table. Private requests never leave the store here.
+
+An answer holds up to 1000 requests, so each is read as Open311 shows it and no more: the
+columns of its fields, and of its history only the changes of state (whose notes are its
+``status_notes``). Those copies are for the Open311 projection alone
+(``junbridge.requests.lifecycle.open311``), never to be saved.
 """
 
 from __future__ import annotations
@@ -12,13 +17,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, literal_column, select
+from sqlalchemy import ColumnElement, Connection, Select, literal_column, select
 
-from junbridge.model import ServiceRequest, Status
-from junbridge.store import records
-from junbridge.store.schema import REQUEST_IS_OPEN, requests
+from junbridge.model import HistoryEntry, ServiceRequest, Status
+from junbridge.store.schema import REQUEST_IS_OPEN, history, requests
 
 if TYPE_CHECKING:
     from junbridge.store.store import Store
@@ -73,10 +77,69 @@ async def public_requests(
     ``hidden`` names departments whose requests are never shown (the private ones).
     """
     query = (
-        select(requests)
+        select(*_SHOWN)
         .where(*_where(search, hidden))
         .order_by(requests.c.requested_datetime.desc(), requests.c.id.desc())
         .limit(search.limit)
         .offset(search.offset)
     )
-    return await store.read(lambda connection: records.load_requests(connection, query))
+    return await store.read(lambda connection: _as_shown(connection, query))
+
+
+# What the Open311 projection reads of a request (lifecycle.open311, state_notes).
+_FIELDS = (
+    "service_request_id",
+    "service_code",
+    "service_name",
+    "description",
+    "status_notes",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "lat",
+    "long",
+    "media_url",
+    "reference",
+    "department",
+    "privacy",
+    "language",
+)
+_SHOWN = (requests.c.id, requests.c.state, *(requests.c[name] for name in _FIELDS))
+_CHANGES = (
+    history.c.request_id,
+    history.c.at,
+    history.c.by,
+    history.c.action,
+    history.c.state,
+    history.c.note,
+    history.c.channel,
+)
+
+
+def _as_shown(connection: Connection, query: Select[Any]) -> list[ServiceRequest]:
+    rows = connection.execute(query).all()
+    if not rows:
+        return []
+    changes: dict[int, list[HistoryEntry]] = {}
+    for request_id, at, by, action, state, note, channel in connection.execute(
+        select(*_CHANGES)
+        .where(history.c.request_id.in_([row[0] for row in rows]), history.c.state.is_not(None))
+        .order_by(history.c.request_id, history.c.position)
+    ):
+        changes.setdefault(request_id, []).append(
+            HistoryEntry(
+                at=at, by=by, action=action, state=Status(state), note=note, channel=channel
+            )
+        )
+    return [
+        ServiceRequest(
+            **dict(zip(_FIELDS, values, strict=True)),
+            state=Status(state),
+            history=tuple(changes.get(request_id, ())),
+        )
+        for request_id, state, *values in rows
+    ]
