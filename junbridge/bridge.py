@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -281,9 +282,20 @@ class Bridge:
             read = await self.read_for_steps([m for _, m in batch])
             decided = []
             alone = []
+            # Requests as this batch's commit will have stored them: a lamp many residents
+            # report at once is joined by each in turn, not refused to all but the first.
+            ahead: dict[str, ServiceRequest] = {}
             for (inbound_id, message), (resident, (exchange, usage, near)) in zip(
                 batch, read, strict=True
             ):
+                if ahead:
+                    near = tuple(
+                        dataclasses.replace(
+                            found,
+                            requests=tuple(ahead.get(r.reference, r) for r in found.requests),
+                        )
+                        for found in near
+                    )
                 try:
                     message, effects = await steps.decide(
                         self, message, resident, exchange, usage, near
@@ -291,6 +303,16 @@ class Bridge:
                 except Exception:
                     alone.append((inbound_id, message))  # handle_held records the failure
                     continue
+                changed = _changed(effects)
+                if any(ahead.get(r.reference, r).version != r.version for r in changed):
+                    # Decided on a copy an earlier message of the batch changes: again, alone,
+                    # from fresh reads once the batch is committed.
+                    alone.append((inbound_id, message))
+                    continue
+                for request in changed:
+                    ahead[request.reference] = dataclasses.replace(
+                        request, version=request.version + 1
+                    )
                 decided.append((inbound_id, message, effects))
                 # Deciding is plain Python: let waiting webhooks be answered between messages.
                 await asyncio.sleep(0)
@@ -520,3 +542,15 @@ def database_url(config: Config) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str(config.config_dir / url.removeprefix(prefix))
     return url
+
+
+def _changed(effects: Effects) -> list[ServiceRequest]:
+    """The stored requests ``effects`` change (a new one is no other message's to change)."""
+    pairs = [(effects.request, effects.original)]
+    if effects.other is not None:
+        pairs.append((effects.other.request, effects.other.original))
+    return [
+        request
+        for request, original in pairs
+        if request is not None and request.reference != "" and request != original
+    ]

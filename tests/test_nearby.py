@@ -3,8 +3,10 @@ who reported it hears what happens to it, in their own thread and language."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -495,3 +497,38 @@ async def test_anonymized_it_keeps_how_many_reported_it_and_forgets_where_they_w
         assert await bridge.store.inbound_reference("telegram", joined.message.platform_id) is None
     finally:
         await bridge.close()
+
+
+async def test_many_residents_reporting_one_lamp_at_once_each_join_it_in_one_commit(bridge, caplog):
+    """A lamp the whole street reports in the same minute: the messages handled together
+    each join the request in turn (each sees it as the one before left it), in the batch's
+    one commit, rather than all but the first being refused and handled again alone."""
+    first = await report_on_x(bridge)
+    street = [
+        make_message(
+            "La farola 112 no funciona",
+            user=f"vecino{n}",
+            user_id=str(5000 + n),
+            location=METRES_20,
+            platform_id=f"tg-{n}",
+        )
+        for n in range(8)
+    ]
+    writes = 0
+    write = bridge.store.write
+
+    async def counted(work):
+        nonlocal writes
+        writes += 1
+        return await write(work)
+
+    bridge.store.write = counted
+    with caplog.at_level(logging.INFO, logger="junbridge"):
+        await asyncio.gather(*(bridge.submit(m) for m in street))
+        await bridge.drain()
+    [request] = await bridge.requests.all()
+    assert request.reference == first.reference and request.reporters == 9
+    assert [line.action for line in request.history].count("reported_again") == 8
+    assert "fell back to one by one" not in caplog.text
+    # Eight stored, then handled: far fewer commits than one per message.
+    assert writes < 8, writes

@@ -348,10 +348,8 @@ async def card_thread(
     place = place_of(department)
     if place is None:
         return None
-    for row in await bridge.store.replies_for(request.reference):
-        if (row.reply.channel, row.reply.conversation) == place and row.platform_ids:
-            return row.platform_ids[0].rpartition(":")[2] or None
-    return None
+    sent = await bridge.store.first_sent_id(request.reference, *place)
+    return sent.rpartition(":")[2] or None if sent is not None else None
 
 
 async def alert(

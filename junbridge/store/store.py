@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import collections
 import contextlib
 import functools
 import os
@@ -67,6 +68,8 @@ T = TypeVar("T")
 
 # The error of a reply put back in the queue because the worker sending it stopped: it may
 # have reached the platform unrecorded (see Channel.already_sent).
+# How many cards' platform ids first_sent_id keeps in memory.
+FIRST_SENT_KEPT = 4096
 UNSETTLED = "unsettled: the worker sending it stopped before recording the outcome"
 
 
@@ -126,6 +129,11 @@ class Store:
         )
         self._intake = intake.Intake(self)
         self._prefix = reference_prefix
+        # (reference, channel, conversation) -> the first platform id sent there: once a
+        # card is delivered its id never changes (see first_sent_id).
+        self._first_sent: collections.OrderedDict[tuple[str, str, str], str] = (
+            collections.OrderedDict()
+        )
         # Who holds a lease: unique per process, readable in the database by an operator.
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -455,6 +463,32 @@ class Store:
                 select(outbox).where(outbox.c.request_reference == reference).order_by(outbox.c.id)
             )
             return [records.outbox_row(row) for row in rows]
+
+    async def first_sent_id(self, reference: str, channel: str, conversation: str) -> str | None:
+        """The first platform id of the oldest reply about ``reference`` that reached
+        ``conversation`` (a staff place, not a direct message): a card's thread. One indexed
+        read, however many replies the request has had (a lamp many residents reported)."""
+        query = (
+            select(outbox.c.platform_ids)
+            .where(
+                outbox.c.request_reference == reference,
+                outbox.c.channel == channel,
+                outbox.c.destination == conversation,
+            )
+            .order_by(outbox.c.id)
+        )
+        key = (reference, channel, conversation)
+        if (known := self._first_sent.get(key)) is not None:
+            return known
+        async with self._read() as connection:
+            # Rows are decoded as they are taken: the first sent one ends the reading.
+            for (platform_ids,) in await connection.execute(query):
+                if platform_ids:
+                    self._first_sent[key] = found = str(platform_ids[0])
+                    if len(self._first_sent) > FIRST_SENT_KEPT:
+                        self._first_sent.popitem(last=False)
+                    return found
+        return None
 
     async def replies_due(self, *, now: datetime, channels: Sequence[str]) -> int:
         """How many replies to ``channels`` wait to be sent at ``now`` (some may be held
