@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,32 @@ def test_maintenance_without_any_retention_says_so(tmp_path):
     path.write_text(yaml.safe_dump(town_config(), allow_unicode=True))
     code, out = run("maintenance", "--config", str(path))
     assert code == 0 and "No department has a retention" in out
+
+
+def test_maintenance_recounts_the_figures_a_worker_of_an_older_release_left_out(town):
+    """During a rolling upgrade, a worker of the release before running totals changes
+    requests without moving them: ``--recount-figures`` counts every request again."""
+    theft = asyncio.run(closed_theft(town))
+    url = f"sqlite:///{town.parent / 'junbridge.db'}"
+
+    async def counted() -> tuple[int, int]:
+        bridge = await make_bridge(config=town, store_url=url)
+        try:
+            found = await figures(
+                bridge.store, since=None, now=datetime.now(UTC), public_only=False
+            )
+            return sum(f.received for f in found), sum(f.closed for f in found)
+        finally:
+            await bridge.close()
+
+    assert asyncio.run(counted()) == (1, 1)
+    with sqlite3.connect(town.parent / "junbridge.db") as db:  # what the old worker left
+        db.execute("DELETE FROM figure_hours")
+    assert asyncio.run(counted()) == (0, 0)
+
+    code, out = run("maintenance", "--config", str(town), "--recount-figures")
+    assert code == 0 and "counted again" in out
+    assert asyncio.run(counted()) == (1, 1)
+    # Nothing else was done: the theft is still there, not anonymized.
+    code, out = run("requests", "show", "--config", str(town), theft.reference)
+    assert "Ana García" in out

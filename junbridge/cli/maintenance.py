@@ -11,6 +11,7 @@ from rich.table import Table
 
 from junbridge.cli.common import config_option, console, open_bridge, run_async
 from junbridge.retention import RetentionAction, apply_retention, policies
+from junbridge.store import totals
 
 
 @click.command()
@@ -18,12 +19,26 @@ from junbridge.retention import RetentionAction, apply_retention, policies
 @click.option(
     "--dry-run", is_flag=True, help="Show what would be anonymized or deleted; change nothing."
 )
+@click.option(
+    "--recount-figures",
+    is_flag=True,
+    help="Count the public figures' running totals again from every request (after an "
+    "upgrade during which workers of an older release changed requests), then stop.",
+)
 @run_async
-async def maintenance(config_path: Path, dry_run: bool) -> None:
+async def maintenance(config_path: Path, dry_run: bool, recount_figures: bool) -> None:
     """Apply each department's retention to its closed requests."""
     # The audit lines are the only trace a deleted request leaves: never filtered out.
     logging.getLogger("junbridge.audit").setLevel(logging.INFO)
     bridge = await open_bridge(config_path, recover=False)
+    if recount_figures:
+        try:
+            with console().status("Counting every request's figures again…"):
+                await bridge.store.write(lambda tx: totals.rebuild(tx.connection))
+        finally:
+            await bridge.close()
+        console().print("The public figures' running totals were counted again.")
+        return
     try:
         rules = policies(bridge)
         done = await apply_retention(bridge, now=bridge.clock(), dry_run=dry_run)

@@ -42,6 +42,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -266,8 +267,15 @@ def spans_sql(*where: ColumnElement[bool]) -> Select[Any]:
 
 
 def rebuild(connection: Connection) -> None:
-    """Make both tables again from every ``request_figures`` row."""
+    """Make both tables again from every ``request_figures`` row.
+
+    On PostgreSQL both are locked against other writers first: a worker changing a request
+    meanwhile moves the totals after this commits, by what its own rows changed, which
+    this did not count (they were not committed when it read them).
+    """
     rf = request_figures
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("LOCK TABLE figure_hours, figure_spans IN EXCLUSIVE MODE"))
     connection.execute(delete(figure_hours))
     connection.execute(delete(figure_spans))
     zero = cast(literal(0), Integer)
