@@ -461,3 +461,22 @@ class Reply:
             choices=tuple(Choice(**c) for c in data.get("choices", ())),
             photo=Attachment(**photo) if photo else None,
         )
+
+
+def state_notes(request: ServiceRequest) -> str:
+    """The internal state in words, with the note that put the request there if any.
+
+    ``"rejected: not a municipal matter"``, ``"duplicate: JUN-0140"``, ``"in progress"``.
+    Open311 only says open or closed, and closed never means fixed: this says which.
+    """
+    words = request.state.value.replace("_", " ")
+    entry = next((h for h in reversed(request.history) if h.state is not None), None)
+    if entry is not None and entry.state == request.state and entry.note:
+        return f"{words}: {entry.note}"
+    if request.state is Status.CLOSED:
+        # Closed after being resolved is the good ending; say so, since "closed" alone is not.
+        changes = [h for h in request.history if h.state is not None]
+        if len(changes) >= 2 and changes[-2].state is Status.RESOLVED:
+            how = changes[-2].note  # what the staff said resolving it ("new bulb")
+            return f"resolved, closed: {how}" if how else "resolved, closed"
+    return words

@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from junbridge.config.settings import WEEKDAYS, TownSettings
-from junbridge.model import ServiceRequest, Status
+from junbridge.model import ServiceRequest, state_notes
 from junbridge.privacy import redact
 
 # A calendar with opening hours has an opening within a week plus its holidays; this bounds
@@ -175,25 +175,6 @@ def quiet_until(at: datetime, town: TownSettings) -> datetime | None:
 
 def _w3c(value: datetime | None, tz: tzinfo) -> str | None:
     return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
-
-
-def state_notes(request: ServiceRequest) -> str:
-    """The internal state in words, with the note that put the request there if any.
-
-    ``"rejected: not a municipal matter"``, ``"duplicate: JUN-0140"``, ``"in progress"``.
-    Open311 only says open or closed, and closed never means fixed: this says which.
-    """
-    words = request.state.value.replace("_", " ")
-    entry = next((h for h in reversed(request.history) if h.state is not None), None)
-    if entry is not None and entry.state == request.state and entry.note:
-        return f"{words}: {entry.note}"
-    if request.state is Status.CLOSED:
-        # Closed after being resolved is the good ending; say so, since "closed" alone is not.
-        changes = [h for h in request.history if h.state is not None]
-        if len(changes) >= 2 and changes[-2].state is Status.RESOLVED:
-            how = changes[-2].note  # what the staff said resolving it ("new bulb")
-            return f"resolved, closed: {how}" if how else "resolved, closed"
-    return words
 
 
 def open311(request: ServiceRequest, *, public_url: str, tz: tzinfo = UTC) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from junbridge.model import ServiceRequest, Status
+from junbridge.model import ServiceRequest, Status, state_notes
 
 # What counts as a person having answered (junbridge.requests.timers.STAFF_ACTIONS; a test
 # keeps the two the same).
@@ -112,4 +112,5 @@ def figures_row(request_id: int, request: ServiceRequest) -> dict[str, object]:
         "privacy": request.privacy,
         "state": request.state.value,
         **measures(request).columns(),
+        "state_notes": state_notes(request),
     }

@@ -7,8 +7,9 @@ the indexes ``ix_requests_service_code_requested_datetime`` and
 never the whole table. Private requests never leave the store here.
 
 An answer holds up to 1000 requests, so each is read as Open311 shows it and no more: the
-columns of its fields, and of its history only the changes of state (whose notes are its
-``status_notes``). Those copies are for the Open311 projection alone
+columns of its fields, its ``status_notes`` as saved (``request_figures.state_notes``,
+since 0014) and, only for a request saved before that or anonymized since, the changes of state
+of its history to word them from. Those copies are for the Open311 projection alone
 (``junbridge.requests.lifecycle.open311``), never to be saved.
 """
 
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Connection, Select, literal_column, select
 
 from junbridge.model import HistoryEntry, ServiceRequest, Status
-from junbridge.store.schema import REQUEST_IS_OPEN, history, requests
+from junbridge.store.schema import REQUEST_IS_OPEN, history, request_figures, requests
 
 if TYPE_CHECKING:
     from junbridge.store.store import Store
@@ -78,6 +79,7 @@ async def public_requests(
     """
     query = (
         select(*_SHOWN)
+        .select_from(requests.outerjoin(request_figures))
         .where(*_where(search, hidden))
         .order_by(requests.c.requested_datetime.desc(), requests.c.id.desc())
         .limit(search.limit)
@@ -108,7 +110,12 @@ _FIELDS = (
     "privacy",
     "language",
 )
-_SHOWN = (requests.c.id, requests.c.state, *(requests.c[name] for name in _FIELDS))
+_SHOWN = (
+    requests.c.id,
+    requests.c.state,
+    request_figures.c.state_notes,
+    *(requests.c[name] for name in _FIELDS),
+)
 _CHANGES = (
     history.c.request_id,
     history.c.at,
@@ -125,21 +132,25 @@ def _as_shown(connection: Connection, query: Select[Any]) -> list[ServiceRequest
     if not rows:
         return []
     changes: dict[int, list[HistoryEntry]] = {}
-    for request_id, at, by, action, state, note, channel in connection.execute(
-        select(*_CHANGES)
-        .where(history.c.request_id.in_([row[0] for row in rows]), history.c.state.is_not(None))
-        .order_by(history.c.request_id, history.c.position)
-    ):
-        changes.setdefault(request_id, []).append(
-            HistoryEntry(
-                at=at, by=by, action=action, state=Status(state), note=note, channel=channel
+    unworded = [row[0] for row in rows if row[2] is None]
+    if unworded:
+        for request_id, at, by, action, state, note, channel in connection.execute(
+            select(*_CHANGES)
+            .where(history.c.request_id.in_(unworded), history.c.state.is_not(None))
+            .order_by(history.c.request_id, history.c.position)
+        ):
+            changes.setdefault(request_id, []).append(
+                HistoryEntry(
+                    at=at, by=by, action=action, state=Status(state), note=note, channel=channel
+                )
+            )
+    shown = []
+    for request_id, state, notes, *values in rows:
+        fields = dict(zip(_FIELDS, values, strict=True))
+        fields["status_notes"] = fields["status_notes"] or notes
+        shown.append(
+            ServiceRequest(
+                **fields, state=Status(state), history=tuple(changes.get(request_id, ()))
             )
         )
-    return [
-        ServiceRequest(
-            **dict(zip(_FIELDS, values, strict=True)),
-            state=Status(state),
-            history=tuple(changes.get(request_id, ())),
-        )
-        for request_id, state, *values in rows
-    ]
+    return shown

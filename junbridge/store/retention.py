@@ -30,6 +30,7 @@ from junbridge.store.schema import (
     inbound,
     outbox,
     reporters,
+    request_figures,
     requests,
     timers,
 )
@@ -243,6 +244,12 @@ async def anonymize(
         # Who (staff), when and what stay; what was said goes, and so does the resident's id.
         await connection.execute(
             update(history).where(history.c.request_id.in_(ids)).values(note=None)
+        )
+        # Open311 words their state from what history keeps.
+        await connection.execute(
+            update(request_figures)
+            .where(request_figures.c.request_id.in_(ids))
+            .values(state_notes=None)
         )
         # Those who reported it again: where they wrote goes; how many they were stays.
         await connection.execute(delete(reporters).where(reporters.c.request_id.in_(ids)))

@@ -383,6 +383,10 @@ request_figures = Table(
     Column("closed_at", UTCDateTime, nullable=True),
     Column("promise_kept", Boolean, nullable=True),
     Column("rating", Integer, nullable=True),
+    # Since 0014: Open311's status_notes as saved (model.state_notes: the state in words,
+    # with the note that put it there), so that GET requests reads no history. NULL for
+    # requests saved before, and once retention anonymized one: worded from history.
+    Column("state_notes", Text, nullable=True),
     # The figures of the requests made since a day, from the index alone (a range of it).
     Index(
         "ix_request_figures_made",

@@ -334,7 +334,10 @@ async def test_the_migration_fills_the_measures_of_stored_requests(
             return [dict(row._mapping) for row in connection.execute(query)]
 
         rows = await store.read(read)
-        assert rows == [figures_row(n, r) for n, r in enumerate(stored, start=1)]
+        # 0014's state_notes are written by later saves; Open311 words these from history.
+        assert rows == [
+            figures_row(n, r) | {"state_notes": None} for n, r in enumerate(stored, start=1)
+        ]
         # 0013 counted them into the running totals.
         [lighting] = await figures(store, since=None, now=T0 + 60 * HOUR)
         assert (lighting.received, lighting.closed, lighting.kept, lighting.broken) == (2, 1, 1, 1)
