@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from junbridge.config.settings import WEEKDAYS, TownSettings
-from junbridge.model import ServiceRequest, state_notes
+from junbridge.model import Public, state_notes
 from junbridge.privacy import redact
 
 # A calendar with opening hours has an opening within a week plus its holidays; this bounds
@@ -177,7 +177,7 @@ def _w3c(value: datetime | None, tz: tzinfo) -> str | None:
     return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
 
 
-def open311(request: ServiceRequest, *, public_url: str, tz: tzinfo = UTC) -> dict[str, Any]:
+def open311(request: Public, *, public_url: str, tz: tzinfo = UTC) -> dict[str, Any]:
     """The request as one Open311 GeoReport v2 ``service_request``, by its exact field names.
 
     Private requests never reach Open311: they raise :class:`ValueError`. Datetimes are

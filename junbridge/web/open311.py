@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from junbridge.departments import Change, Department
-from junbridge.model import ServiceRequest, Status
+from junbridge.model import Public, ServiceRequest, Status
 from junbridge.requests.lifecycle import OPEN311_FIELDS, open311
 from junbridge.services import LISTS, Service, catalogue, in_language
 from junbridge.store.open311 import public_requests
@@ -218,7 +218,7 @@ class Open311:
             raise Open311Error(404, f"service_request_id {asked!r} not found")
         return request
 
-    def data(self, request: ServiceRequest) -> dict[str, Any]:
+    def data(self, request: Public) -> dict[str, Any]:
         """One request in a GET answer: the spec's fields, nothing personal."""
         projected = open311(request, public_url=self.public_url, tz=self.tz)
         return {name: projected.get(name) for name in FIELDS}
