@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -38,6 +39,7 @@ from sqlalchemy import func, select, text
 from stores import command_line, fresh_store_url, sync_engine
 
 from junbridge.bridge import Bridge
+from junbridge.model import HistoryEntry, Status, state_notes
 from junbridge.store import totals
 from junbridge.store.measures import figures_row
 from junbridge.store.schema import request_figures, requests
@@ -139,6 +141,23 @@ def town_rows(
                 }
             )
         history.extend(mine)
+        # What every save writes beside the figures: Open311's notes, from the history made.
+        figures = rows["request_figures"][-1]
+        figures["state_notes"] = state_notes(
+            SimpleNamespace(
+                state=Status(figures["state"]),
+                history=tuple(
+                    HistoryEntry(
+                        at=line["at"],
+                        by=line["by"],
+                        action=line["action"],
+                        state=Status(line["state"]) if line["state"] else None,
+                        note=line["note"],
+                    )
+                    for line in mine
+                ),
+            )
+        )
     rows["history"] = history
     return rows
 
