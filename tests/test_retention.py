@@ -327,6 +327,13 @@ def test_maintenance_recounts_the_figures_a_worker_of_an_older_release_left_out(
         db.execute("DELETE FROM figure_hours")
     assert asyncio.run(counted()) == (0, 0)
 
+    # It changes the totals: a dry run of it is refused, not taken for a retention dry run.
+    result = CliRunner().invoke(
+        cli, ["maintenance", "--config", str(town), "--recount-figures", "--dry-run"]
+    )
+    assert result.exit_code == 2 and "has no --dry-run" in result.output
+    assert asyncio.run(counted()) == (0, 0)
+
     code, out = run("maintenance", "--config", str(town), "--recount-figures")
     assert code == 0 and "counted again" in out
     assert asyncio.run(counted()) == (1, 1)

@@ -30,21 +30,22 @@ async def maintenance(config_path: Path, dry_run: bool, recount_figures: bool) -
     """Apply each department's retention to its closed requests."""
     # The audit lines are the only trace a deleted request leaves: never filtered out.
     logging.getLogger("junbridge.audit").setLevel(logging.INFO)
+    if recount_figures and dry_run:
+        raise click.UsageError("--recount-figures changes the totals: it has no --dry-run")
     bridge = await open_bridge(config_path, recover=False)
-    if recount_figures:
-        try:
+    try:
+        if recount_figures:
             with console().status("Counting every request's figures again…"):
                 await bridge.store.write(lambda tx: totals.rebuild(tx.connection))
-        finally:
-            await bridge.close()
-        console().print("The public figures' running totals were counted again.")
-        return
-    try:
-        rules = policies(bridge)
-        done = await apply_retention(bridge, now=bridge.clock(), dry_run=dry_run)
+        else:
+            rules = policies(bridge)
+            done = await apply_retention(bridge, now=bridge.clock(), dry_run=dry_run)
     finally:
         await bridge.close()
     out = console()
+    if recount_figures:
+        out.print("The public figures' running totals were counted again.")
+        return
     if not rules:
         out.print("No department has a retention: nothing to do (see retention: in channels.yaml).")
         return

@@ -349,7 +349,9 @@ async def card_thread(
     if place is None:
         return None
     sent = await bridge.store.first_sent_id(request.reference, *place)
-    return sent.rpartition(":")[2] or None if sent is not None else None
+    if sent is None:
+        return None
+    return sent.rpartition(":")[2] or None
 
 
 async def alert(

@@ -274,6 +274,8 @@ def read_backlog(
             now_open.get(department, 0) - made + gone
             for made, gone in zip(made_after, closed_after, strict=True)
         ]
+        # Hours whose counts came and went (a request referred away) leave a department
+        # with nothing open then or now: not listed, as before the totals.
         if department in now_open or any(counts):
             out[department] = counts
     return out

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from sqlalchemy import ColumnElement, Connection, Select, literal_column, select
 
 from junbridge.model import HistoryEntry, Privacy, Status
+from junbridge.store import records
 from junbridge.store.schema import REQUEST_IS_OPEN, history, request_figures, requests
 
 if TYPE_CHECKING:
@@ -122,20 +123,12 @@ class Shown(NamedTuple):
 
 # What the Open311 projection reads of a request, in Shown's order (then state, history).
 _FIELDS = Shown._fields[:-2]
+_NOTES = _FIELDS.index("status_notes")
 _SHOWN = (
     requests.c.id,
     requests.c.state,
     request_figures.c.state_notes,
     *(requests.c[name] for name in _FIELDS),
-)
-_CHANGES = (
-    history.c.request_id,
-    history.c.at,
-    history.c.by,
-    history.c.action,
-    history.c.state,
-    history.c.note,
-    history.c.channel,
 )
 
 
@@ -146,19 +139,15 @@ def _as_shown(connection: Connection, query: Select[Any]) -> list[Shown]:
     changes: dict[int, list[HistoryEntry]] = {}
     unworded = [row[0] for row in rows if row[2] is None]
     if unworded:
-        for request_id, at, by, action, state, note, channel in connection.execute(
-            select(*_CHANGES)
+        for line in connection.execute(
+            select(history)
             .where(history.c.request_id.in_(unworded), history.c.state.is_not(None))
             .order_by(history.c.request_id, history.c.position)
         ):
-            changes.setdefault(request_id, []).append(
-                HistoryEntry(
-                    at=at, by=by, action=action, state=Status(state), note=note, channel=channel
-                )
-            )
+            changes.setdefault(line.request_id, []).append(records.history_entry(line))
     shown = []
     for request_id, state, notes, *values in rows:
-        if values[4] is None:  # status_notes: none of its own, the ones saved
-            values[4] = notes
+        if values[_NOTES] is None:  # none of its own: the ones saved
+            values[_NOTES] = notes
         shown.append(Shown._make((*values, Status(state), tuple(changes.get(request_id, ())))))
     return shown

@@ -468,6 +468,9 @@ class Store:
         """The first platform id of the oldest reply about ``reference`` that reached
         ``conversation`` (a staff place, not a direct message): a card's thread. One indexed
         read, however many replies the request has had (a lamp many residents reported)."""
+        key = (reference, channel, conversation)
+        if (known := self._first_sent.get(key)) is not None:
+            return known
         query = (
             select(outbox.c.platform_ids)
             .where(
@@ -477,9 +480,6 @@ class Store:
             )
             .order_by(outbox.c.id)
         )
-        key = (reference, channel, conversation)
-        if (known := self._first_sent.get(key)) is not None:
-            return known
         async with self._read() as connection:
             # Rows are decoded as they are taken: the first sent one ends the reading.
             for (platform_ids,) in await connection.execute(query):

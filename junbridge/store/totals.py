@@ -107,7 +107,7 @@ class Moved:
         rating = row["rating"]
         if rating is not None and 1 <= rating <= 5:
             made[3 + rating] += sign
-        closed_at = row.get("closed_at")
+        closed_at = row["closed_at"]
         if closed_at is not None:
             hour = (hour_of(closed_at), department, privacy)
             self.hours.setdefault(hour, [0] * len(TOTALS))[_CLOSED] += sign

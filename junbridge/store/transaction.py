@@ -135,11 +135,11 @@ class Transaction:
         self._lines: dict[int, int] = {}
         # The row id of each request saved in this transaction, by reference.
         self._saved: dict[str, int] = {}
-        # Figures rows by request id: as stored before this transaction (None: a new
-        # request; read just before they are replaced) and as saved now, for the totals.
-        self._figures_before: dict[int, dict[str, Any] | None] = {}
-        self._figures_unread: set[int] = set()
+        # Figures rows by request id, as saved now and as stored before this transaction
+        # (None: a new request; a stored one's is read just before it is replaced), for
+        # the totals.
         self._figures_now: dict[int, dict[str, Any]] = {}
+        self._figures_before: dict[int, dict[str, Any] | None] = {}
 
     @property
     def connection(self) -> Connection:
@@ -171,7 +171,7 @@ class Transaction:
             later = {only: self._later.pop(only)} if only in self._later else {}
         else:
             later, self._later = self._later, {}
-        if self._figures_unread and _SAVE_FIGURES[self._connection.dialect.name] in later:
+        if _SAVE_FIGURES[self._connection.dialect.name] in later:
             self._read_figures_before()
         for statement, rows in later.items():
             written = self._connection.execute(statement, rows).rowcount
@@ -191,7 +191,9 @@ class Transaction:
             self._figures_before, self._figures_now = {}, {}
 
     def _read_figures_before(self) -> None:
-        unread, self._figures_unread = self._figures_unread, set()
+        unread = [i for i in self._figures_now if i not in self._figures_before]
+        if not unread:
+            return
         found = {
             row["request_id"]: dict(row)
             for row in self._connection.execute(
@@ -296,8 +298,6 @@ class Transaction:
         gathered[:] = [row for row in gathered if row["request_id"] != request_id]
         row = figures_row(request_id, request)
         self._gather(statement, [row])
-        if request_id not in self._figures_before:
-            self._figures_unread.add(request_id)
         self._figures_now[request_id] = row
 
     def add_reporter(self, request: ServiceRequest, reporter: Reporter) -> None:
