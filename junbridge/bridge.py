@@ -285,6 +285,9 @@ class Bridge:
             # Requests as this batch's commit will have stored them: a lamp many residents
             # report at once is joined by each in turn, not refused to all but the first.
             ahead: dict[str, ServiceRequest] = {}
+            # Requests the batch opens at a place (or first places): a later message of the
+            # batch reporting the same matter there joins it, once it is stored.
+            placed: list[ServiceRequest] = []
             for (inbound_id, message), (resident, (exchange, usage, near)) in zip(
                 batch, read, strict=True
             ):
@@ -309,6 +312,15 @@ class Bridge:
                     # from fresh reads once the batch is committed.
                     alone.append((inbound_id, message))
                     continue
+                opened = self._opened_at_a_place(effects)
+                if opened is not None:
+                    place, request = opened
+                    if any(place.may_hold(earlier) for earlier in placed):
+                        # Where an earlier message of the batch opens a request, not stored
+                        # yet: alone, after the batch, from fresh reads (it may join that).
+                        alone.append((inbound_id, message))
+                        continue
+                    placed.append(request)
                 for request in changed:
                     ahead[request.reference] = dataclasses.replace(
                         request, version=request.version + 1
@@ -332,6 +344,22 @@ class Bridge:
             if one is not None:
                 results.append(one)
         return results
+
+    def _opened_at_a_place(self, effects: Effects) -> tuple[Place, ServiceRequest] | None:
+        """The request ``effects`` open at a place where reports join (or give their first
+        place), and that place; None for anything else, a report joining one included."""
+        request, original = effects.request, effects.original
+        if request is None or effects.reporter is not None:
+            return None
+        metres = self.joining.get(request.department)
+        if metres is None or request.privacy != "public":
+            return None
+        place = nearby.place_of_request(request, metres)
+        if place is None:
+            return None
+        if original is not None and nearby.place_of_request(original, metres) is not None:
+            return None  # it had its place before this message
+        return place, request
 
     async def completed(self, message: Message) -> Message:
         """``message`` with what its channel adds once stored (see ``Channel.complete``)."""

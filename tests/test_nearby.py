@@ -532,3 +532,41 @@ async def test_many_residents_reporting_one_lamp_at_once_each_join_it_in_one_com
     assert "fell back to one by one" not in caplog.text
     # Eight stored, then handled: far fewer commits than one per message.
     assert writes < 8, writes
+
+
+async def test_a_lamp_first_reported_by_several_at_once_is_one_request(bridge, caplog):
+    """Nothing is open yet and the street reports the dead lamp in the same moment: the
+    messages handled together open one request, which the others join, not one each."""
+    street = [
+        make_message(
+            "La farola 112 no funciona",
+            user=f"vecino{n}",
+            user_id=str(6000 + n),
+            location=METRES_20 if n % 2 else LAMP,
+            platform_id=f"tg-first-{n}",
+        )
+        for n in range(6)
+    ]
+    # And one lamp 80 m away in the same batch: a request of its own.
+    street.append(
+        make_message(
+            "La farola de la esquina no funciona",
+            user="vecino-lejos",
+            user_id="6100",
+            location=METRES_80,
+            platform_id="tg-first-far",
+        )
+    )
+    await asyncio.gather(*(bridge.submit(m) for m in street))
+    await bridge.drain()
+    requests = sorted(await bridge.requests.all(), key=lambda r: r.reference)
+    assert [r.reporters for r in requests] == [6, 1] or [r.reporters for r in requests] == [1, 6]
+    shared = max(requests, key=lambda r: r.reporters)
+    assert [line.action for line in shared.history].count("reported_again") == 5
+    # Each who joined is told, in their own chat, that it is already reported.
+    told = {
+        row.reply.conversation
+        for row in await bridge.store.replies_for(shared.reference)
+        if row.reply.text.startswith("Ya nos lo han avisado")
+    }
+    assert len(told) == 5, told
