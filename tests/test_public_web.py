@@ -247,6 +247,8 @@ async def test_metrics_count_what_came_in_was_sent_and_refused(town: Town):
     assert found[("junbridge_webhook_rejections_total", telegram)] == 1
     assert found[("junbridge_requests", (("department", "lighting"), ("state", "resolved")))] == 1
     assert found[("junbridge_requests", (("department", "doctor"), ("state", "acknowledged")))] == 1
+    # Each request counted once, in the state it is in now (a state it left says 0).
+    assert sum(v for (name, _), v in found.items() if name == "junbridge_requests") == 2
     assert found[("junbridge_inbound_messages", (("status", "pending"),))] == 0
     assert found[("junbridge_handle_batch_seconds_count", ())] >= 2
     assert found[("junbridge_store_up", ())] == 1

@@ -27,6 +27,7 @@ from junbridge.store.figures import figures
 from junbridge.store.schema import history
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock
+from junbridge.web.metrics import read_counts
 
 ROOT = Path(__file__).parent.parent
 DAY = 24 * 3600
@@ -200,6 +201,9 @@ async def test_delete_removes_the_request_its_history_replies_and_photo(
         # The town's figures count only what is kept.
         [counted] = await figures(bridge.store, since=None, now=clock(), public_only=False)
         assert (counted.received, counted.closed, counted.open_now) == (1, 0, 1)
+        # And so does /metrics: the kept one, in its state; none closed any more.
+        counts = await bridge.store.read(read_counts)
+        assert {(d, s): n for d, s, n in counts.requests if n} == {("police", kept.state.value): 1}
         # A deleted request's only trace: the audit log line.
         assert f"retention: deleted {theft.reference} (police, closed since" in caplog.text
     finally:

@@ -2,7 +2,7 @@
 
 ``request_figures`` holds one row per request (``measures.py``); the public page counts the
 requests of the last 90 days, a quarter of a million rows in a city's store of a million.
-So each change to a ``request_figures`` row also moves two small tables, in the same
+So each change to a ``request_figures`` row also moves three small tables, in the same
 transaction (``Transaction.finish``):
 
 - ``figure_hours``: per UTC hour of the report, department and privacy, how many requests
@@ -13,13 +13,15 @@ transaction (``Transaction.finish``):
   seconds in all. A span is exact below a minute and then about 3% wide (``span_of``):
   a median read from them is the mean of the span it falls in, within that span of the
   exact one, and exact when the values there are equal.
+- ``figure_states``: per department, privacy and state, how many requests are in it now
+  (``/metrics``).
 
 A transaction adds what its rows count now and takes away what they counted before, summed
 per total row and written in one ``INSERT … ON CONFLICT DO UPDATE`` per table, sorted by
 key, as the transaction's last statements: two workers committing at once each lock the
 rows they move in the same order, and hold them only until their commit.
 
-``rebuild`` makes both tables again from ``request_figures`` in SQL (the migration that
+``rebuild`` makes the three tables again from ``request_figures`` in SQL (the migration that
 added them, and a store filled by other means).
 """
 
@@ -54,6 +56,7 @@ from junbridge.store.schema import (
     TOTALS,
     figure_hours,
     figure_spans,
+    figure_states,
     request_figures,
 )
 
@@ -65,6 +68,7 @@ EXACT = 64
 _CLOSED = TOTALS.index("closed")
 HourKey = tuple[str, str, str]
 SpanKey = tuple[str, str, str, str, int]
+StateKey = tuple[str, str, str]
 
 
 def span_of(seconds: int) -> int:
@@ -91,10 +95,13 @@ class Moved:
     def __init__(self) -> None:
         self.hours: dict[HourKey, list[int]] = {}
         self.spans: dict[SpanKey, list[int]] = {}
+        self.states: dict[StateKey, int] = {}
 
     def add(self, row: Mapping[Any, Any], sign: int = 1) -> None:
         """Count one ``request_figures`` row (its columns by name)."""
         department, privacy = row["department"], row["privacy"]
+        state = (department, privacy, row["state"])
+        self.states[state] = self.states.get(state, 0) + sign
         made = self.hours.setdefault(
             (hour_of(row["requested_datetime"]), department, privacy), [0] * len(TOTALS)
         )
@@ -140,11 +147,18 @@ class Moved:
             for key, v in sorted(self.spans.items())
             if any(v)
         ]
+        states = [
+            {"department": key[0], "privacy": key[1], "state": key[2], "n": n}
+            for key, n in sorted(self.states.items())
+            if n
+        ]
         dialect = connection.dialect.name
         if hours:
             connection.execute(_ADD_HOURS[dialect], hours)
         if spans:
             connection.execute(_ADD_SPANS[dialect], spans)
+        if states:
+            connection.execute(_ADD_STATES[dialect], states)
 
 
 def moved(before: Iterable[Mapping[Any, Any]], after: Iterable[Mapping[Any, Any]]) -> Moved:
@@ -180,6 +194,7 @@ _ADD_HOURS = _adding(figure_hours, ("hour", "department", "privacy"), TOTALS)
 _ADD_SPANS = _adding(
     figure_spans, ("day", "department", "privacy", "measure", "span"), ("n", "seconds")
 )
+_ADD_STATES = _adding(figure_states, ("department", "privacy", "state"), ("n",))
 
 
 # -- the same in SQL, for a whole store ------------------------------------------------
@@ -267,17 +282,28 @@ def spans_sql(*where: ColumnElement[bool]) -> Select[Any]:
 
 
 def rebuild(connection: Connection) -> None:
-    """Make both tables again from every ``request_figures`` row.
+    """Make the three tables again from every ``request_figures`` row.
 
-    On PostgreSQL both are locked against other writers first: a worker changing a request
+    On PostgreSQL they are locked against other writers first: a worker changing a request
     meanwhile moves the totals after this commits, by what its own rows changed, which
     this did not count (they were not committed when it read them).
     """
     rf = request_figures
     if connection.dialect.name == "postgresql":
-        connection.execute(text("LOCK TABLE figure_hours, figure_spans IN EXCLUSIVE MODE"))
+        connection.execute(
+            text("LOCK TABLE figure_hours, figure_spans, figure_states IN EXCLUSIVE MODE")
+        )
     connection.execute(delete(figure_hours))
     connection.execute(delete(figure_spans))
+    connection.execute(delete(figure_states))
+    connection.execute(
+        insert(figure_states).from_select(
+            ["department", "privacy", "state", "n"],
+            select(rf.c.department, rf.c.privacy, rf.c.state, func.count()).group_by(
+                rf.c.department, rf.c.privacy, rf.c.state
+            ),
+        )
+    )
     zero = cast(literal(0), Integer)
     made = select(
         utc_hour(rf.c.requested_datetime).label("hour"),

@@ -3,10 +3,11 @@
 Two kinds of figures. What this process did since it started (messages in, replies sent,
 retried and failed, webhooks refused, how long batches took: ``junbridge.activity``) are
 counters, summed across workers by Prometheus. What every worker shares is read from the
-store at scrape time, one grouped count each: requests by department and state, replies
-not delivered yet or failed for good, messages waiting or parked. Each app has a registry
-of its own (never prometheus_client's global one), so two bridges in one process, as in
-the tests, do not mix.
+store at scrape time: requests by department and state (running totals kept as requests
+change, ``figure_states``: a few rows however large the store), replies not delivered yet
+or failed for good, messages waiting or parked (a grouped count over a small index each).
+Each app has a registry of its own (never prometheus_client's global one), so two bridges
+in one process, as in the tests, do not mix.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy import Connection, func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from junbridge.store.schema import inbound, outbox, request_figures
+from junbridge.store.schema import figure_states, inbound, outbox
 
 if TYPE_CHECKING:
     from junbridge.bridge import Bridge
@@ -53,10 +54,11 @@ class StoreCounts:
 
 def read_counts(connection: Connection) -> StoreCounts:
     """The shared figures, one GROUP BY each (blocking)."""
+    fs = figure_states
     requests = connection.execute(
-        select(request_figures.c.department, request_figures.c.state, func.count()).group_by(
-            request_figures.c.department, request_figures.c.state
-        )
+        select(fs.c.department, fs.c.state, func.sum(fs.c.n))
+        .group_by(fs.c.department, fs.c.state)
+        .order_by(fs.c.department, fs.c.state)
     )
     replies = connection.execute(
         select(outbox.c.channel, outbox.c.status, func.count())

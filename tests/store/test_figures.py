@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import random
 import statistics
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from junbridge.store.schema import (
     CLOSED_STATES,
     figure_hours,
     figure_spans,
+    figure_states,
     history,
     request_figures,
     requests,
@@ -263,7 +265,7 @@ async def test_the_totals_follow_every_change_and_match_the_rows(store: Store) -
             # Rows whose counts came and went are left at zero: not a difference.
             return [
                 sorted(tuple(row) for row in connection.execute(select(t)) if any(row[counts:]))
-                for t, counts in ((figure_hours, 3), (figure_spans, 5))
+                for t, counts in ((figure_hours, 3), (figure_spans, 5), (figure_states, 3))
             ]
 
         stored = read()
@@ -273,6 +275,10 @@ async def test_the_totals_follow_every_change_and_match_the_rows(store: Store) -
     stored, rebuilt = await store.read(stored_and_rebuilt)
     assert stored == rebuilt
     assert len(rebuilt[0]) > 40 and len(rebuilt[1]) > 40
+    # Every request is in one state, of the department it has now.
+    in_states = {(d, s): n for d, _, s, n in rebuilt[2]}
+    assert sum(in_states.values()) == len(made) == 40
+    assert in_states == dict(Counter((r.department, r.state.value) for r in made))
 
 
 def test_a_span_is_at_most_about_three_per_cent_wide() -> None:
@@ -343,5 +349,15 @@ async def test_the_migration_fills_the_measures_of_stored_requests(
         assert (lighting.received, lighting.closed, lighting.kept, lighting.broken) == (2, 1, 1, 1)
         assert (lighting.answer_median, lighting.fix_median) == (3600, 2 * 3600)
         assert lighting.ratings == (0, 0, 1, 0, 0)
+        # 0015 counted them by state (/metrics).
+        in_states = await store.read(
+            lambda connection: sorted(
+                tuple(row) for row in connection.execute(select(figure_states))
+            )
+        )
+        assert in_states == [
+            ("lighting", "public", "closed", 1),
+            ("lighting", "public", "received", 1),
+        ]
     finally:
         await store.close()
