@@ -36,6 +36,9 @@ MAX_ATTEMPTS = 8
 # while a send is in flight (a long reply may take several platform calls and waits).
 STUCK_AFTER = timedelta(seconds=30)
 RENEW_EVERY = timedelta(seconds=10)
+# A claim younger than this is the worker's without asking the store again: no worker puts
+# a row back before STUCK_AFTER, 25 s later (the clocks of workers agree far better).
+FRESH_CLAIM = RENEW_EVERY / 2
 # How often each worker puts such rows back in the queue.
 REQUEUE_EVERY = timedelta(seconds=5)
 
@@ -100,7 +103,7 @@ class Outbox:
             # What came in for residents reachable elsewhere since the last pass goes there.
             await self._tell(self.on_down(self.outages.down()[name], False), name)
         while rows := await self.store.claim_outbox(
-            now=self.clock(),
+            now=(claimed := self.clock()),
             channel=name,
             limit=CLAIM,
             pace=lambda _channel, where: channel.pace(where),
@@ -113,7 +116,7 @@ class Outbox:
                     due = self._spaced(name, channel, row)
                     await asyncio.sleep(max(0.0, (due - self.pace_clock()).total_seconds()))
                     self._last_send[name] = self.pace_clock()
-                sent += await self.deliver(row)
+                sent += await self.deliver(row, claimed_at=claimed)
         return sent
 
     def _spaced(self, name: str, channel: Channel, row: OutboxRow) -> datetime:
@@ -128,10 +131,18 @@ class Outbox:
             return row.send_at
         return max(row.send_at, last + rate.interval)
 
-    async def deliver(self, row: OutboxRow) -> int:
-        """Send one claimed row and record the result; 1 if it was delivered."""
+    async def deliver(self, row: OutboxRow, *, claimed_at: datetime | None = None) -> int:
+        """Send one claimed row and record the result; 1 if it was delivered.
+
+        ``claimed_at``: when this worker claimed it. A claim older than ``FRESH_CLAIM`` (or
+        of unknown age) is renewed first, which also tells whether it was put back in the
+        queue meanwhile: under load most replies go within moments of their claim, and
+        skip that write.
+        """
         channel = self.channels[row.reply.channel]
-        if not await self.store.renew_claim(row.id, attempts=row.attempts, at=self.clock()):
+        now = self.clock()
+        fresh = claimed_at is not None and now - claimed_at < FRESH_CLAIM
+        if not fresh and not await self.store.renew_claim(row.id, attempts=row.attempts, at=now):
             log.warning("reply %s was put back in the queue before its turn; not sent", row.id)
             return 0
         try:

@@ -193,6 +193,55 @@ async def test_a_reply_put_back_while_its_batch_waited_is_not_sent_from_that_bat
         await other.close()
 
 
+async def test_a_reply_sent_moments_after_its_claim_costs_one_write_not_two(db_url: str) -> None:
+    """Under load replies go as soon as they are claimed: the claim is not renewed first
+    (one write transaction, one disk sync, fewer per reply); a claim that has waited is."""
+    store = await open_store(db_url)
+    writes = 0
+    write = store.write
+
+    async def counted(work):  # type: ignore[no-untyped-def]
+        nonlocal writes
+        writes += 1
+        return await write(work)
+
+    store.write = counted  # type: ignore[method-assign]
+    try:
+        await queue(store, reply("Recibido"), reply("Hola", conversation="7"))
+        fresh, waited = await store.claim_outbox(now=NOW)
+        telegram = Recorder()
+        outbox = Outbox(store, {"telegram": telegram}, clock)
+        writes = 0
+        assert await outbox.deliver(fresh, claimed_at=NOW - timedelta(seconds=1)) == 1
+        assert writes == 1  # marked sent
+        writes = 0
+        assert await outbox.deliver(waited, claimed_at=NOW - timedelta(seconds=6)) == 1
+        assert writes == 2  # renewed, then marked sent
+        assert telegram.sent == ["Recibido", "Hola"]
+    finally:
+        await store.close()
+
+
+async def test_a_reply_put_back_after_its_claim_went_stale_is_not_sent(db_url: str) -> None:
+    slow, other = await open_store(db_url), await open_store(db_url)
+    try:
+        await queue(slow, reply("Recibido"))
+        [held] = await slow.claim_outbox(now=NOW)
+        # The batch waited so long that another worker put the reply back and claimed it.
+        later = NOW + STUCK_AFTER + timedelta(seconds=1)
+        assert await other.requeue_stuck(older_than=later - STUCK_AFTER) == 1
+        [taken] = await other.claim_outbox(now=later)
+        slow_channel, other_channel = Recorder(), Recorder()
+        stale = Outbox(slow, {"telegram": slow_channel}, ManualClock(later))
+        assert await stale.deliver(held, claimed_at=NOW) == 0
+        live = Outbox(other, {"telegram": other_channel}, ManualClock(later))
+        assert await live.deliver(taken, claimed_at=later) == 1
+        assert (slow_channel.sent, other_channel.sent) == ([], ["Recibido"])
+    finally:
+        await slow.close()
+        await other.close()
+
+
 async def test_a_reply_never_overtakes_an_earlier_one_to_the_same_chat(db_url: str) -> None:
     store = await open_store(db_url)
     try:
