@@ -161,6 +161,7 @@ def test_open311_has_exactly_the_georeport_fields() -> None:
         "expected_datetime": "2026-12-07T09:00:00+00:00",
         "address": "Calle Real 3, Jun",
         "address_id": None,
+        "zipcode": None,
         "lat": 37.2216,
         "long": -3.5951,
         "media_url": "https://jun.example/media/JUN-0142/1.jpg",

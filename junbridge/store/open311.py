@@ -17,18 +17,27 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, Select, literal_column, select
+from sqlalchemy import ColumnElement, Connection, Select, literal_column, select, type_coerce
+from sqlalchemy.types import NullType
 
 from junbridge.model import HistoryEntry, Privacy, Status
 from junbridge.store import records
-from junbridge.store.schema import REQUEST_IS_OPEN, history, request_figures, requests
+from junbridge.store.schema import (
+    REQUEST_IS_OPEN,
+    UTCDateTime,
+    history,
+    request_figures,
+    requests,
+)
 
 if TYPE_CHECKING:
     from junbridge.store.store import Store
 
+# A column read as the driver gives it, without the column type's processing.
+_AS_GIVEN = NullType()
 # Constants in the SQL, as REQUEST_IS_OPEN says them: neither the privacy nor the states vary.
 _PUBLIC = requests.c.privacy == literal_column("'public'")
 # Closed, said as "not open": SQLite (no statistics) would otherwise read every closed
@@ -124,12 +133,31 @@ class Shown(NamedTuple):
 # What the Open311 projection reads of a request, in Shown's order (then state, history).
 _FIELDS = Shown._fields[:-2]
 _NOTES = _FIELDS.index("status_notes")
+# Its datetimes are read as the driver gives them and made UTC-aware here (_utc): a
+# thousand rows' worth of UTCDateTime's processing was a fifth of the answer's time.
+_MOMENTS = tuple(
+    n for n, name in enumerate(_FIELDS) if isinstance(requests.c[name].type, UTCDateTime)
+)
 _SHOWN = (
     requests.c.id,
     requests.c.state,
     request_figures.c.state_notes,
-    *(requests.c[name] for name in _FIELDS),
+    *(
+        type_coerce(requests.c[name], _AS_GIVEN) if n in _MOMENTS else requests.c[name]
+        for n, name in enumerate(_FIELDS)
+    ),
 )
+_STATES = {state.value: state for state in Status}
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A stored moment as UTCDateTime reads it: SQLite's text (naive UTC), or the
+    PostgreSQL driver's aware datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _as_shown(connection: Connection, query: Select[Any]) -> list[Shown]:
@@ -149,5 +177,7 @@ def _as_shown(connection: Connection, query: Select[Any]) -> list[Shown]:
     for request_id, state, notes, *values in rows:
         if values[_NOTES] is None:  # none of its own: the ones saved
             values[_NOTES] = notes
-        shown.append(Shown._make((*values, Status(state), tuple(changes.get(request_id, ())))))
+        for n in _MOMENTS:
+            values[n] = _utc(values[n])
+        shown.append(Shown._make((*values, _STATES[state], tuple(changes.get(request_id, ())))))
     return shown

@@ -38,10 +38,8 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/open311/v2"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
-# The fields of a request in GET answers, in the spec's order: the projection's, with the
-# spec's zipcode (junbridge keeps none) after address_id.
-_AFTER = OPEN311_FIELDS.index("address_id") + 1
-FIELDS = (*OPEN311_FIELDS[:_AFTER], "zipcode", *OPEN311_FIELDS[_AFTER:])
+# The fields of a request in GET answers, in the spec's order: the projection's.
+FIELDS = OPEN311_FIELDS
 # What a new report is told about when it will be seen to (POST's service_notice).
 NOTICE = {"es": "Previsto: {expected}.", "en": "Expected by {expected}."}
 # Reports filed through Open311 name this as where they came from, in their history.
@@ -220,8 +218,7 @@ class Open311:
 
     def data(self, request: Public) -> dict[str, Any]:
         """One request in a GET answer: the spec's fields, nothing personal."""
-        projected = open311(request, public_url=self.public_url, tz=self.tz)
-        return {name: projected.get(name) for name in FIELDS}
+        return open311(request, public_url=self.public_url, tz=self.tz)
 
     async def requests(self, items: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
         """``GET requests``: public requests by id, or by date, service and status."""
