@@ -413,7 +413,10 @@ class Bridge:
             for m, r in zip(messages, read.residents, strict=True)
             if r is None
         ]
-        written = iter(await self.store.residents_for_new(unknown) if unknown else [])
+        all_new = all(new for r, new in zip(read.residents, read.new, strict=True) if r is None)
+        written = iter(
+            await self.store.residents_for_new(unknown, all_new=all_new) if unknown else []
+        )
         residents = [r if r is not None else next(written) for r in read.residents]
         # One result per place asked, in order (never None: every place was given).
         found = iter([requests or () for requests in read.near])

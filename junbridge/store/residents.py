@@ -160,16 +160,21 @@ def _unchanged(rows: list[Row[Any]] | None, sender: Sender) -> Resident | None:
 
 
 def get_or_create_all(
-    connection: Connection, senders: Sequence[tuple[str, Sender]], *, now: datetime
+    connection: Connection,
+    senders: Sequence[tuple[str, Sender]],
+    *,
+    now: datetime,
+    all_new: bool = False,
 ) -> list[Resident]:
     """The residents behind ``senders``: new ones created, handles and names kept current.
 
     Senders nobody knows are created together: one insert of residents and one of their
     identities, whatever their number. Raises IntegrityError if another worker creates
     one of the same identities meanwhile; the caller retries in a new transaction, which
-    then finds it.
+    then finds it. ``all_new``: the caller has just read that nobody knows any of them;
+    they are not looked up again.
     """
-    rows = _rows_of(connection, senders)
+    rows = {} if all_new else _rows_of(connection, senders)
     known: dict[SenderKey, Resident] = {}
     new: dict[SenderKey, tuple[str, Sender]] = {}
     for channel, sender in senders:

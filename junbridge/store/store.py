@@ -78,6 +78,9 @@ class BatchRead:
     """What :meth:`Store.batch_context` read for a batch, one entry per message."""
 
     residents: builtins.list[Resident | None]
+    #: Whether each sender is new to the town (None in ``residents`` for a known sender
+    #: means their name or handle changed).
+    new: builtins.list[bool]
     exchanges: builtins.list[ConversationState | None]
     usages: dict[int, Usage]
     near: builtins.list[tuple[ServiceRequest, ...] | None]
@@ -320,14 +323,18 @@ class Store:
         return await self.residents_for_new(senders)
 
     async def residents_for_new(
-        self, senders: builtins.list[tuple[str, Sender]]
+        self, senders: builtins.list[tuple[str, Sender]], *, all_new: bool = False
     ) -> builtins.list[Resident]:
         """The residents behind senders read as new or changed: created, or brought up to
-        date, in one write."""
-        for _ in range(3):
+        date, in one write. ``all_new``: each was just read as new to the town (they are
+        created without reading them again; if another worker created one meanwhile, the
+        write is done again the careful way)."""
+        for attempt in range(3):
             try:
                 return await self.write(
-                    lambda tx: people.get_or_create_all(tx.connection, senders, now=self.clock())
+                    functools.partial(
+                        _residents_of, senders, now=self.clock(), all_new=all_new and not attempt
+                    )
                 )
             except IntegrityError:
                 continue  # another worker created one of them meanwhile
@@ -443,6 +450,7 @@ class Store:
             exchanges = iter(_conversations(connection, known, now) if known else [])
             return BatchRead(
                 residents=found,
+                new=[i is None for i in ids],
                 exchanges=[None if i is None else next(exchanges) for i in ids],
                 usages=_usage(connection, [i for i in ids if i is not None], since),
                 near=nearby.open_near(connection, places),
@@ -803,6 +811,12 @@ class Store:
     async def conversations_about(self, reference: str) -> builtins.list[ConversationState]:
         """The open exchanges about request ``reference``."""
         return await links.conversations_about(self, reference)
+
+
+def _residents_of(
+    senders: Sequence[tuple[str, Sender]], tx: Transaction, *, now: datetime, all_new: bool
+) -> builtins.list[Resident]:
+    return people.get_or_create_all(tx.connection, senders, now=now, all_new=all_new)
 
 
 def _conversations(

@@ -245,6 +245,23 @@ async def test_concurrent_first_messages_create_one_resident(store: Store) -> No
     assert len(await store.list_residents()) == 1
 
 
+async def test_a_sender_read_as_new_but_created_meanwhile_is_the_same_resident(
+    db_url: str,
+) -> None:
+    """Two workers read a first message's sender as new at once: the one that writes second
+    is refused by the database, looks again and finds the resident the first created."""
+    one, two = await Store.open(db_url), await Store.open(db_url)
+    try:
+        luis = Sender(id="U7", name="Luis")
+        [first] = await one.residents_for_new([("slack", luis)], all_new=True)
+        [second] = await two.residents_for_new([("slack", luis)], all_new=True)
+        assert second.id == first.id and second.identities == ("slack:U7",)
+        assert len(await one.list_residents()) == 1
+    finally:
+        await one.close()
+        await two.close()
+
+
 async def test_verifying_and_language(store: Store) -> None:
     ana = await store.resident_for("telegram", Sender(id="42"))
     madrid = T0.astimezone(ZoneInfo("Europe/Madrid"))
