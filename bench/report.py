@@ -79,6 +79,8 @@ def pipeline(data: dict[str, Any], images: Path) -> Section:
         for key, label in (("serial", "one at a time"), ("together", "arriving together")):
             us = errbot[f"{key}_us"]
             cells = [f"Errbot {errbot['errbot']} test backend, one command, {label}"]
+            if key == "together" and errbot.get("together_failed"):
+                cells[0] += f" ({errbot['together_failed']} of {errbot['messages']} replies failed)"
             for d in dialects.values():
                 cells += [n0(us), f"{us / d['ptb']:.1f}×", n0(1e6 / us)]
             rows.append(cells)

@@ -6,7 +6,8 @@ Errbot's own tests run it (``errbot.backends.test.TestBot``, in-memory storage);
 message is ``!report`` and a resident's text, the reply is popped from the bot's queue.
 
 - one at a time: push, wait for the reply, next (latency per message);
-- arriving together: all pushed at once, then every reply popped.
+- arriving together: all pushed at once, then every reply popped (replies Errbot itself
+  garbled under its threads are counted in ``together_failed``).
 
 Prints one JSON object: messages a second, wall and CPU microseconds per message, p50/p99.
 
@@ -57,7 +58,10 @@ def main():
             bot.push_message(TEXT.format(n=n))
         replies = [bot.pop_message(timeout=10) for _ in range(args.messages)]
         together_wall, together_cpu = time.perf_counter() - wall, time.process_time() - cpu
-        assert all("Gracias" in r for r in replies)
+        # Errbot's test backend renders every reply through one shared Markdown converter from
+        # its pool of 10 threads; messages arriving together sometimes race in it and come back
+        # empty or as "Computer says nooo" (seen 0-2 in 300). They are counted, not hidden.
+        failed = sum("Gracias" not in r for r in replies)
     finally:
         bot.stop()
     n = args.messages
@@ -75,6 +79,7 @@ def main():
                 "together_per_second": n / together_wall,
                 "together_us": together_wall / n * 1e6,
                 "together_cpu_us": together_cpu / n * 1e6,
+                "together_failed": failed,
             }
         )
     )
