@@ -53,7 +53,7 @@ class Intake:
             messages = [message for message, _ in batch]
             try:
                 results = await self._store.write(
-                    partial(accept_rows, store=self._store, messages=messages)
+                    partial(accept_rows, store=self._store, messages=messages), urgent=True
                 )
             except Exception as exc:
                 for _, future in batch:

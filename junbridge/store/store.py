@@ -10,7 +10,6 @@ import functools
 import os
 import socket
 import tempfile
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -46,6 +45,7 @@ from junbridge.store import (
     pages,
     records,
     threads,
+    turns,
 )
 from junbridge.store import engine as engines
 from junbridge.store import residents as people
@@ -127,9 +127,8 @@ class Store:
         # PostgreSQL). The rest of the store still awaits each statement on ``engine``.
         self._sync = engines.create_sync_engine_for(url)
         self._sync_writer = self._sync.execution_options(**{engines.WRITE: True})
-        self._one_writer: contextlib.AbstractContextManager[object] = (
-            threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
-        )
+        # SQLite's one writer, taken in turns (PostgreSQL lets writers in side by side).
+        self._turns = turns.WriterTurns() if self.dialect == "sqlite" else None
         self._intake = intake.Intake(self)
         self._prefix = reference_prefix
         # (reference, channel, conversation) -> the first platform id sent there: once a
@@ -187,19 +186,21 @@ class Store:
         async with self._writer.begin() as connection:
             yield connection
 
-    async def write(self, work: Callable[[Transaction], T]) -> T:
+    async def write(self, work: Callable[[Transaction], T], *, urgent: bool = False) -> T:
         """Run ``work`` in one write transaction, in a worker thread; return what it returns.
 
         ``work`` is plain blocking code (no awaits): everything a handled message writes, or
-        a change to one request. An exception out of it undoes every write.
+        a change to one request. An exception out of it undoes every write. An ``urgent``
+        one (webhooks waiting to be answered) goes before the writers queued on SQLite.
         """
-        return await asyncio.to_thread(self._write_now, work)
+        return await asyncio.to_thread(self._write_now, work, urgent)
 
-    def _write_now(self, work: Callable[[Transaction], T]) -> T:
+    def _write_now(self, work: Callable[[Transaction], T], urgent: bool = False) -> T:
         # SQLite lets one writer in at a time; a second one waits in its busy handler, which
         # sleeps in steps of up to 100 ms. Writers of this process queue here instead, and
-        # each goes in the moment the one before commits.
-        with self._one_writer, self._sync_writer.begin() as connection:
+        # each goes in the moment the one before commits (see turns.py).
+        turn = self._turns.turn(urgent=urgent) if self._turns else contextlib.nullcontext()
+        with turn, self._sync_writer.begin() as connection:
             tx = Transaction(
                 connection, reference_prefix=self._prefix, clock=self.clock, worker=self.worker
             )
