@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
+from cachetools import LRUCache, TTLCache
 from pydantic import model_validator
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -62,6 +63,13 @@ EVENTS_PATH = "/webhooks/slack/events"
 INTERACTIVITY_PATH = "/webhooks/slack/interactivity"
 # users.info runs in the worker, after Slack has its answer; a slow one only delays a reply.
 PROFILE_TIMEOUT = 2.0
+# Profiles are remembered for an hour (by the bridge's clock), so a member who changes their
+# language or name is answered in it, and for the most recent members only: a town's
+# workspace may have tens of thousands, a process keeps the memory of a few.
+PROFILE_SECONDS = 3600.0
+PROFILES_KEPT = 10_000
+# Direct-message channels opened (conversations.open), a member's never changes.
+DMS_KEPT = 10_000
 # Errors worth another try; any other ``ok: false`` is the request's own fault.
 TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -136,8 +144,10 @@ class SlackChannel(Channel):
         self._http: AsyncSlackRequestHandler | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._people: dict[str, Sender] = {}
-        self._dms: dict[str, str] = {}
+        self._people: TTLCache[str, Sender] = TTLCache(
+            maxsize=PROFILES_KEPT, ttl=PROFILE_SECONDS, timer=self._seconds
+        )
+        self._dms: LRUCache[str, str] = LRUCache(maxsize=DMS_KEPT)
         # Parts of a multi-message reply already posted, so a retry does not repeat them.
         self._posted: dict[str, list[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -268,12 +278,16 @@ class SlackChannel(Channel):
         await self._bridge.submit(message)
         return message
 
+    def _seconds(self) -> float:
+        """The bridge's clock as seconds, for how long a profile is remembered."""
+        return self._bridge.clock().timestamp() if self._bridge is not None else 0.0
+
     async def complete(self, message: Message) -> Message:
         """The sender's name and language from their Slack profile (``users.info``)."""
         return dataclasses.replace(message, sender=await self.profile(message.sender))
 
     async def profile(self, sender: Sender) -> Sender:
-        """``sender`` with name and language (``users.info`` locale), cached per user.
+        """``sender`` with name and language (``users.info`` locale), remembered an hour.
 
         A failure leaves the sender as it was: the message matters more than its language.
         """

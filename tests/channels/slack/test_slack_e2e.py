@@ -9,6 +9,7 @@ import time
 
 from slack_town import Town
 
+from junbridge.channels.slack import PROFILE_SECONDS
 from junbridge.model import MessageKind, Status
 
 LAMP = "La farola de la calle Real no funciona"
@@ -190,3 +191,25 @@ async def test_a_failing_users_info_loses_nothing(town: Town) -> None:
     await town.slack.resident_says("Hay un bache enorme en la plaza", user="U0STRANGER")
     await town.bridge.drain()
     assert len(await town.bridge.requests.all()) == 2
+
+
+async def test_a_member_who_renames_herself_is_known_by_the_new_name_within_the_hour(
+    town: Town,
+) -> None:
+    await town.slack.resident_says(LAMP)
+    await town.bridge.drain()
+    # María calls herself Maruja on Slack now.
+    town.slack.workspace.add_user("U0VECINA", name="vecina", real_name="Maruja", locale="es-ES")
+    await town.slack.resident_says("Hay un bache enorme en la plaza")
+    await town.bridge.drain()
+    # Two messages in minutes: the profile was asked for once, the name is as it was.
+    assert len(town.slack.sent("users.info")) == 1
+    resident = await town.bridge.store.find_resident("slack:U0VECINA")
+    assert resident is not None and resident.name == "María"
+    # An hour later her next message reads the profile again: the town knows her as Maruja.
+    town.clock.advance(PROFILE_SECONDS + 1)
+    await town.slack.resident_says("La farola de la plaza parpadea")
+    await town.bridge.drain()
+    assert len(town.slack.sent("users.info")) == 2
+    resident = await town.bridge.store.find_resident("slack:U0VECINA")
+    assert resident is not None and resident.name == "Maruja"
