@@ -45,8 +45,12 @@ class WriterTurns:
             try:
                 while self._busy or self._next() is not me:
                     self._changed.wait()
-            finally:
+            except BaseException:
+                # Gone from the line without its turn: the next one may be free to go in.
                 line.remove(me)
+                self._changed.notify_all()
+                raise
+            line.remove(me)
             self._busy = True
         try:
             yield
