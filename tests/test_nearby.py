@@ -517,10 +517,10 @@ async def test_many_residents_reporting_one_lamp_at_once_each_join_it_in_one_com
     writes = 0
     write = bridge.store.write
 
-    async def counted(work):
+    async def counted(work, **kwargs):
         nonlocal writes
         writes += 1
-        return await write(work)
+        return await write(work, **kwargs)
 
     bridge.store.write = counted
     with caplog.at_level(logging.INFO, logger="junbridge"):

@@ -200,10 +200,10 @@ async def test_a_reply_sent_moments_after_its_claim_costs_one_write_not_two(db_u
     writes = 0
     write = store.write
 
-    async def counted(work):  # type: ignore[no-untyped-def]
+    async def counted(work, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal writes
         writes += 1
-        return await write(work)
+        return await write(work, **kwargs)
 
     store.write = counted  # type: ignore[method-assign]
     try:
