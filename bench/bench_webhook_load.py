@@ -14,7 +14,8 @@ requests/s):
   workspace, all in the town's public channel. junbridge answers only once the message is
   stored. The Telegram Bot API and the Slack Web API it replies through are the emulators,
   each in a process of its own (so their work does not slow the load generator), knowing
-  every resident who will write.
+  every resident who will write: members of the workspace before the bridge starts, so it
+  knows their profiles from ``users.list`` and asks ``users.info`` for none of them.
 - python-telegram-bot's own webhook server (bench/ptb_webhook_server.py: an Application
   with a no-op MessageHandler, ``Updater.start_webhook``), given the same Telegram load:
   the raw-SDK anchor. It answers once the update is parsed and queued; it keeps nothing.

@@ -11,6 +11,7 @@ Outbound, a reply is rendered (see :mod:`junbridge.channels.slack_render`) and p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
-from cachetools import LRUCache, TTLCache
+from cachetools import LRUCache
 from pydantic import model_validator
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -43,6 +44,7 @@ from junbridge.channels.base import (
     reading,
 )
 from junbridge.channels.slack_events import ACTION_PREFIX, parse
+from junbridge.channels.slack_people import START_WAIT, People
 from junbridge.channels.slack_render import SECTION_LIMIT, escape, preview, render, render_mrkdwn
 from junbridge.config.settings import ChannelSettings, Secret
 from junbridge.hookspecs import hookimpl
@@ -61,13 +63,6 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/webhooks/slack/events"
 INTERACTIVITY_PATH = "/webhooks/slack/interactivity"
-# users.info runs in the worker, after Slack has its answer; a slow one only delays a reply.
-PROFILE_TIMEOUT = 2.0
-# Profiles are remembered for an hour (by the bridge's clock), so a member who changes their
-# language or name is answered in it, and for the most recent members only: a town's
-# workspace may have tens of thousands, a process keeps the memory of a few.
-PROFILE_SECONDS = 3600.0
-PROFILES_KEPT = 10_000
 # Direct-message channels opened (conversations.open), a member's never changes.
 DMS_KEPT = 10_000
 # Errors worth another try; any other ``ok: false`` is the request's own fault.
@@ -144,9 +139,8 @@ class SlackChannel(Channel):
         self._http: AsyncSlackRequestHandler | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._people: TTLCache[str, Sender] = TTLCache(
-            maxsize=PROFILES_KEPT, ttl=PROFILE_SECONDS, timer=self._seconds
-        )
+        self._people = People(self._seconds)
+        self._learning: asyncio.Task[None] | None = None
         self._dms: LRUCache[str, str] = LRUCache(maxsize=DMS_KEPT)
         # Parts of a multi-message reply already posted, so a retry does not repeat them.
         self._posted: dict[str, list[str]] = {}
@@ -215,10 +209,21 @@ class SlackChannel(Channel):
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         else:
             self._http = AsyncSlackRequestHandler(app)
+        # The members' profiles, read while the first events come in; a small workspace's
+        # are all known before the start ends.
+        learned = asyncio.Event()
+        self._learning = asyncio.create_task(self._people.keep_learning(client, learned))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(learned.wait(), START_WAIT)
 
     async def stop(self) -> None:
         """Close Socket Mode and finish the button clean-ups in flight."""
         self._http = None
+        if self._learning is not None:
+            self._learning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._learning
+            self._learning = None
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -287,31 +292,17 @@ class SlackChannel(Channel):
         return dataclasses.replace(message, sender=await self.profile(message.sender))
 
     async def profile(self, sender: Sender) -> Sender:
-        """``sender`` with name and language (``users.info`` locale), remembered an hour.
-
-        A failure leaves the sender as it was: the message matters more than its language.
-        """
+        """``sender`` with the name and language of their Slack profile: as read from the
+        workspace's members (``users.list``), or asked for (``users.info``) if it was not
+        among them; as it came if Slack does not say (see slack_people.py)."""
         known = self._people.get(sender.id)
-        if known is not None:
-            return known
-        assert self._app is not None
-        try:
-            async with asyncio.timeout(PROFILE_TIMEOUT):
-                response = await self._app.client.users_info(user=sender.id, include_locale=True)
-        except (SlackApiError, *UNREACHABLE) as exc:
-            log.info("users.info %s failed (%s); going on without it", sender.id, exc)
+        if known is None and self._app is not None:
+            known = await self._people.look_up(self._app.client, sender.id)
+        if known is None:
             return sender
-        user = response.get("user") or {}
-        profile = user.get("profile") or {}
-        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
-        # The profile is platform text kept with the message: repaired as the message was.
-        known = storable(
-            dataclasses.replace(
-                sender, name=name or sender.name, language=user.get("locale") or sender.language
-            )
+        return dataclasses.replace(
+            sender, name=known.name or sender.name, language=known.language or sender.language
         )
-        self._people[sender.id] = known
-        return known
 
     async def _show_choice(self, body: Mapping[str, Any]) -> None:
         """Replace the pressed message's buttons with the choice, so it is pressed once."""

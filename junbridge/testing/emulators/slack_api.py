@@ -60,6 +60,7 @@ class SlackWorkspace:
             "chat.postMessage": self.post_message,
             "chat.update": self.update,
             "users.info": self.users_info,
+            "users.list": self.users_list,
             "conversations.open": self.conversations_open,
             "conversations.history": self.conversations_history,
             "conversations.replies": self.conversations_replies,
@@ -71,7 +72,7 @@ class SlackWorkspace:
     # -- members, channels, messages ------------------------------------------------------
 
     def add_user(self, user_id: str, *, name: str, real_name: str, locale: str = "es-ES") -> None:
-        """A member the workspace knows (``users.info``, DMs)."""
+        """A member the workspace knows (``users.info``, ``users.list``, DMs)."""
         self.users[user_id] = dict(id=user_id, name=name, real_name=real_name, locale=locale)
 
     def add_channel(self, channel_id: str, name: str) -> None:
@@ -179,6 +180,29 @@ class SlackWorkspace:
         user = self.users.get(str(params.get("user")))
         if user is None:
             raise Refused("user_not_found")
+        return {"user": self._member(user, locale=_flag(params.get("include_locale")))}
+
+    def users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``users.list``: the members in pages of ``limit`` (all at once without one), the
+        next page's ``cursor`` in ``response_metadata.next_cursor`` (empty after the last);
+        the ``locale`` only with ``include_locale``, as on Slack."""
+        ids = sorted(self.users)
+        cursor = str(params.get("cursor") or "")
+        if cursor and cursor not in self.users:
+            raise Refused("invalid_cursor")
+        start = ids.index(cursor) if cursor else 0
+        limit = int(params.get("limit") or 0) or len(ids)
+        page = ids[start : start + limit]
+        rest = ids[start + limit : start + limit + 1]
+        locale = _flag(params.get("include_locale"))
+        return {
+            "members": [self._member(self.users[i], locale=locale) for i in page],
+            "cache_ts": int(time.time()),
+            "response_metadata": {"next_cursor": rest[0] if rest else ""},
+        }
+
+    def _member(self, user: Mapping[str, Any], *, locale: bool) -> dict[str, Any]:
+        """A member as users.info and users.list show them."""
         info: dict[str, Any] = {
             "id": user["id"],
             "team_id": self.identity.team_id,
@@ -196,9 +220,9 @@ class SlackWorkspace:
             "is_bot": False,
             "is_app_user": False,
         }
-        if str(params.get("include_locale")).lower() in ("1", "true"):
+        if locale:
             info["locale"] = user["locale"]
-        return {"user": info}
+        return info
 
     def conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         """``conversations.open`` of a one-to-one DM with a member."""
@@ -350,3 +374,8 @@ def _limit(params: Mapping[str, Any]) -> int:
         return max(1, min(1000, int(params.get("limit", 100))))
     except (TypeError, ValueError):
         raise Refused("invalid_limit") from None
+
+
+def _flag(value: Any) -> bool:
+    """A Web API boolean argument: ``true`` or ``1`` (form or JSON)."""
+    return str(value).lower() in ("1", "true")

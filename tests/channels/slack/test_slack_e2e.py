@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from slack_town import Town
 
-from junbridge.channels.slack import PROFILE_SECONDS
+from junbridge.channels.slack_people import PROFILE_SECONDS
 from junbridge.model import MessageKind, Status
+from junbridge.testing.emulators.slack import SlackEmulator
 
 LAMP = "La farola de la calle Real no funciona"
 AMBIGUOUS = "La farola de la esquina: vandalismo otra vez"
@@ -27,7 +29,7 @@ async def test_a_signed_message_becomes_a_request_answered_in_its_thread(town: T
     [call] = town.slack.sent("chat.postMessage")
     assert call.params["channel"] == "C0PLAZA"
     assert call.params["thread_ts"] == push.ts
-    # users.info said es-ES: the answer is Spanish, with the reference in bold mrkdwn.
+    # Her profile (users.list) says es-ES: the answer is Spanish, the reference in bold.
     assert f"*{request.reference}*" in call.params["text"]
     assert "electricista" in call.params["text"]
     resident = await town.bridge.store.find_resident("slack:U0VECINA")
@@ -35,21 +37,69 @@ async def test_a_signed_message_becomes_a_request_answered_in_its_thread(town: T
 
 
 async def test_slack_gets_its_answer_before_the_profile_lookup(town: Town) -> None:
-    # users.info does not answer until the test lets it: the event must be answered anyway
-    # (Slack allows 3 s), so the profile is looked up after answering, by the worker.
+    # Lucía joined the workspace after the bridge read its members: she is looked up
+    # (users.info) when she writes. users.info does not answer until the test lets it: the
+    # event must be answered anyway (Slack allows 3 s), so the lookup comes after answering.
+    town.slack.workspace.add_user("U0LUCIA", name="lucia", real_name="Lucía Nueva")
     slow = town.slack.hold("users.info")
-    push = await asyncio.wait_for(town.slack.resident_says(LAMP), timeout=10)
+    push = await asyncio.wait_for(town.slack.resident_says(LAMP, user="U0LUCIA"), timeout=10)
     assert push.status == 200
     assert town.inbound() == [(f"C0PLAZA:{push.ts}", "pending")]
     slow.set()
     await town.bridge.drain()
     [request] = await town.bridge.requests.open()
     assert await town.bridge.outbox.flush() == 1
-    # The profile still arrived in time for the answer: Spanish, and María's name kept.
+    # The profile still arrived in time for the answer: Spanish, and Lucía's name kept.
     [call] = town.slack.sent("chat.postMessage")
     assert f"*{request.reference}*" in call.params["text"] and "electricista" in call.params["text"]
-    resident = await town.bridge.store.find_resident("slack:U0VECINA")
-    assert resident is not None and resident.name == "María"
+    assert [c.params["user"] for c in town.slack.sent("users.info")] == ["U0LUCIA"]
+    resident = await town.bridge.store.find_resident("slack:U0LUCIA")
+    assert resident is not None and resident.name == "Lucía"
+
+
+async def test_members_read_at_the_start_cost_no_call_when_they_write(town: Town) -> None:
+    # The bridge read the workspace's members once, as it started (users.list, with their
+    # locales). Residents writing at once then cost no users.info call each: a burst of
+    # them after a restart stays far from Slack's limit on it.
+    [listed] = town.slack.sent("users.list")
+    assert str(listed.params["include_locale"]).lower() in ("1", "true")
+    await asyncio.gather(
+        town.slack.resident_says(LAMP),
+        town.slack.resident_says("The street light on Real Street is out", user="U0NEIGHBOR"),
+    )
+    await town.bridge.drain()
+    assert await town.bridge.outbox.flush() == 2
+    assert town.slack.sent("users.info") == []
+    maria = await town.bridge.store.find_resident("slack:U0VECINA")
+    tom = await town.bridge.store.find_resident("slack:U0NEIGHBOR")
+    assert maria is not None and maria.name == "María"
+    assert tom is not None and tom.name == "Tom"
+    # Each answered in the language of their profile.
+    answers = {c.params["thread_ts"]: c.params["text"] for c in town.slack.sent("chat.postMessage")}
+    assert sum("Expected by" in text for text in answers.values()) == 1
+
+
+async def test_a_long_member_list_is_read_page_by_page_through_slack_slowing_it_down(
+    slack: SlackEmulator, make_town: Callable[..., Awaitable[Town]]
+) -> None:
+    # A town's workspace of 450 members: three pages of users.list, the first answered
+    # "slow down" (429) once, as Slack does past its Tier 2 limit: asked again, not given up.
+    for n in range(447):
+        slack.workspace.add_user(f"U1{n:05d}", name=f"vecino{n}", real_name=f"Vecino {n}")
+    slack.fail_next(
+        "users.list",
+        status=429,
+        body={"ok": False, "error": "ratelimited"},
+        headers={"Retry-After": "0"},
+    )
+    town = await make_town("events")
+    calls = [c.params.get("cursor") for c in town.slack.calls if c.method == "users.list"]
+    assert len(calls) == 4 and calls[0] is None  # one page asked twice
+    await town.slack.resident_says(LAMP, user="U100446")
+    await town.bridge.drain()
+    assert town.slack.sent("users.info") == []
+    resident = await town.bridge.store.find_resident("slack:U100446")
+    assert resident is not None and resident.name == "Vecino"
 
 
 async def test_forged_unsigned_and_stale_events_are_refused_and_nothing_is_stored(
@@ -177,15 +227,18 @@ async def test_a_direct_message_is_answered_in_the_direct_message(town: Town) ->
     [call] = town.slack.sent("chat.postMessage")
     assert call.params["channel"] == "D0NEIGHBOR" and "thread_ts" not in call.params
     assert push.body["event"]["channel"] == "D0NEIGHBOR"
-    # users.info said en-GB.
+    # His profile says en-GB.
     assert "Expected by" in call.params["text"]
 
 
 async def test_a_failing_users_info_loses_nothing(town: Town) -> None:
+    # Lucía joined after the start: her profile is asked for, and Slack fails to answer.
+    town.slack.workspace.add_user("U0LUCIA", name="lucia", real_name="Lucía Nueva")
     town.slack.fail_next("users.info", status=200, body={"ok": False, "error": "fatal_error"})
-    push = await town.slack.resident_says(LAMP)
+    push = await town.slack.resident_says(LAMP, user="U0LUCIA")
     assert push.status == 200
     await town.bridge.drain()
+    assert len(town.slack.refused("users.info")) == 1
     assert len(await town.bridge.requests.all()) == 1
     # A stranger users.info does not know is still heard.
     await town.slack.resident_says("Hay un bache enorme en la plaza", user="U0STRANGER")
@@ -202,14 +255,14 @@ async def test_a_member_who_renames_herself_is_known_by_the_new_name_within_the_
     town.slack.workspace.add_user("U0VECINA", name="vecina", real_name="Maruja", locale="es-ES")
     await town.slack.resident_says("Hay un bache enorme en la plaza")
     await town.bridge.drain()
-    # Two messages in minutes: the profile was asked for once, the name is as it was.
-    assert len(town.slack.sent("users.info")) == 1
+    # Two messages in minutes: her profile as read at the start, no call, the name as it was.
+    assert town.slack.sent("users.info") == []
     resident = await town.bridge.store.find_resident("slack:U0VECINA")
     assert resident is not None and resident.name == "María"
     # An hour later her next message reads the profile again: the town knows her as Maruja.
     town.clock.advance(PROFILE_SECONDS + 1)
     await town.slack.resident_says("La farola de la plaza parpadea")
     await town.bridge.drain()
-    assert len(town.slack.sent("users.info")) == 2
+    assert len(town.slack.sent("users.info")) == 1
     resident = await town.bridge.store.find_resident("slack:U0VECINA")
     assert resident is not None and resident.name == "Maruja"

@@ -88,6 +88,25 @@ async def test_threads_updates_dms_and_locales(slack: SlackEmulator) -> None:
     assert unknown.response["error"] == "user_not_found"
 
 
+async def test_users_list_pages_through_the_members_with_a_cursor(slack: SlackEmulator) -> None:
+    api = client(slack)
+    everyone = await api.users_list()
+    assert everyone["response_metadata"]["next_cursor"] == ""
+    assert [m["id"] for m in everyone["members"]] == ["U0ELECTRIC", "U0NEIGHBOR", "U0VECINA"]
+    assert all("locale" not in m for m in everyone["members"])
+    first = await api.users_list(limit=2, include_locale=True)
+    cursor = first["response_metadata"]["next_cursor"]
+    assert [m["locale"] for m in first["members"]] == ["es-ES", "en-GB"] and cursor
+    last = await api.users_list(limit=2, include_locale=True, cursor=cursor)
+    assert [m["id"] for m in last["members"]] == ["U0VECINA"]
+    assert last["response_metadata"]["next_cursor"] == ""
+    # The same member as users.info shows her.
+    info = await api.users_info(user="U0VECINA", include_locale=True)
+    assert last["members"][0] == info["user"]
+    wrong = await refusal(api.users_list(cursor="not-a-cursor"))
+    assert wrong.response["error"] == "invalid_cursor"
+
+
 async def test_files_upload_v2_goes_through_the_three_steps(slack: SlackEmulator) -> None:
     content = b"\xff\xd8 a jpeg \xff\xd9"
     result = await client(slack).files_upload_v2(
