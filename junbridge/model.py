@@ -342,10 +342,15 @@ class ServiceRequest:
     # who reported it again nearby and were added to it (``joined``). Public: a count only.
     reporters: int = 1
     joined: tuple[Reporter, ...] = ()
+    # How many of ``history``'s lines are stored, as this copy was read or saved (None: not
+    # known). A save appends the lines past them; the version check makes sure nobody
+    # added any meanwhile. Kept by copies (dataclasses.replace), not compared, not shown.
+    stored_lines: int | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: every field, datetimes in ISO 8601, the Open311 ``status``."""
         data = dataclasses.asdict(self)
+        del data["stored_lines"]
         for key, value in data.items():
             if isinstance(value, datetime):
                 data[key] = value.isoformat()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -21,7 +22,7 @@ from junbridge.channels.base import Channel
 from junbridge.cli import cli
 from junbridge.config.settings import ChannelSettings, RetentionSettings
 from junbridge.media import local_path
-from junbridge.model import Attachment, ServiceRequest, Status
+from junbridge.model import Attachment, HistoryEntry, ServiceRequest, Status, VersionConflict
 from junbridge.retention import apply_retention
 from junbridge.store.figures import figures
 from junbridge.store.schema import history
@@ -224,6 +225,30 @@ async def test_a_dry_run_changes_nothing(tmp_path, db_url, clock):
         assert await bridge.requests.get(theft.reference) == theft
         assert await bridge.store.replies_for(theft.reference) == replies
         assert photo_file(theft).exists()
+    finally:
+        await bridge.close()
+
+
+async def test_a_copy_read_before_anonymizing_cannot_bring_the_words_back(tmp_path, db_url, clock):
+    # A worker read the theft (to add a staff note) just before retention anonymized it, and
+    # saves after: its copy still holds Ana's words. It is refused as stale (the worker then
+    # redoes the note on the stored row), never written over the anonymized one.
+    bridge = await start(tmp_path, db_url, clock, police={"after_days": 30})
+    try:
+        theft = await report(bridge, "Me han robado la bici, soy Ana García", user="ana")
+        await bridge.set_state(theft.reference, Status.CLOSED, by="agente de guardia")
+        clock.advance(31 * DAY)
+        read_before = await bridge.requests.get(theft.reference)
+        assert len(await apply_retention(bridge, now=clock())) == 1
+        line = HistoryEntry(at=clock(), by="agente de guardia", action="note", note="Ana llamó")
+        noted = dataclasses.replace(
+            read_before, status_notes="Ana llamó", history=(*read_before.history, line)
+        )
+        with pytest.raises(VersionConflict):
+            await bridge.store.write(lambda tx: tx.save_request(noted))
+        after = await bridge.requests.get(theft.reference)
+        assert after.description == "[anonimizado]" and after.status_notes is None
+        assert [h.action for h in after.history][-1] == "retention"
     finally:
         await bridge.close()
 

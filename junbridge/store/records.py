@@ -84,7 +84,7 @@ class OutboxRow:
 _REQUEST_COLUMNS = tuple(
     f.name
     for f in dataclasses.fields(ServiceRequest)
-    if f.name not in ("state", "details", "history", "attachments", "joined")
+    if f.name not in ("state", "details", "history", "attachments", "joined", "stored_lines")
 )
 
 
@@ -154,9 +154,10 @@ def service_request(
         **fields,
         state=Status(state),
         details=details,
-        history=tuple(history),
+        history=(lines := tuple(history)),
         attachments=tuple(Attachment(**a) for a in attachments),
         joined=tuple(joined),
+        stored_lines=len(lines),
     )
 
 

@@ -336,7 +336,9 @@ async def merge(connection: AsyncConnection, keep: int, drop: int) -> Resident:
         update(identities).where(identities.c.resident_id == drop).values(resident_id=keep)
     )
     await connection.execute(
-        update(requests).where(requests.c.resident_id == drop).values(resident_id=keep)
+        update(requests)
+        .where(requests.c.resident_id == drop)
+        .values(resident_id=keep, version=requests.c.version + 1)
     )
     # One person reports a request once: where both accounts did (or one first, the other
     # again nearby), the reports keep's account is told on stay. The count of reporters

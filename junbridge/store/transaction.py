@@ -234,15 +234,21 @@ class Transaction:
                 raise LookupError(f"no request {request.reference}")
             raise VersionConflict(request.reference, request.version)
         if request_id not in self._lines:
+            # The lines stored when this copy was read: the version check above proves
+            # nobody has added one since (every writer of history bumps the version).
             self._lines[request_id] = (
-                self._connection.scalar(
+                request.stored_lines
+                if request.stored_lines is not None
+                else self._connection.scalar(
                     select(func.count())
                     .select_from(history)
                     .where(history.c.request_id == request_id)
                 )
                 or 0
             )
-        saved = dataclasses.replace(request, version=request.version + 1)
+        saved = dataclasses.replace(
+            request, version=request.version + 1, stored_lines=len(request.history)
+        )
         self._saved[saved.reference] = request_id
         self._add_history(request_id, saved)
         self._add_figures(request_id, saved)
@@ -264,7 +270,11 @@ class Transaction:
         ):
             reference = f"{self._prefix}-{request_id:04d}"
             stored = dataclasses.replace(
-                request, reference=reference, service_request_id=reference, version=1
+                request,
+                reference=reference,
+                service_request_id=reference,
+                version=1,
+                stored_lines=len(request.history),
             )
             rows.append(records.request_values(stored) | {"id": request_id, "version": 1})
             saved.append(stored)
