@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
-from junbridge.model import MessageKind
+from junbridge.model import MessageKind, VersionConflict
 from junbridge.testing import make_bridge, make_message
 from junbridge.testing.clock import ManualClock
 
@@ -155,3 +156,23 @@ async def test_merging_keeps_one_conversation_per_chat(bridge, clock):
         second.request.reference,
     }
     assert await bridge.store.get_resident(eva.id) is None
+
+
+async def test_a_copy_read_before_two_accounts_were_linked_is_refused_as_stale(
+    bridge,
+):
+    # A worker read the Telegram account's request (to note something on it), then the
+    # resident linked her accounts: the request now belongs to the resident kept. The
+    # worker's copy still names the one deleted: its save is refused as stale, not
+    # written back.
+    await bridge.receive(make_message("La farola de la calle Real no funciona", **ON_X))
+    noise = await bridge.receive(make_message("Hay música alta en la plaza", **ON_TELEGRAM))
+    read_before = await bridge.requests.get(noise.request.reference)
+    code = await code_from(bridge, ON_TELEGRAM)
+    await command(bridge, f"/vincular {code}", ON_X)
+    person = await bridge.store.find_resident("twitter:2002")
+    noted = dataclasses.replace(read_before, status_notes="la patrulla va de camino")
+    with pytest.raises(VersionConflict):
+        await bridge.store.write(lambda tx: tx.save_request(noted))
+    after = await bridge.requests.get(noise.request.reference)
+    assert after.resident_id == person.id and after.status_notes is None
