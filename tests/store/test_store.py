@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -285,6 +287,39 @@ async def test_datetimes_come_back_utc_aware(store: Store) -> None:
     for value in (stored.requested_datetime, stored.updated_datetime, stored.history[0].at):
         assert value.tzinfo is UTC
     assert stored.requested_datetime == T0
+
+
+async def test_sqlite_keeps_moments_as_the_text_earlier_releases_wrote(tmp_path) -> None:
+    # SQLite compares moments as text: rows written now must read and sort like rows an
+    # earlier junbridge wrote ("YYYY-MM-DD HH:MM:SS.ffffff", naive UTC), and those rows
+    # must read back as the same UTC moments.
+    path = tmp_path / "moments.db"
+    opened = await Store.open(f"sqlite:///{path}")
+    try:
+        madrid = T0.astimezone(ZoneInfo("Europe/Madrid"))
+        on_the_second = T0.replace(microsecond=0)
+        saved = await opened.write(
+            lambda tx: tx.save_request(
+                new_request(requested_datetime=madrid, expected_datetime=on_the_second)
+            )
+        )
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            [(requested, expected)] = db.execute(
+                "SELECT requested_datetime, expected_datetime FROM requests"
+            ).fetchall()
+            assert (requested, expected) == (
+                "2025-03-04 09:30:15.123456",
+                "2025-03-04 09:30:15.000000",
+            )
+            # As an earlier release wrote it (SQLAlchemy's own format): the same moment.
+            db.execute("UPDATE requests SET expected_datetime = '2025-03-05 18:00:00.000000'")
+            db.commit()
+        stored = await opened.get_request(saved.reference)
+        assert stored is not None and stored.requested_datetime == T0
+        assert stored.expected_datetime == datetime(2025, 3, 5, 18, tzinfo=UTC)
+        assert stored.expected_datetime.tzinfo is UTC
+    finally:
+        await opened.close()
 
 
 async def test_naive_datetimes_are_refused(store: Store) -> None:
