@@ -279,7 +279,12 @@ class Bridge:
             # Profile lookups run side by side, not one resident after another.
             completed = await asyncio.gather(*(self.completed(m) for _, m in batch))
             batch = [(inbound_id, m) for (inbound_id, _), m in zip(batch, completed, strict=True)]
-            read = await self.read_for_steps([m for _, m in batch])
+            # Staff at work are not residents: only the others' senders are read.
+            at_desk = [staff.department_for_place(self.departments, m) for _, m in batch]
+            residents_here = [
+                m for (_, m), place in zip(batch, at_desk, strict=True) if place is None
+            ]
+            read = iter(await self.read_for_steps(residents_here) if residents_here else ())
             decided = []
             alone = []
             # Requests as this batch's commit will have stored them: a lamp many residents
@@ -288,21 +293,25 @@ class Bridge:
             # Requests the batch opens at a place (or first places): a later message of the
             # batch reporting the same matter there joins it, once it is stored.
             placed: list[ServiceRequest] = []
-            for (inbound_id, message), (resident, (exchange, usage, near)) in zip(
-                batch, read, strict=True
-            ):
-                if ahead:
-                    near = tuple(
-                        dataclasses.replace(
-                            found,
-                            requests=tuple(ahead.get(r.reference, r) for r in found.requests),
-                        )
-                        for found in near
-                    )
+            for (inbound_id, message), desk in zip(batch, at_desk, strict=True):
                 try:
-                    message, effects = await steps.decide(
-                        self, message, resident, exchange, usage, near
-                    )
+                    if desk is not None:
+                        message, effects = await steps.at_the_desk_of(self, message, desk)
+                    else:
+                        resident, (exchange, usage, near) = next(read)
+                        if ahead:
+                            near = tuple(
+                                dataclasses.replace(
+                                    found,
+                                    requests=tuple(
+                                        ahead.get(r.reference, r) for r in found.requests
+                                    ),
+                                )
+                                for found in near
+                            )
+                        message, effects = await steps.decide(
+                            self, message, resident, exchange, usage, near
+                        )
                 except Exception:
                     alone.append((inbound_id, message))  # handle_held records the failure
                     continue
@@ -385,13 +394,11 @@ class Bridge:
     async def process(self, inbound_id: int, message: Message) -> Handled:
         """Decide what one accepted message changes, then write it in one commit."""
         message = await self.completed(message)
-        if staff.department_for_place(self.departments, message) is not None:
-            # Staff at work: the desk reads nothing about residents.
-            resident = await self.store.resident_for(message.channel, message.sender)
-            context: StepsRead = (None, Usage(), ())
-        else:
+        decided = await steps.at_the_desk(self, message)
+        if decided is None:
             [(resident, context)] = await self.read_for_steps([message])
-        message, effects = await steps.decide(self, message, resident, *context)
+            decided = await steps.decide(self, message, resident, *context)
+        message, effects = decided
         return await commit(self, inbound_id, message, effects)
 
     async def read_for_steps(self, messages: Sequence[Message]) -> list[tuple[Resident, StepsRead]]:

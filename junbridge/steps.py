@@ -44,6 +44,25 @@ def conversation_keys(message: Message) -> tuple[str, ...]:
     return (message.conversation, MOVED) if message.is_private else (message.conversation,)
 
 
+async def at_the_desk(bridge: Bridge, message: Message) -> tuple[Message, Effects] | None:
+    """The staff desk's decision on a message in a staff place; None anywhere else.
+
+    Staff at work are not residents: nothing about the sender is read (or stored).
+    """
+    place = staff.department_for_place(bridge.departments, message)
+    if place is None:
+        return None
+    return await at_the_desk_of(bridge, message, place)
+
+
+async def at_the_desk_of(
+    bridge: Bridge, message: Message, place: Department
+) -> tuple[Message, Effects]:
+    """The decision of ``place``'s desk on a message written there."""
+    message = await bridge.media.localize(message, bridge.channels.get(message.channel))
+    return message, await staff.handle(bridge, message, place)
+
+
 async def decide(
     bridge: Bridge,
     message: Message,
@@ -54,17 +73,17 @@ async def decide(
 ) -> tuple[Message, Effects]:
     """The steps, in order; the first that takes the message says what it changes.
 
-    Blocked or flooding sender, staff desk, resident command, "is it fixed?" answer,
-    edit, department. Steps read; none writes. Returns the message as handled (photos
-    made local) and its Effects. ``open_exchange`` (the resident's open conversation),
-    ``usage`` (what their rate limits count) and ``near`` (the open requests where public
-    departments see the message's matter) are read by the caller, for a whole batch at
-    once (``Bridge.read_for_steps``); the staff desk uses none of them.
+    Staff desk (see :func:`at_the_desk`, which the caller asks first, before reading
+    anything of the sender), blocked or flooding sender, resident command, "is it fixed?"
+    answer, edit, department. Steps read; none writes. Returns the message as handled
+    (photos made local) and its Effects. ``open_exchange`` (the resident's open
+    conversation), ``usage`` (what their rate limits count) and ``near`` (the open requests
+    where public departments see the message's matter) are read by the caller, for a
+    whole batch at once (``Bridge.read_for_steps``).
     """
-    place = staff.department_for_place(bridge.departments, message)
-    if place is not None:
-        message = await bridge.media.localize(message, bridge.channels.get(message.channel))
-        return message, await staff.handle(bridge, message, place)
+    desk = await at_the_desk(bridge, message)
+    if desk is not None:
+        return desk
     at = abuse.sent_at(bridge, message)
     stopped = abuse.check(bridge, message, resident, usage)
     if stopped is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +105,25 @@ async def test_resolve_in_the_thread_of_a_card_600_replies_old_finds_its_request
     handled = await bridge.receive(dataclasses.replace(resolve, thread="1764061200.000100"))
     assert handled.request.reference == request.reference
     assert handled.request.state is Status.RESOLVED
+
+
+async def test_staff_at_work_are_not_taken_for_residents(bridge):
+    # The electrician works in the staff place, alone and among residents' messages
+    # handled together: the town's residents are those who wrote to it, not its staff.
+    request = await lamp(bridge)
+    await bridge.receive(
+        make_message(f"start {request.reference}", user="U0ELECTRIC", **STAFF_PLACE)
+    )
+    resolve = make_message(
+        f"resolve {request.reference} bombilla", user="U0ELECTRIC", **STAFF_PLACE
+    )
+    pothole = make_message("Hay un bache enorme en la plaza", user="vecino")
+    await asyncio.gather(bridge.submit(resolve), bridge.submit(pothole))
+    await bridge.drain()
+    assert (await bridge.requests.get(request.reference)).state is Status.RESOLVED
+    assert len(await bridge.requests.all()) == 2
+    identities = {i for r in await bridge.store.list_residents() for i in r.identities}
+    assert identities == {"twitter:vecina", "telegram:vecino"}
 
 
 async def test_someone_who_is_not_staff_cannot_resolve(bridge):
