@@ -73,17 +73,14 @@ async def decide(
 ) -> tuple[Message, Effects]:
     """The steps, in order; the first that takes the message says what it changes.
 
-    Staff desk (see :func:`at_the_desk`, which the caller asks first, before reading
-    anything of the sender), blocked or flooding sender, resident command, "is it fixed?"
-    answer, edit, department. Steps read; none writes. Returns the message as handled
-    (photos made local) and its Effects. ``open_exchange`` (the resident's open
-    conversation), ``usage`` (what their rate limits count) and ``near`` (the open requests
-    where public departments see the message's matter) are read by the caller, for a
-    whole batch at once (``Bridge.read_for_steps``).
+    For a resident's message: the caller has asked the staff desk first
+    (:func:`at_the_desk`), before reading anything of the sender. Blocked or flooding
+    sender, resident command, "is it fixed?" answer, edit, department. Steps read; none
+    writes. Returns the message as handled (photos made local) and its Effects.
+    ``open_exchange`` (the resident's open conversation), ``usage`` (what their rate limits
+    count) and ``near`` (the open requests where public departments see the message's
+    matter) are read by the caller, for a whole batch at once (``Bridge.read_for_steps``).
     """
-    desk = await at_the_desk(bridge, message)
-    if desk is not None:
-        return desk
     at = abuse.sent_at(bridge, message)
     stopped = abuse.check(bridge, message, resident, usage)
     if stopped is not None:

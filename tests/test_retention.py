@@ -66,6 +66,16 @@ async def report(bridge: Bridge, text: str, **options: Any) -> ServiceRequest:
     return handled.request
 
 
+async def closed_theft_past_its_days(
+    bridge: Bridge, clock: ManualClock, what: str
+) -> ServiceRequest:
+    """Ana's report of a theft of ``what``, closed by the police, 31 days ago."""
+    theft = await report(bridge, f"Me han robado {what}", user="ana")
+    await bridge.set_state(theft.reference, Status.CLOSED, by="agente de guardia")
+    clock.advance(31 * DAY)
+    return theft
+
+
 def photo_file(request: ServiceRequest) -> Path:
     [attachment] = request.attachments
     path = local_path(attachment)
@@ -235,9 +245,7 @@ async def test_a_copy_read_before_anonymizing_cannot_bring_the_words_back(tmp_pa
     # redoes the note on the stored row), never written over the anonymized one.
     bridge = await start(tmp_path, db_url, clock, police={"after_days": 30})
     try:
-        theft = await report(bridge, "Me han robado la bici, soy Ana García", user="ana")
-        await bridge.set_state(theft.reference, Status.CLOSED, by="agente de guardia")
-        clock.advance(31 * DAY)
+        theft = await closed_theft_past_its_days(bridge, clock, "la bici, soy Ana García")
         read_before = await bridge.requests.get(theft.reference)
         assert len(await apply_retention(bridge, now=clock())) == 1
         line = HistoryEntry(at=clock(), by="agente de guardia", action="note", note="Ana llamó")
@@ -256,9 +264,7 @@ async def test_a_copy_read_before_anonymizing_cannot_bring_the_words_back(tmp_pa
 async def test_a_request_reopened_after_anonymizing_is_anonymized_again(tmp_path, db_url, clock):
     bridge = await start(tmp_path, db_url, clock, police={"after_days": 30})
     try:
-        theft = await report(bridge, "Me han robado la bici", user="ana")
-        await bridge.set_state(theft.reference, Status.CLOSED, by="agente de guardia")
-        clock.advance(31 * DAY)
+        theft = await closed_theft_past_its_days(bridge, clock, "la bici")
         assert len(await apply_retention(bridge, now=clock())) == 1
         await bridge.set_state(theft.reference, Status.REOPENED, by="agente de guardia")
         await bridge.set_state(

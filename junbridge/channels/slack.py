@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from junbridge.channels import slack_web
 from junbridge.channels.base import (
     Channel,
     DeliveryError,
@@ -46,6 +47,7 @@ from junbridge.channels.base import (
 from junbridge.channels.slack_events import ACTION_PREFIX, parse
 from junbridge.channels.slack_people import START_WAIT, People
 from junbridge.channels.slack_render import SECTION_LIMIT, escape, preview, render, render_mrkdwn
+from junbridge.channels.slack_web import UNREACHABLE
 from junbridge.config.settings import ChannelSettings, Secret
 from junbridge.hookspecs import hookimpl
 from junbridge.markup import RenderError
@@ -75,7 +77,6 @@ TRANSIENT_ERRORS = frozenset(
 TOKEN_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 )
-UNREACHABLE = (aiohttp.ClientError, TimeoutError, OSError)
 # Looking back for posts a stopped worker made: how many messages, and how much earlier
 # than the reply was queued (the store's clock and Slack's may differ a little).
 LOOK_BACK = 100
@@ -478,12 +479,8 @@ def delivery_error(exc: SlackApiError) -> DeliveryError:
     """What a refused Web API call means for the outbox: wait, retry, or give up."""
     response = exc.response
     error = str(response.get("error") or "unknown_error")
-    if response.status_code == 429 or error == "ratelimited":
-        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
-        try:
-            retry_after = float(headers.get("retry-after", 1))
-        except ValueError:
-            retry_after = 1.0
+    retry_after = slack_web.retry_after(exc)
+    if retry_after is not None:
         return DeliveryError(
             f"Slack rate limit: retry after {retry_after:g} s", retry_after=retry_after
         )

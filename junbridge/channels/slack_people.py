@@ -22,11 +22,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from junbridge.channels.slack_web import UNREACHABLE, retry_after
 from junbridge.text import storable
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ PAGE = 200
 START_WAIT = 3.0
 # A users.list answered 429 is asked again after its Retry-After, at most this long.
 LONGEST_WAIT = 60.0
-UNREACHABLE = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +99,11 @@ class People:
                 response = await client.users_list(
                     limit=PAGE, include_locale=True, cursor=cursor or None
                 )
-            except SlackApiError as exc:
-                if exc.response.status_code == 429:
-                    await asyncio.sleep(retry_after(exc.response.headers))
+            except (SlackApiError, *UNREACHABLE) as exc:
+                wait = retry_after(exc) if isinstance(exc, SlackApiError) else None
+                if wait is not None:
+                    await asyncio.sleep(min(wait, LONGEST_WAIT))
                     continue
-                log.warning("users.list failed (%s): members are looked up as they write", exc)
-                break
-            except UNREACHABLE as exc:
                 log.warning("users.list failed (%s): members are looked up as they write", exc)
                 break
             for user in response.get("members") or ():
@@ -130,16 +127,3 @@ class People:
             finally:
                 first.set()
             await asyncio.sleep(PROFILE_SECONDS)
-
-
-def retry_after(headers: Mapping[str, Any]) -> float:
-    """The seconds a 429's ``Retry-After`` asks for (1 if it does not say), at most
-    ``LONGEST_WAIT``."""
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    if isinstance(value, list):
-        value = value[0] if value else None
-    try:
-        seconds = float(value) if value is not None else 1.0
-    except ValueError:
-        seconds = 1.0
-    return min(max(seconds, 0.0), LONGEST_WAIT)

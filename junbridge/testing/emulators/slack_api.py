@@ -191,7 +191,8 @@ class SlackWorkspace:
         if cursor and cursor not in self.users:
             raise Refused("invalid_cursor")
         start = ids.index(cursor) if cursor else 0
-        limit = int(params.get("limit") or 0) or len(ids)
+        # Without a limit Slack tries to give every member at once.
+        limit = _limit(params) if params.get("limit") else len(ids)
         page = ids[start : start + limit]
         rest = ids[start + limit : start + limit + 1]
         locale = _flag(params.get("include_locale"))
