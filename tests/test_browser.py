@@ -113,13 +113,27 @@ class Page:
 
     async def click(self, css: str) -> None:
         """Click a link or a form's button, and wait for the page it leads to."""
-        from selenium.webdriver.support import expected_conditions
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
         from selenium.webdriver.support.wait import WebDriverWait
 
         old = await self.one("html")
         await self.run((await self.one(css)).click)
+
+        def left(_driver: Any) -> bool:
+            # The old page is gone. Caught mid-navigation, Chromium may say so with "Node
+            # with given id does not belong to the document" instead of a stale element.
+            try:
+                old.is_enabled()
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as exc:
+                if "does not belong to the document" in str(exc):
+                    return True
+                raise
+            return False
+
         wait = WebDriverWait(self.driver, 20)
-        await self.run(wait.until, expected_conditions.staleness_of(old))
+        await self.run(wait.until, left)
         await self.run(
             wait.until, lambda d: d.execute_script("return document.readyState") == "complete"
         )
