@@ -5,7 +5,7 @@ The public API for department and channel plugins lives here: a plugin imports f
 which may move. docs/writing_plugins.md lists what each name is for.
 """
 
-from junbridge.channels.base import Channel, DeliveryError, InvalidPayload, parts_sent
+from junbridge.channels.base import Channel, DeliveryError, Host, InvalidPayload, parts_sent
 from junbridge.config.settings import (
     WEEKDAYS,
     ConfigFile,
@@ -66,6 +66,7 @@ __all__ = [
     "Department",
     "DepartmentSettings",
     "Form",
+    "Host",
     "IllegalTransition",
     "InvalidPayload",
     "JunbridgeError",

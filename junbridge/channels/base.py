@@ -1,8 +1,9 @@
 """The Channel base class: one messenger, inbound parsing and outbound delivery.
 
 A channel turns platform payloads into :class:`Message` values (``parse``), hands them to
-``bridge.submit()`` (which stores them before the platform is answered), and delivers
-:class:`Reply` values (``send``) when the outbox worker asks.
+``host.submit()`` (which stores them before the platform is answered), and delivers
+:class:`Reply` values (``send``) when the outbox worker asks. What it may use of the
+bridge that runs it is :class:`Host`, given at ``start``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from starlette.routing import BaseRoute
 
@@ -20,7 +21,32 @@ from junbridge.model import Attachment, JunbridgeError, Message, Reply
 from junbridge.pacing import UNPACED, Pace
 
 if TYPE_CHECKING:
-    from junbridge.bridge import Bridge
+    from junbridge.config import Config
+    from junbridge.store import Accepted, Store
+
+
+class Host(Protocol):
+    """What a channel uses of the bridge that runs it, given at ``start``.
+
+    ``submit`` hands over what a resident or staff member sent: it is stored (the dedupe
+    point) before it returns, so answer the platform only after it. ``clock`` is the
+    bridge's time (a simulated day in the demo and tests), ``config`` the town's
+    configuration (``config.web.public_url``: where webhooks reach the bridge), ``store``
+    where a polling channel keeps its read position (``get_cursor``/``set_cursor``) and
+    takes the lead among workers (``lead``). Nothing else of the bridge is a channel's to
+    reach.
+    """
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    async def submit(self, message: Message) -> Accepted: ...
 
 
 # Set by the outbox around one send: what records the parts of a long reply as they arrive.
@@ -135,8 +161,9 @@ class Channel:
         """HTTP routes this channel serves (webhooks), mounted on the bridge's web app."""
         return ()
 
-    async def start(self, bridge: Bridge) -> None:
-        """Connect to the platform (webhook registration, polling, sockets)."""
+    async def start(self, bridge: Host) -> None:
+        """Connect to the platform (webhook registration, polling, sockets); keep ``bridge``
+        to hand it what comes in (``bridge.submit``)."""
 
     async def stop(self) -> None:
         """Disconnect; what was accepted is already stored, so nothing is lost."""

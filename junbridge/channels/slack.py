@@ -20,7 +20,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Literal, Self
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -40,6 +40,7 @@ from junbridge.channels import slack_web
 from junbridge.channels.base import (
     Channel,
     DeliveryError,
+    Host,
     InvalidPayload,
     parts_sent,
     reading,
@@ -54,9 +55,6 @@ from junbridge.markup import RenderError
 from junbridge.model import Attachment, JunbridgeError, Message, Reply, Sender
 from junbridge.pacing import Pace, Rate
 from junbridge.text import storable
-
-if TYPE_CHECKING:
-    from junbridge.bridge import Bridge
 
 # Rendering lives in slack_render; these names stay importable from here.
 __all__ = ["SECTION_LIMIT", "SlackChannel", "preview", "render", "render_mrkdwn"]
@@ -135,7 +133,7 @@ class SlackChannel(Channel):
         assert isinstance(settings, SlackChannel.Settings)
         self.options = settings
         self.bot_user_id: str | None = None
-        self._bridge: Bridge | None = None
+        self._bridge: Host | None = None
         self._app: AsyncApp | None = None
         self._http: AsyncSlackRequestHandler | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -163,7 +161,7 @@ class SlackChannel(Channel):
             Route(INTERACTIVITY_PATH, self._endpoint, methods=["POST"]),
         ]
 
-    async def start(self, bridge: Bridge) -> None:
+    async def start(self, bridge: Host) -> None:
         """Build the Bolt app, learn our bot's identity, and connect Socket Mode if chosen."""
         self._bridge = bridge
         # One HTTP session for every Web API call: kept-alive connections, not a new TCP

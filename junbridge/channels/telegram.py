@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 from starlette.requests import Request
@@ -27,7 +27,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder
 
-from junbridge.channels.base import Channel, DeliveryError, InvalidPayload, reading
+from junbridge.channels.base import Channel, DeliveryError, Host, InvalidPayload, reading
 from junbridge.channels.telegram_parse import ALLOWED_UPDATES, message_from, parse_update
 from junbridge.channels.telegram_render import (
     CALLBACK_DATA_LIMIT,
@@ -45,9 +45,6 @@ from junbridge.hookspecs import hookimpl
 from junbridge.model import Attachment, JunbridgeError, Message, MessageKind, Reply
 from junbridge.pacing import UNPACED, Pace, Rate
 from junbridge.text import storable
-
-if TYPE_CHECKING:
-    from junbridge.bridge import Bridge
 
 __all__ = [
     "CALLBACK_DATA_LIMIT",
@@ -132,7 +129,7 @@ class TelegramChannel(Channel):
         super().__init__(settings)
         self.config = settings
         self.application: TelegramApp | None = None
-        self._bridge: Bridge | None = None
+        self._bridge: Host | None = None
         self._poller: asyncio.Task[None] | None = None
         self._offset = 0
         self._stopping = False
@@ -157,7 +154,7 @@ class TelegramChannel(Channel):
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self, bridge: Bridge) -> None:
+    async def start(self, bridge: Host) -> None:
         """Start the bot (getMe), then poll, or register the webhook at the public URL."""
         token = self.config.token.get()
         self._redactor = _Redact(token)
@@ -174,7 +171,7 @@ class TelegramChannel(Channel):
             self._poller = asyncio.create_task(self._poll(), name="junbridge-telegram-polling")
         log.info("telegram: @%s started (%s)", app.bot.username, self.config.mode)
 
-    async def _started_application(self, token: str, bridge: Bridge) -> TelegramApp:
+    async def _started_application(self, token: str, bridge: Host) -> TelegramApp:
         app: TelegramApp = (
             ApplicationBuilder()
             .token(token)
@@ -250,7 +247,7 @@ class TelegramChannel(Channel):
             f"Telegram is unreachable at {self.config.api_url}: {self._redacted(exc)}"
         )
 
-    def webhook_url(self, bridge: Bridge) -> str:
+    def webhook_url(self, bridge: Host) -> str:
         """The URL Telegram posts to: the bridge's public URL; never with the token in it."""
         return bridge.config.web.public_url.rstrip("/") + WEBHOOK_PATH
 

@@ -23,7 +23,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Literal, Self
 
 import aiohttp
 import tweepy  # type: ignore[import-untyped]
@@ -38,6 +38,7 @@ from junbridge.channels import twitter_parse
 from junbridge.channels.base import (
     Channel,
     DeliveryError,
+    Host,
     InvalidPayload,
     parts_sent,
     reading,
@@ -67,9 +68,6 @@ from junbridge.model import Attachment, JunbridgeError, Message, Reply
 from junbridge.pacing import Pace, Rate
 from junbridge.text import storable
 from junbridge.web.paths import request_url
-
-if TYPE_CHECKING:
-    from junbridge.bridge import Bridge
 
 __all__ = [
     "CHOICE_HINTS",
@@ -159,7 +157,7 @@ class TwitterChannel(Channel):
         self.poll_in_background = poll_in_background
         self.client: Any = None
         self.user_id: str | None = getattr(settings, "user_id", None)
-        self._bridge: Bridge | None = None
+        self._bridge: Host | None = None
         self._session: aiohttp.ClientSession | None = None
         self._poller: asyncio.Task[None] | None = None
         self._paused_until: dict[str, datetime] = {}
@@ -207,7 +205,7 @@ class TwitterChannel(Channel):
     def _user_context(self) -> bool:
         return self.settings.access_token is not None
 
-    async def start(self, bridge: Bridge) -> None:
+    async def start(self, bridge: Host) -> None:
         """Open the HTTP session, learn our user id, and start polling in polling mode."""
         settings = self.settings
         if settings.bearer_token is None and not self._user_context:
@@ -295,7 +293,7 @@ class TwitterChannel(Channel):
                 log.warning("X rate limit on %s: pausing it for %.0fs", endpoint, wait)
         return new
 
-    async def _read_mentions(self, bridge: Bridge) -> int:
+    async def _read_mentions(self, bridge: Host) -> int:
         since = await bridge.store.get_cursor(MENTIONS_CURSOR)
         pages: list[Any] = []
         token = None
@@ -324,7 +322,7 @@ class TwitterChannel(Channel):
             await bridge.store.set_cursor(MENTIONS_CURSOR, str(newest))
         return new
 
-    async def _read_dms(self, bridge: Bridge) -> int:
+    async def _read_dms(self, bridge: Host) -> int:
         # /2/dm_events has no since_id: keep the newest id seen and skip what is older.
         since = int(await bridge.store.get_cursor(DMS_CURSOR) or 0)
         page = await self.client.get_direct_message_events(
@@ -343,13 +341,13 @@ class TwitterChannel(Channel):
             await bridge.store.set_cursor(DMS_CURSOR, str(max(ids)))
         return new
 
-    async def _submit(self, bridge: Bridge, messages: Sequence[Message]) -> int:
+    async def _submit(self, bridge: Host, messages: Sequence[Message]) -> int:
         new = 0
         for message in messages:
             new += (await bridge.submit(message)).is_new
         return new
 
-    def _started(self) -> Bridge:
+    def _started(self) -> Host:
         if self._bridge is None or self.client is None:
             raise RuntimeError("the twitter channel is not started")
         return self._bridge
