@@ -55,18 +55,22 @@ def changed_copy(value: _T, **changes: Any) -> _T:
     A request is copied several times while a message is decided (opened, noted,
     transitions, a promise): ``replace`` asked each of its 33 fields again what kind of
     field it is and ran ``__init__`` over all of them, which is for values that check
-    themselves there (``Message``). Not for a class with ``__post_init__``; a name that is
-    not a field raises as ``replace`` does.
+    themselves there (``Message``). Not for a class with ``__post_init__`` or a field
+    ``__init__`` sets itself (``init=False``); a name that is not a field raises as
+    ``replace`` does.
     """
     kind = type(value)
     known = _COPIED.get(kind)
     if known is None:
         if hasattr(kind, "__post_init__"):
             raise TypeError(f"{kind.__name__} checks itself in __post_init__: use replace")
-        names = tuple(f.name for f in dataclasses.fields(kind))  # type: ignore[arg-type]
+        declared = dataclasses.fields(kind)  # type: ignore[arg-type]
+        if not all(f.init for f in declared):
+            raise TypeError(f"{kind.__name__} sets some fields itself: use replace")
+        names = tuple(f.name for f in declared)
         known = _COPIED[kind] = (names, frozenset(names))
-    names, fields = known
-    unknown = [name for name in changes if name not in fields]
+    names, settable = known
+    unknown = [name for name in changes if name not in settable]
     if unknown:
         raise TypeError(f"{kind.__name__} has no field {', '.join(sorted(unknown))}")
     copy = object.__new__(kind)

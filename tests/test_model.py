@@ -137,3 +137,13 @@ def test_a_value_that_checks_itself_is_not_copied_around_its_checks():
     )
     with pytest.raises(TypeError, match="__post_init__"):
         changed_copy(message, text="otra")
+
+
+def test_a_value_that_sets_a_field_itself_is_left_to_replace():
+    @dataclasses.dataclass(frozen=True)
+    class Counted:
+        name: str
+        seen: int = dataclasses.field(default=0, init=False)
+
+    with pytest.raises(TypeError, match="sets some fields itself"):
+        changed_copy(Counted(name="farola"), name="otra")
