@@ -11,7 +11,7 @@ import pytest
 from junbridge.channels.base import Channel, DeliveryError
 from junbridge.config.settings import ChannelSettings
 from junbridge.model import Reply
-from junbridge.outbox import REQUEUE_EVERY, STUCK_AFTER, Outbox
+from junbridge.outbox import REQUEUE_EVERY, STUCK_AFTER, Outbox, wait_until
 from junbridge.pacing import UNPACED, Pace, Rate
 from junbridge.store import Store
 from junbridge.testing.clock import ManualClock
@@ -419,3 +419,27 @@ async def test_a_channel_that_is_held_up_never_holds_another_s_replies(db_url: s
         stop.set()
         await running
         await store.close()
+
+
+class SteppingClock:
+    """A clock that moves a millisecond each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+
+async def test_a_paced_send_does_not_go_before_its_moment():
+    clock = SteppingClock()
+    due = clock.now + timedelta(milliseconds=5)
+    await wait_until(due, clock)
+    assert clock.now >= due
+
+
+async def test_a_clock_that_stands_still_does_not_hold_the_outbox():
+    still = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    # The moment never comes by this clock: the wait ends all the same, a few ms later.
+    await asyncio.wait_for(wait_until(still + timedelta(milliseconds=3), lambda: still), 5)
