@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 from junbridge.text import storable
 
@@ -43,40 +43,6 @@ def plain(value: Any) -> Any:
 # Values ``plain`` returns as they are, without asking what they are (most fields).
 _AS_IS = frozenset({str, int, float, bool, type(None), dict})
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-# The fields ``changed_copy`` copies, and the same as a set, per class.
-_COPIED: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
-
-_T = TypeVar("_T")
-
-
-def changed_copy(value: _T, **changes: Any) -> _T:
-    """``dataclasses.replace`` for junbridge's frozen values, at half its cost.
-
-    A request is copied several times while a message is decided (opened, noted,
-    transitions, a promise): ``replace`` asked each of its 33 fields again what kind of
-    field it is and ran ``__init__`` over all of them, which is for values that check
-    themselves there (``Message``). Not for a class with ``__post_init__`` or a field
-    ``__init__`` sets itself (``init=False``); a name that is not a field raises as
-    ``replace`` does.
-    """
-    kind = type(value)
-    known = _COPIED.get(kind)
-    if known is None:
-        if hasattr(kind, "__post_init__"):
-            raise TypeError(f"{kind.__name__} checks itself in __post_init__: use replace")
-        declared = dataclasses.fields(kind)  # type: ignore[arg-type]
-        if not all(f.init for f in declared):
-            raise TypeError(f"{kind.__name__} sets some fields itself: use replace")
-        names = tuple(f.name for f in declared)
-        known = _COPIED[kind] = (names, frozenset(names))
-    names, settable = known
-    unknown = [name for name in changes if name not in settable]
-    if unknown:
-        raise TypeError(f"{kind.__name__} has no field {', '.join(sorted(unknown))}")
-    copy = object.__new__(kind)
-    for name in names:
-        object.__setattr__(copy, name, changes[name] if name in changes else getattr(value, name))
-    return copy
 
 
 class JunbridgeError(Exception):
@@ -441,7 +407,7 @@ class ServiceRequest:
         entry = HistoryEntry(
             at=when, by=by, action=target.value, state=target, note=note, channel=channel
         )
-        return changed_copy(
+        return dataclasses.replace(
             self, state=target, updated_datetime=when, history=(*self.history, entry)
         )
 
@@ -452,7 +418,9 @@ class ServiceRequest:
         entry = HistoryEntry(
             at=at, by=by, action=action, note=note, channel=changes.pop("via", None)
         )
-        return changed_copy(self, updated_datetime=at, history=(*self.history, entry), **changes)
+        return dataclasses.replace(
+            self, updated_datetime=at, history=(*self.history, entry), **changes
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

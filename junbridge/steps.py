@@ -20,15 +20,7 @@ from junbridge import conversations
 from junbridge.departments import Conversation, Department, Outcome
 from junbridge.desk import abuse, commands, followup, leaving, nearby, staff, unreadable
 from junbridge.effects import Effects
-from junbridge.model import (
-    Message,
-    MessageKind,
-    Reply,
-    Resident,
-    ServiceRequest,
-    Status,
-    changed_copy,
-)
+from junbridge.model import Message, MessageKind, Reply, Resident, ServiceRequest, Status
 from junbridge.requests import outcomes, timers
 from junbridge.store import ConversationState
 from junbridge.store.nearby import Found
@@ -96,7 +88,7 @@ async def decide(
     message = await bridge.media.localize(message, bridge.channels.get(message.channel))
     message, effects = await resident_steps(bridge, message, resident, open_exchange, near)
     # Passed the limits: it counts toward them once committed, whatever became of it.
-    return message, changed_copy(effects, counted=(resident.id, at))
+    return message, dataclasses.replace(effects, counted=(resident.id, at))
 
 
 async def resident_steps(

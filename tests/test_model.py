@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +14,6 @@ from junbridge.model import (
     Sender,
     ServiceRequest,
     Status,
-    changed_copy,
 )
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -102,48 +100,3 @@ def test_message_round_trips_through_json_and_requires_utc():
             sender=Sender(id="1"),
             sent_at=datetime(2026, 1, 1),
         )
-
-
-def test_a_changed_copy_is_what_replace_gives_and_leaves_the_original_alone():
-    lamp = dataclasses.replace(request(), stored_lines=1, details={"lamp": "12"})
-    copy = changed_copy(lamp, description="farola 12 apagada", assignee="U0ELECTRIC")
-    assert copy == dataclasses.replace(lamp, description="farola 12 apagada", assignee="U0ELECTRIC")
-    # Every field, those left out of comparisons too.
-    assert [getattr(copy, f.name) for f in dataclasses.fields(copy)] == [
-        getattr(
-            dataclasses.replace(lamp, description="farola 12 apagada", assignee="U0ELECTRIC"),
-            f.name,
-        )
-        for f in dataclasses.fields(copy)
-    ]
-    assert lamp.description == "farola apagada" and lamp.assignee is None
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        copy.description = "otra"  # type: ignore[misc]
-
-
-def test_a_changed_copy_refuses_a_field_the_value_does_not_have():
-    with pytest.raises(TypeError, match="no field descripton"):
-        changed_copy(request(), descripton="typo")
-
-
-def test_a_value_that_checks_itself_is_not_copied_around_its_checks():
-    message = Message(
-        channel="telegram",
-        platform_id="1",
-        conversation="1",
-        sender=Sender(id="1"),
-        text="farola",
-        sent_at=NOW,
-    )
-    with pytest.raises(TypeError, match="__post_init__"):
-        changed_copy(message, text="otra")
-
-
-def test_a_value_that_sets_a_field_itself_is_left_to_replace():
-    @dataclasses.dataclass(frozen=True)
-    class Counted:
-        name: str
-        seen: int = dataclasses.field(default=0, init=False)
-
-    with pytest.raises(TypeError, match="sets some fields itself"):
-        changed_copy(Counted(name="farola"), name="otra")

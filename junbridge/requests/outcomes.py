@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
 from junbridge.departments import Change, Department, Say
 from junbridge.markup import Markup
-from junbridge.model import Message, Reply, Resident, ServiceRequest, Status, changed_copy
+from junbridge.model import Message, Reply, Resident, ServiceRequest, Status
 from junbridge.privacy import public_reply
 
 
@@ -102,7 +103,7 @@ def filed(
         request, Change(states=change.states, note=change.note), by=by, channel=via, now=now
     )
     if request.expected_datetime is None and request.state not in DONE:
-        request = changed_copy(request, expected_datetime=department.promise(at=now))
+        request = dataclasses.replace(request, expected_datetime=department.promise(at=now))
     return request
 
 
@@ -143,7 +144,7 @@ def changed(
     request = applied(request, change, by=by, channel=message.channel, now=now)
     # A promise only for work still to do: a menu answered on the spot needs none.
     if request.expected_datetime is None and request.state not in DONE:
-        request = changed_copy(request, expected_datetime=department.promise(at=now))
+        request = dataclasses.replace(request, expected_datetime=department.promise(at=now))
     return request
 
 
@@ -176,7 +177,7 @@ def applied(
     if change.attachments:
         fields["attachments"] = (*request.attachments, *change.attachments)
     if fields:
-        request = changed_copy(request, **fields)
+        request = dataclasses.replace(request, **fields)  # type: ignore[arg-type]
         if not change.states:
             # Kept in history so the store saves it and staff can see what changed.
             request = request.noted(
