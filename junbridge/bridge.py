@@ -26,7 +26,7 @@ from junbridge.channels.base import Channel
 from junbridge.commit import commit, committed, write, write_all
 from junbridge.config import Config, plugins_dir_of
 from junbridge.departments import Change, Department, DepartmentContext
-from junbridge.desk import abuse, nearby, staff
+from junbridge.desk import abuse, followup, nearby, staff
 from junbridge.effects import Effects
 from junbridge.handled import Handled, Requests
 from junbridge.inbound import InboundQueue
@@ -52,7 +52,9 @@ from junbridge.store.records import Usage
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-StepsRead = tuple[ConversationState | None, Usage, tuple[Found, ...]]
+StepsRead = tuple[
+    ConversationState | None, Usage, tuple[Found, ...], tuple[ServiceRequest, ...] | None
+]
 """What the steps read about one message before deciding (see ``Bridge.read_for_steps``)."""
 # How long the worker waits for a platform to complete a message (a profile lookup).
 COMPLETE_TIMEOUT = 3.0
@@ -298,7 +300,9 @@ class Bridge:
                     if desk is not None:
                         message, effects = await steps.at_the_desk_of(self, message, desk)
                     else:
-                        resident, (exchange, usage, near) = next(read)
+                        resident, (exchange, usage, near, waiting) = next(read)
+                        if ahead and waiting:
+                            waiting = tuple(ahead.get(r.reference, r) for r in waiting)
                         if ahead:
                             near = tuple(
                                 dataclasses.replace(
@@ -310,7 +314,7 @@ class Bridge:
                                 for found in near
                             )
                         message, effects = await steps.decide(
-                            self, message, resident, exchange, usage, near
+                            self, message, resident, exchange, usage, near, waiting
                         )
                 except Exception:
                     alone.append((inbound_id, message))  # handle_held records the failure
@@ -406,7 +410,9 @@ class Bridge:
         one trip: their open exchange in that chat, what their rate limits count, and the
         open requests where each public department sees the message's matter (its
         location, a street, a lamp number: ``Department.where``), which a report there may
-        join. Senders new to the town (or with a new name) are written in one more trip."""
+        join, and, for a message that could answer "is it fixed?" or the rating, the
+        requests waiting for that answer. Senders new to the town (or with a new name) are
+        written in one more trip."""
         earliest = min(abuse.sent_at(self, m) for m in messages)
         places = [self.places_seen(m) for m in messages]
         read = await self.store.batch_context(
@@ -414,6 +420,7 @@ class Bridge:
             now=self.clock(),
             since=earliest - abuse.DAY,
             places=[place for seen in places for place in seen],
+            answering=[followup.may_be_an_answer(m) for m in messages],
         )
         unknown = [
             (m.channel, m.sender)
@@ -429,8 +436,10 @@ class Bridge:
         found = iter([requests or () for requests in read.near])
         near = [tuple(Found(place=p, requests=next(found)) for p in seen) for seen in places]
         return [
-            (r, (exchange, read.usages.get(r.id, Usage()), n))
-            for r, exchange, n in zip(residents, read.exchanges, near, strict=True)
+            (r, (exchange, read.usages.get(r.id, Usage()), n, waiting))
+            for r, exchange, n, waiting in zip(
+                residents, read.exchanges, near, read.awaiting, strict=True
+            )
         ]
 
     def places_seen(self, message: Message) -> list[Place]:

@@ -70,6 +70,7 @@ async def decide(
     open_exchange: ConversationState | None,
     usage: Usage,
     near: Sequence[Found] = (),
+    awaiting: Sequence[ServiceRequest] | None = None,
 ) -> tuple[Message, Effects]:
     """The steps, in order; the first that takes the message says what it changes.
 
@@ -86,7 +87,9 @@ async def decide(
     if stopped is not None:
         return message, stopped  # kept, not handled, nothing fetched
     message = await bridge.media.localize(message, bridge.channels.get(message.channel))
-    message, effects = await resident_steps(bridge, message, resident, open_exchange, near)
+    message, effects = await resident_steps(
+        bridge, message, resident, open_exchange, near, awaiting
+    )
     # Passed the limits: it counts toward them once committed, whatever became of it.
     return message, dataclasses.replace(effects, counted=(resident.id, at))
 
@@ -97,13 +100,16 @@ async def resident_steps(
     resident: Resident,
     open_exchange: ConversationState | None,
     near: Sequence[Found] = (),
+    awaiting: Sequence[ServiceRequest] | None = None,
 ) -> tuple[Message, Effects]:
     """Resident command, "is it fixed?" answer, edit, department: the first that takes
-    the message."""
-    for step in (commands.handle, followup.answer):
-        effects = await step(bridge, message, resident)
-        if effects is not None:
-            return message, effects
+    the message. ``awaiting``: the requests waiting for this resident's answer, if read
+    with the batch (else the answer step reads them, should the message be one)."""
+    effects = await commands.handle(bridge, message, resident)
+    if effects is None:
+        effects = await followup.answer(bridge, message, resident, awaiting)
+    if effects is not None:
+        return message, effects
     if message.kind is MessageKind.EDIT and message.edit_of:
         edited = await edit_effects(bridge, message)
         if edited is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -259,3 +260,38 @@ async def test_staff_act_on_their_requests_from_any_staff_place_and_only_on_thei
         assert done.request.state is Status.RESOLVED
     finally:
         await bridge.close()
+
+
+async def test_answers_arriving_together_each_reach_the_request_that_asked(bridge, clock):
+    # Ana reports lamp 5 and Berta reports it again (she joins Ana's request); Carlos and
+    # Diego report lamps 6 and 7. All are resolved, and a day later everyone is asked.
+    reports = {}
+    for user, number in (("ana", 5), ("berta", 5), ("carlos", 6), ("diego", 7)):
+        text = f"La farola {number} de la calle Real no funciona"
+        reports[user] = (await bridge.receive(make_message(text, user=user))).request
+    assert reports["berta"].reference == reports["ana"].reference
+    for user in ("ana", "carlos", "diego"):
+        await bridge.receive(staff_says(f"resolve {reports[user].reference}"))
+    clock.advance(24 * 3600)
+    await scheduler.tick(bridge)
+
+    # Their answers arrive in one burst with a new report: the worker reads and decides
+    # them together. Each answer reaches the request that asked that resident.
+    burst = [
+        make_message("sí", user="berta"),
+        make_message("no, sigue apagada", user="carlos"),
+        make_message("sí", user="diego"),
+        make_message("La farola 8 de la calle Real no funciona", user="elena"),
+    ]
+    await asyncio.gather(*(bridge.submit(m) for m in burst))
+    await bridge.drain()
+
+    state = {u: (await bridge.requests.get(r.reference)).state for u, r in reports.items()}
+    assert state == {
+        "ana": Status.CLOSED,  # Berta, who reported it too, said it is fixed
+        "berta": Status.CLOSED,
+        "carlos": Status.REOPENED,
+        "diego": Status.CLOSED,
+    }
+    new = [r for r in await bridge.requests.all() if r.address_id == "lamp-8"]
+    assert [r.state for r in new] == [Status.ASSIGNED]

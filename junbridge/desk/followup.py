@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -66,12 +67,18 @@ def _without(details: object, key: str) -> dict[str, object]:
 
 
 async def awaiting(
-    bridge: Bridge, message: Message, resident: Resident
+    bridge: Bridge,
+    message: Message,
+    resident: Resident,
+    waiting: Sequence[ServiceRequest] | None = None,
 ) -> tuple[ServiceRequest, Reporter] | None:
     """The request waiting for this resident's answer in this chat, if any, and the
-    resident as one who reported it (the first, or one who reported it again)."""
-    # Only requests this resident reported with a question pending: indexed lookups.
-    for request in await bridge.store.awaiting_answer(resident.id):
+    resident as one who reported it (the first, or one who reported it again).
+    ``waiting``: the resident's requests with a question pending, if already read."""
+    if waiting is None:
+        # Only requests this resident reported with a question pending: indexed lookups.
+        waiting = await bridge.store.awaiting_answer(resident.id)
+    for request in waiting:
         if request.details.get("awaiting") not in ("fixed", "rating"):
             continue
         for reporter in request.reported_by:
@@ -118,11 +125,21 @@ def understood(message: Message, request: ServiceRequest) -> tuple[str, str] | N
     return None
 
 
-async def answer(bridge: Bridge, message: Message, resident: Resident) -> Effects | None:
-    """Handle a resident's answer to "is it fixed?" or to the rating; None if it is not one."""
+async def answer(
+    bridge: Bridge,
+    message: Message,
+    resident: Resident,
+    waiting: Sequence[ServiceRequest] | None = None,
+) -> Effects | None:
+    """Handle a resident's answer to "is it fixed?" or to the rating; None if it is not one.
+
+    ``waiting``: the requests waiting for this resident's answer, if the caller read them
+    (with the rest of a batch); else they are read here, only if the message could be an
+    answer at all.
+    """
     if not may_be_an_answer(message):
         return None
-    found = await awaiting(bridge, message, resident)
+    found = await awaiting(bridge, message, resident, waiting)
     if found is None:
         return None
     request, reporter = found

@@ -27,7 +27,6 @@ from sqlalchemy import (
     make_url,
     select,
     tuple_,
-    union,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from junbridge.model import Message, Reply, Resident, Sender, ServiceRequest, Status
 from junbridge.store import (
+    answers,
     deliveries,
     detours,
     intake,
@@ -51,13 +51,11 @@ from junbridge.store import engine as engines
 from junbridge.store import residents as people
 from junbridge.store.records import Accepted, ConversationState, OutboxRow, Timer, Usage
 from junbridge.store.schema import (
-    AWAITING,
     REQUEST_IS_OPEN,
     conversations,
     cursors,
     inbound,
     outbox,
-    reporters,
     requests,
     residents,
     timers,
@@ -84,6 +82,9 @@ class BatchRead:
     exchanges: builtins.list[ConversationState | None]
     usages: dict[int, Usage]
     near: builtins.list[tuple[ServiceRequest, ...] | None]
+    #: The requests waiting for each sender's answer, read where ``answering`` asked
+    #: (nothing waits for a new sender); None where it did not.
+    awaiting: builtins.list[tuple[ServiceRequest, ...] | None]
 
 
 # Built once; the rate limits read them for every batch of messages.
@@ -432,11 +433,14 @@ class Store:
         now: datetime,
         since: datetime,
         places: Sequence[nearby.Place | None] = (),
+        answering: Sequence[bool] = (),
     ) -> BatchRead:
         """What a batch of messages needs read before deciding, on one connection in one
         trip to the store's thread: the resident behind each ``(channel, sender,
         conversation keys)``, their open exchange in that chat, what their rate limits
-        count, and the open requests near each message's place (None where it has none).
+        count, the open requests near each message's place (None where it has none), and,
+        where ``answering`` says the message could answer a question, the requests waiting
+        for that sender's answer.
 
         A sender nobody knows has no exchange and nothing counted; they (and senders whose
         name or handle changed) are written by :meth:`residents_for_new`."""
@@ -449,12 +453,20 @@ class Store:
                 if resident_id is not None
             ]
             exchanges = iter(_conversations(connection, known, now) if known else [])
+            asked = [*answering, *[False] * (len(wanted) - len(answering))]
+            waiting = answers.awaiting(
+                connection, [i for i, a in zip(ids, asked, strict=True) if i is not None and a]
+            )
             return BatchRead(
                 residents=found,
                 new=[i is None for i in ids],
                 exchanges=[None if i is None else next(exchanges) for i in ids],
                 usages=_usage(connection, [i for i in ids if i is not None], since),
                 near=nearby.open_near(connection, places),
+                awaiting=[
+                    (() if i is None else waiting.get(i, ())) if a else None
+                    for i, a in zip(ids, asked, strict=True)
+                ],
             )
 
         return await self.read(read)
@@ -798,16 +810,8 @@ class Store:
     async def awaiting_answer(self, resident_id: int) -> builtins.list[ServiceRequest]:
         """The resident's requests with a question to them not answered yet, theirs or
         joined (indexed lookups: usually none, or one)."""
-        joined = select(reporters.c.request_id).where(reporters.c.resident_id == resident_id)
-        # Two lookups, each through its index: theirs by ix_requests_awaiting, those they
-        # joined by ix_reporters_resident_id (an OR of the two would read every request
-        # the resident ever made).
-        waiting = union(
-            select(requests.c.id).where(requests.c.resident_id == resident_id, AWAITING),
-            select(requests.c.id).where(requests.c.id.in_(joined), AWAITING),
-        )
-        query = select(requests).where(requests.c.id.in_(waiting)).order_by(requests.c.id.desc())
-        return await self.read(lambda connection: records.load_requests(connection, query))
+        found = await self.read(lambda connection: answers.awaiting(connection, [resident_id]))
+        return builtins.list(found.get(resident_id, ()))
 
     async def conversations_about(self, reference: str) -> builtins.list[ConversationState]:
         """The open exchanges about request ``reference``."""
