@@ -412,7 +412,7 @@ class Bridge:
         location, a street, a lamp number: ``Department.where``), which a report there may
         join, and, for a message that could answer "is it fixed?" or the rating, the
         requests waiting for that answer. Senders new to the town (or with a new name) are
-        written in one more trip."""
+        written in one more trip; a lone message's, in the same one."""
         earliest = min(abuse.sent_at(self, m) for m in messages)
         places = [self.places_seen(m) for m in messages]
         read = await self.store.batch_context(
@@ -421,6 +421,8 @@ class Bridge:
             since=earliest - abuse.DAY,
             places=[place for seen in places for place in seen],
             answering=[followup.may_be_an_answer(m) for m in messages],
+            # A lone message's new sender is written with the reads: one trip, not two.
+            write_new=len(messages) == 1,
         )
         unknown = [
             (m.channel, m.sender)

@@ -6,6 +6,7 @@ import asyncio
 import builtins
 import collections
 import contextlib
+import dataclasses
 import functools
 import os
 import socket
@@ -434,6 +435,7 @@ class Store:
         since: datetime,
         places: Sequence[nearby.Place | None] = (),
         answering: Sequence[bool] = (),
+        write_new: bool = False,
     ) -> BatchRead:
         """What a batch of messages needs read before deciding, on one connection in one
         trip to the store's thread: the resident behind each ``(channel, sender,
@@ -443,7 +445,10 @@ class Store:
         for that sender's answer.
 
         A sender nobody knows has no exchange and nothing counted; they (and senders whose
-        name or handle changed) are written by :meth:`residents_for_new`."""
+        name or handle changed) are written by :meth:`residents_for_new`, or, with
+        ``write_new``, in this same transaction (on SQLite it then takes the writer's turn
+        while it reads: right for a lone message, not for a batch whose webhooks wait).
+        """
 
         def read(connection: Connection) -> BatchRead:
             found, ids = people.known_senders(connection, [(c, s) for c, s, _ in wanted])
@@ -469,7 +474,37 @@ class Store:
                 ],
             )
 
-        return await self.read(read)
+        if not write_new:
+            return await self.read(read)
+
+        def read_and_write(tx: Transaction, *, careful: bool) -> BatchRead:
+            got = read(tx.connection)
+            unknown = [
+                (c, s) for (c, s, _), r in zip(wanted, got.residents, strict=True) if r is None
+            ]
+            if not unknown:
+                # Nothing to write: end it as the read it was (no commit to make durable).
+                tx.connection.rollback()
+                return got
+            # Each just read as new to the town is created without reading it again (unless
+            # another worker created one meanwhile: then it is done again, carefully).
+            all_new = not careful and all(
+                new for r, new in zip(got.residents, got.new, strict=True) if r is None
+            )
+            written = iter(
+                people.get_or_create_all(tx.connection, unknown, now=self.clock(), all_new=all_new)
+            )
+            residents: builtins.list[Resident | None] = [
+                r if r is not None else next(written) for r in got.residents
+            ]
+            return dataclasses.replace(got, residents=residents)
+
+        for attempt in range(3):
+            try:
+                return await self.write(functools.partial(read_and_write, careful=attempt > 0))
+            except IntegrityError:
+                continue  # another worker created one of them meanwhile
+        raise RuntimeError("could not store the senders of a batch")
 
     async def open_near(self, place: nearby.Place) -> tuple[ServiceRequest, ...]:
         """The open public requests of ``place``'s department there: in the box around its

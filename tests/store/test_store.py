@@ -264,6 +264,33 @@ async def test_a_sender_read_as_new_but_created_meanwhile_is_the_same_resident(
         await two.close()
 
 
+async def test_lone_first_messages_on_two_workers_create_one_resident(db_url: str) -> None:
+    """A lone message's new sender is written with the reads before deciding; the same
+    first message read by two workers at once (a platform delivering it to both) still
+    makes one resident, and a later read finds them as they are, writing nothing."""
+    one, two = await Store.open(db_url), await Store.open(db_url)
+    try:
+        luis = Sender(id="U7", name="Luis")
+
+        async def lone(store: Store) -> Any:
+            read = await store.batch_context(
+                [("slack", luis, ["D7"])], now=T0, since=T0 - timedelta(days=1), write_new=True
+            )
+            [resident] = read.residents
+            assert resident is not None
+            return resident
+
+        found = await asyncio.gather(*(lone(s) for s in (one, two, one, two)))
+        assert len({r.id for r in found}) == 1 and found[0].identities == ("slack:U7",)
+        assert len(await one.list_residents()) == 1
+        # Known now: read as is (their name unchanged), nobody created again.
+        assert await lone(two) == found[0]
+        assert len(await two.list_residents()) == 1
+    finally:
+        await one.close()
+        await two.close()
+
+
 async def test_verifying_and_language(store: Store) -> None:
     ana = await store.resident_for("telegram", Sender(id="42"))
     madrid = T0.astimezone(ZoneInfo("Europe/Madrid"))
