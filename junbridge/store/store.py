@@ -332,13 +332,23 @@ class Store:
         date, in one write. ``all_new``: each was just read as new to the town (they are
         created without reading them again; if another worker created one meanwhile, the
         write is done again the careful way)."""
-        for attempt in range(3):
+        return await self._write_senders(
+            lambda tx, careful: _residents_of(
+                senders, tx, now=self.clock(), all_new=all_new and not careful
+            )
+        )
+
+    async def _write_senders(self, work: Callable[[Transaction, bool], T]) -> T:
+        """``work(tx, careful)`` in a write transaction that may create new senders; done
+        again with ``careful`` set if another worker created one of them meanwhile (the
+        database refuses the second identity)."""
+        for careful in (False, True, True):
+
+            def attempt(tx: Transaction, careful: bool = careful) -> T:
+                return work(tx, careful)
+
             try:
-                return await self.write(
-                    functools.partial(
-                        _residents_of, senders, now=self.clock(), all_new=all_new and not attempt
-                    )
-                )
+                return await self.write(attempt)
             except IntegrityError:
                 continue  # another worker created one of them meanwhile
         raise RuntimeError("could not store the senders of a batch")
@@ -477,7 +487,7 @@ class Store:
         if not write_new:
             return await self.read(read)
 
-        def read_and_write(tx: Transaction, *, careful: bool) -> BatchRead:
+        def read_and_write(tx: Transaction, careful: bool) -> BatchRead:
             got = read(tx.connection)
             unknown = [
                 (c, s) for (c, s, _), r in zip(wanted, got.residents, strict=True) if r is None
@@ -499,12 +509,7 @@ class Store:
             ]
             return dataclasses.replace(got, residents=residents)
 
-        for attempt in range(3):
-            try:
-                return await self.write(functools.partial(read_and_write, careful=attempt > 0))
-            except IntegrityError:
-                continue  # another worker created one of them meanwhile
-        raise RuntimeError("could not store the senders of a batch")
+        return await self._write_senders(read_and_write)
 
     async def open_near(self, place: nearby.Place) -> tuple[ServiceRequest, ...]:
         """The open public requests of ``place``'s department there: in the box around its
