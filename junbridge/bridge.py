@@ -52,9 +52,7 @@ from junbridge.store.records import Usage
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-StepsRead = tuple[
-    ConversationState | None, Usage, tuple[Found, ...], tuple[ServiceRequest, ...] | None
-]
+StepsRead = tuple[ConversationState | None, Usage, tuple[Found, ...], tuple[ServiceRequest, ...]]
 """What the steps read about one message before deciding (see ``Bridge.read_for_steps``)."""
 # How long the worker waits for a platform to complete a message (a profile lookup).
 COMPLETE_TIMEOUT = 3.0
@@ -412,7 +410,7 @@ class Bridge:
         location, a street, a lamp number: ``Department.where``), which a report there may
         join, and, for a message that could answer "is it fixed?" or the rating, the
         requests waiting for that answer. Senders new to the town (or with a new name) are
-        written in one more trip; a lone message's, in the same one."""
+        written by the store on the way (see ``Store.batch_context``)."""
         earliest = min(abuse.sent_at(self, m) for m in messages)
         places = [self.places_seen(m) for m in messages]
         read = await self.store.batch_context(
@@ -421,26 +419,14 @@ class Bridge:
             since=earliest - abuse.DAY,
             places=[place for seen in places for place in seen],
             answering=[followup.may_be_an_answer(m) for m in messages],
-            # A lone message's new sender is written with the reads: one trip, not two.
-            write_new=len(messages) == 1,
         )
-        unknown = [
-            (m.channel, m.sender)
-            for m, r in zip(messages, read.residents, strict=True)
-            if r is None
-        ]
-        all_new = all(new for r, new in zip(read.residents, read.new, strict=True) if r is None)
-        written = iter(
-            await self.store.residents_for_new(unknown, all_new=all_new) if unknown else []
-        )
-        residents = [r if r is not None else next(written) for r in read.residents]
         # One result per place asked, in order (never None: every place was given).
         found = iter([requests or () for requests in read.near])
         near = [tuple(Found(place=p, requests=next(found)) for p in seen) for seen in places]
         return [
             (r, (exchange, read.usages.get(r.id, Usage()), n, waiting))
             for r, exchange, n, waiting in zip(
-                residents, read.exchanges, near, read.awaiting, strict=True
+                read.residents, read.exchanges, near, read.awaiting, strict=True
             )
         ]
 

@@ -70,7 +70,7 @@ async def decide(
     open_exchange: ConversationState | None,
     usage: Usage,
     near: Sequence[Found] = (),
-    awaiting: Sequence[ServiceRequest] | None = None,
+    awaiting: Sequence[ServiceRequest] = (),
 ) -> tuple[Message, Effects]:
     """The steps, in order; the first that takes the message says what it changes.
 
@@ -100,11 +100,11 @@ async def resident_steps(
     resident: Resident,
     open_exchange: ConversationState | None,
     near: Sequence[Found] = (),
-    awaiting: Sequence[ServiceRequest] | None = None,
+    awaiting: Sequence[ServiceRequest] = (),
 ) -> tuple[Message, Effects]:
     """Resident command, "is it fixed?" answer, edit, department: the first that takes
-    the message. ``awaiting``: the requests waiting for this resident's answer, if read
-    with the batch (else the answer step reads them, should the message be one)."""
+    the message. ``awaiting``: the requests waiting for this resident's answer, read with
+    the batch for a message that could be one (``followup.may_be_an_answer``)."""
     effects = await commands.handle(bridge, message, resident)
     if effects is None:
         effects = await followup.answer(bridge, message, resident, awaiting)

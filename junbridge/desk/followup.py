@@ -66,18 +66,12 @@ def _without(details: object, key: str) -> dict[str, object]:
     return {k: v for k, v in dict(details).items() if k != key}  # type: ignore[call-overload]
 
 
-async def awaiting(
-    bridge: Bridge,
-    message: Message,
-    resident: Resident,
-    waiting: Sequence[ServiceRequest] | None = None,
+def awaiting(
+    message: Message, resident: Resident, waiting: Sequence[ServiceRequest]
 ) -> tuple[ServiceRequest, Reporter] | None:
     """The request waiting for this resident's answer in this chat, if any, and the
     resident as one who reported it (the first, or one who reported it again).
-    ``waiting``: the resident's requests with a question pending, if already read."""
-    if waiting is None:
-        # Only requests this resident reported with a question pending: indexed lookups.
-        waiting = await bridge.store.awaiting_answer(resident.id)
+    ``waiting``: the resident's requests with a question pending (store/answers.py)."""
     for request in waiting:
         if request.details.get("awaiting") not in ("fixed", "rating"):
             continue
@@ -129,17 +123,16 @@ async def answer(
     bridge: Bridge,
     message: Message,
     resident: Resident,
-    waiting: Sequence[ServiceRequest] | None = None,
+    waiting: Sequence[ServiceRequest],
 ) -> Effects | None:
     """Handle a resident's answer to "is it fixed?" or to the rating; None if it is not one.
 
-    ``waiting``: the requests waiting for this resident's answer, if the caller read them
-    (with the rest of a batch); else they are read here, only if the message could be an
-    answer at all.
+    ``waiting``: the requests waiting for this resident's answer, read with the message's
+    batch when it could be an answer at all (:func:`may_be_an_answer`).
     """
     if not may_be_an_answer(message):
         return None
-    found = await awaiting(bridge, message, resident, waiting)
+    found = awaiting(message, resident, waiting)
     if found is None:
         return None
     request, reporter = found

@@ -39,6 +39,6 @@ def awaiting(
     found: defaultdict[int, list[ServiceRequest]] = defaultdict(list)
     for request in records.load_requests(connection, query):
         concerned = {request.resident_id, *(r.resident_id for r in request.reported_by)}
-        for resident_id in sorted(i for i in concerned if i is not None and i in asked):
+        for resident_id in asked.intersection(concerned):
             found[resident_id].append(request)
     return {resident_id: tuple(waiting) for resident_id, waiting in found.items()}

@@ -6,7 +6,6 @@ import asyncio
 import builtins
 import collections
 import contextlib
-import dataclasses
 import functools
 import os
 import socket
@@ -76,16 +75,51 @@ UNSETTLED = "unsettled: the worker sending it stopped before recording the outco
 class BatchRead:
     """What :meth:`Store.batch_context` read for a batch, one entry per message."""
 
-    residents: builtins.list[Resident | None]
-    #: Whether each sender is new to the town (None in ``residents`` for a known sender
-    #: means their name or handle changed).
-    new: builtins.list[bool]
+    #: Each sender's resident (written first if new to the town, or renamed).
+    residents: builtins.list[Resident]
     exchanges: builtins.list[ConversationState | None]
     usages: dict[int, Usage]
     near: builtins.list[tuple[ServiceRequest, ...] | None]
     #: The requests waiting for each sender's answer, read where ``answering`` asked
-    #: (nothing waits for a new sender); None where it did not.
-    awaiting: builtins.list[tuple[ServiceRequest, ...] | None]
+    #: (empty elsewhere, and for a sender new to the town).
+    awaiting: builtins.list[tuple[ServiceRequest, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A batch's reads before its new (or renamed) senders are written."""
+
+    wanted: Sequence[tuple[str, Sender, Sequence[str]]]
+    #: None for a sender new to the town or whose name or handle changed.
+    found: builtins.list[Resident | None]
+    #: Whether each sender is new to the town.
+    new: builtins.list[bool]
+    exchanges: builtins.list[ConversationState | None]
+    usages: dict[int, Usage]
+    near: builtins.list[tuple[ServiceRequest, ...] | None]
+    awaiting: builtins.list[tuple[ServiceRequest, ...]]
+
+    @property
+    def unwritten(self) -> builtins.list[tuple[str, Sender]]:
+        """The senders to write: new to the town, or renamed."""
+        return [(c, s) for (c, s, _), r in zip(self.wanted, self.found, strict=True) if r is None]
+
+    @property
+    def all_new(self) -> bool:
+        """Whether each sender to write was read as new to the town (none renamed)."""
+        return all(new for r, new in zip(self.found, self.new, strict=True) if r is None)
+
+    def with_residents(self, written: Sequence[Resident]) -> BatchRead:
+        """The batch's reads, ``written`` (one per :attr:`unwritten`, in order) filled in."""
+        made = iter(written)
+        residents = [r if r is not None else next(made) for r in self.found]
+        return BatchRead(
+            residents=residents,
+            exchanges=self.exchanges,
+            usages=self.usages,
+            near=self.near,
+            awaiting=self.awaiting,
+        )
 
 
 # Built once; the rate limits read them for every batch of messages.
@@ -445,7 +479,6 @@ class Store:
         since: datetime,
         places: Sequence[nearby.Place | None] = (),
         answering: Sequence[bool] = (),
-        write_new: bool = False,
     ) -> BatchRead:
         """What a batch of messages needs read before deciding, on one connection in one
         trip to the store's thread: the resident behind each ``(channel, sender,
@@ -454,13 +487,14 @@ class Store:
         where ``answering`` says the message could answer a question, the requests waiting
         for that sender's answer.
 
-        A sender nobody knows has no exchange and nothing counted; they (and senders whose
-        name or handle changed) are written by :meth:`residents_for_new`, or, with
-        ``write_new``, in this same transaction (on SQLite it then takes the writer's turn
-        while it reads: right for a lone message, not for a batch whose webhooks wait).
+        A sender nobody knows has no exchange and nothing counted. They (and senders whose
+        name or handle changed) are written before this returns: for a lone message in the
+        same transaction as the reads, one trip; for a batch in a second one
+        (:meth:`residents_for_new`), as on SQLite a write transaction takes the writer's
+        turn while it reads, and a batch's webhooks would wait behind it.
         """
 
-        def read(connection: Connection) -> BatchRead:
+        def read(connection: Connection) -> _Read:
             found, ids = people.known_senders(connection, [(c, s) for c, s, _ in wanted])
             known = [
                 (resident_id, channel, keys)
@@ -472,42 +506,39 @@ class Store:
             waiting = answers.awaiting(
                 connection, [i for i, a in zip(ids, asked, strict=True) if i is not None and a]
             )
-            return BatchRead(
-                residents=found,
+            return _Read(
+                wanted=wanted,
+                found=found,
                 new=[i is None for i in ids],
                 exchanges=[None if i is None else next(exchanges) for i in ids],
                 usages=_usage(connection, [i for i in ids if i is not None], since),
                 near=nearby.open_near(connection, places),
                 awaiting=[
-                    (() if i is None else waiting.get(i, ())) if a else None
+                    waiting.get(i, ()) if i is not None and a else ()
                     for i, a in zip(ids, asked, strict=True)
                 ],
             )
 
-        if not write_new:
-            return await self.read(read)
+        if len(wanted) != 1:
+            got = await self.read(read)
+            unwritten = got.unwritten
+            if not unwritten:
+                return got.with_residents([])
+            return got.with_residents(await self.residents_for_new(unwritten, all_new=got.all_new))
 
         def read_and_write(tx: Transaction, careful: bool) -> BatchRead:
             got = read(tx.connection)
-            unknown = [
-                (c, s) for (c, s, _), r in zip(wanted, got.residents, strict=True) if r is None
-            ]
-            if not unknown:
+            unwritten = got.unwritten
+            if not unwritten:
                 # Nothing to write: end it as the read it was (no commit to make durable).
                 tx.connection.rollback()
-                return got
+                return got.with_residents([])
             # Each just read as new to the town is created without reading it again (unless
             # another worker created one meanwhile: then it is done again, carefully).
-            all_new = not careful and all(
-                new for r, new in zip(got.residents, got.new, strict=True) if r is None
+            all_new = got.all_new and not careful
+            return got.with_residents(
+                _residents_of(unwritten, tx, now=self.clock(), all_new=all_new)
             )
-            written = iter(
-                people.get_or_create_all(tx.connection, unknown, now=self.clock(), all_new=all_new)
-            )
-            residents: builtins.list[Resident | None] = [
-                r if r is not None else next(written) for r in got.residents
-            ]
-            return dataclasses.replace(got, residents=residents)
 
         return await self._write_senders(read_and_write)
 

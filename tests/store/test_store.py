@@ -274,7 +274,7 @@ async def test_lone_first_messages_on_two_workers_create_one_resident(db_url: st
 
         async def lone(store: Store) -> Any:
             read = await store.batch_context(
-                [("slack", luis, ["D7"])], now=T0, since=T0 - timedelta(days=1), write_new=True
+                [("slack", luis, ["D7"])], now=T0, since=T0 - timedelta(days=1)
             )
             [resident] = read.residents
             assert resident is not None
