@@ -15,7 +15,11 @@ requests/s):
   stored. The Telegram Bot API and the Slack Web API it replies through are the emulators,
   each in a process of its own (so their work does not slow the load generator), knowing
   every resident who will write: members of the workspace before the bridge starts, so it
-  knows their profiles from ``users.list`` and asks ``users.info`` for none of them.
+  knows their profiles from ``users.list`` (read at its start) rather than asking
+  ``users.info`` for each. The workspace holds at most the profiles a bridge keeps (slack_people.PROFILES_KEPT, 10,000):
+  the closed loop's Slack events come from the members left after the warm-up and the open
+  loop, and a loop that runs out of them stops early and says so. The Slack emulator counts
+  the ``users.info`` calls it was asked, printed with the figures.
 - python-telegram-bot's own webhook server (bench/ptb_webhook_server.py: an Application
   with a no-op MessageHandler, ``Updater.start_webhook``), given the same Telegram load:
   the raw-SDK anchor. It answers once the update is parsed and queued; it keeps nothing.
@@ -69,6 +73,7 @@ from bench_pipeline import telegram_updates
 from results import write
 from stores import command_line
 
+from junbridge.channels.slack_people import PROFILES_KEPT
 from junbridge.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
 from junbridge.testing.emulators import SlackEmulator, slack_link
 from junbridge.testing.emulators import slack_payloads as payloads
@@ -104,7 +109,9 @@ async def main():
         slack.workspace.add_user(user, name=user.lower(), real_name=f"Vecina {user}")
     await slack.start(port=int(sys.argv[1]))
     print("ready", flush=True)
-    await asyncio.Event().wait()
+    while True:  # how many profiles the bridge had to ask for, one by one
+        Path(sys.argv[3]).write_text(str(len(slack.sent("users.info"))))
+        await asyncio.sleep(0.5)
 asyncio.run(main())
 """
 # The Telegram Bot API, in a process of its own: every resident who will write has a
@@ -486,6 +493,8 @@ class Results:
 
     runs: list[Run] = field(default_factory=list)
     busy: list[Busy] = field(default_factory=list)
+    # users.info calls the Slack emulator answered: profiles the bridge did not know.
+    users_info: int | None = None
 
 
 def check(run: Run | Busy, log: Path) -> None:
@@ -508,7 +517,17 @@ async def measure(
     pool = math.ceil(busy_seconds * POOL_RATE)
     warm = WARM_UP_RATE * WARM_UP_SECONDS
     phases = [(f"R{rate}", int(rate * seconds)) for rate in rates]
-    everyone = [u for tag, n in [("WR", warm), *phases, ("TR", pool)] for u in members(tag, n)]
+    # Every Slack member who writes is one the bridge keeps the profile of (no users.info).
+    slack_pool = min(pool, PROFILES_KEPT - warm - sum(n for _, n in phases))
+    if slack_pool < POOL_RATE:
+        raise SystemExit(
+            f"the open loop's Slack events come from {warm + sum(n for _, n in phases):,} "
+            f"members, too close to the {PROFILES_KEPT:,} profiles a bridge keeps: fewer "
+            "--rates or --seconds"
+        )
+    everyone = [
+        u for tag, n in [("WR", warm), *phases, ("TR", slack_pool)] for u in members(tag, n)
+    ]
     residents = Residents()
     processes: list[subprocess.Popen[bytes]] = []
     with contextlib.ExitStack() as stack:
@@ -530,7 +549,7 @@ async def measure(
         telegram_residents = 2 * (warm + sum(n for _, n in phases) + pool)
         try:
             # Started once, before anything is timed; every one is killed in `finally`.
-            slack_world = [SLACK_WORLD, slack_port, folder / "members"]
+            slack_world = [SLACK_WORLD, slack_port, folder / "members", folder / "users.info"]
             telegram_world = [TELEGRAM_WORLD, telegram_port, FIRST_RESIDENT, telegram_residents]
             worlds = {"the Slack emulator": slack_world, "the Telegram emulator": telegram_world}
             for what, world in worlds.items():
@@ -601,7 +620,8 @@ async def measure(
             for server in ORDER:
                 server_port, pid, stores = servers[server]
                 if stores:
-                    queue: Iterable[Post] = posts(server, "TR", pool, POOL_RATE)
+                    size = slack_pool if server == JUNBRIDGE_SLACK else pool
+                    queue: Iterable[Post] = posts(server, "TR", size, POOL_RATE)
                 else:
                     queue = itertools.cycle(posts(server, "TR", ANCHOR_POOL, POOL_RATE))
                 results.busy.append(
@@ -623,6 +643,8 @@ async def measure(
                 process.wait(timeout=30)
             if bridge_log is not None and log.exists():
                 shutil.copyfile(log, bridge_log)
+            asked = folder / "users.info"
+            results.users_info = int(asked.read_text()) if asked.exists() else None
     return results
 
 
@@ -692,7 +714,8 @@ def main() -> int:
         "bot's server gets the Telegram load, the bare Starlette endpoint the Slack load. "
         "drained: after the load stopped, until every accepted message was handled; "
         "handled/s: answered / (closed loop + drain); server CPU: for junbridge until drained. "
-        f"command: {command_line()}"
+        f"users.info asked by the bridge: {results.users_info} (every member who wrote was "
+        f"read with users.list at the start). command: {command_line()}"
     )
     write(
         args.json,
@@ -701,6 +724,7 @@ def main() -> int:
             "seconds": args.seconds,
             "throughput": {busy.server: busy.rate for busy in results.busy},
             "busy": {busy.server: busy.figures() for busy in results.busy},
+            "users_info": results.users_info,
             "connections": args.connections,
             "busy_seconds": busy_seconds,
         },

@@ -238,14 +238,21 @@ def webhook(data: dict[str, Any], images: Path) -> Section:
         "(derived from the captured fixture, a new resident each, with the secret-token "
         "header) and signed Slack events (built from the Slack emulator's payloads, a "
         "different member each, a member before the bridge started: their profiles are read "
-        "at the start with `users.list`, none asked for with `users.info`); it answers once "
+        "at the start with `users.list`; the workspace holds at most the 10,000 profiles a bridge "
+        "keeps), it answers once "
         "the message is stored. The Telegram Bot API "
         "and Slack Web API it replies through are the emulators, each in a process of its own. "
         "The anchors, each in its own process, get the same load: python-telegram-bot's own "
         "webhook server (`Updater.start_webhook`, a no-op MessageHandler; it answers once the "
         "update is queued and keeps nothing) the Telegram updates, a bare Starlette endpoint "
         "in uvicorn (it reads the body) the Slack events. *Backlog drained*: after the load "
-        "stopped, until every message junbridge accepted was handled.",
+        "stopped, until every message junbridge accepted was handled."
+        + (
+            f" Profiles the bridge had to ask for with `users.info` in this run: "
+            f"{data['users_info']}."
+            if data.get("users_info") is not None
+            else ""
+        ),
         "",
     ]
     rows = []
