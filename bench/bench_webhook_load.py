@@ -16,9 +16,10 @@ requests/s):
   each in a process of its own (so their work does not slow the load generator), knowing
   every resident who will write: members of the workspace before the bridge starts, so it
   knows their profiles from ``users.list`` (read at its start) rather than asking
-  ``users.info`` for each. The workspace holds at most the profiles a bridge keeps (slack_people.PROFILES_KEPT, 10,000):
-  the closed loop's Slack events come from the members left after the warm-up and the open
-  loop, and a loop that runs out of them stops early and says so. The Slack emulator counts
+  ``users.info`` for each. The workspace holds at most the profiles a bridge keeps
+  (slack_people.PROFILES_KEPT, 10,000): the closed loop's Slack events come from the
+  members left after the warm-up and the open loop, and a loop that runs out of them stops
+  early and says so. The Slack emulator counts
   the ``users.info`` calls it was asked, printed with the figures.
 - python-telegram-bot's own webhook server (bench/ptb_webhook_server.py: an Application
   with a no-op MessageHandler, ``Updater.start_webhook``), given the same Telegram load:
