@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -51,6 +52,23 @@ def test_a_lamp_goes_from_received_to_closed_with_its_history():
         "resolved",
         "closed",
     ]
+
+
+def test_a_changed_copy_of_a_request_is_what_dataclasses_replace_makes():
+    # The decide step copies requests with ServiceRequest.replaced; a field it forgot to copy
+    # (or copied from the wrong place) would silently change a resident's request.
+    original = dataclasses.replace(
+        request(), lat=37.2, long=-3.6, details={"lamp": "112"}, version=4, stored_lines=2
+    )
+    changes = {"state": Status.ASSIGNED, "assignee": "electricista", "version": 5}
+    copy = original.replaced(**changes)
+    expected = dataclasses.replace(original, **changes)  # type: ignore[arg-type]
+    assert copy == expected and copy.stored_lines == expected.stored_lines == 2
+    assert original.state is Status.RECEIVED and original.version == 4  # unchanged
+    with pytest.raises(TypeError, match="no field statte"):
+        original.replaced(statte=Status.ASSIGNED)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        copy.state = Status.RECEIVED  # type: ignore[misc]
 
 
 def test_an_illegal_transition_says_what_is_allowed():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -103,7 +102,7 @@ def filed(
         request, Change(states=change.states, note=change.note), by=by, channel=via, now=now
     )
     if request.expected_datetime is None and request.state not in DONE:
-        request = dataclasses.replace(request, expected_datetime=department.promise(at=now))
+        request = request.replaced(expected_datetime=department.promise(at=now))
     return request
 
 
@@ -144,7 +143,7 @@ def changed(
     request = applied(request, change, by=by, channel=message.channel, now=now)
     # A promise only for work still to do: a menu answered on the spot needs none.
     if request.expected_datetime is None and request.state not in DONE:
-        request = dataclasses.replace(request, expected_datetime=department.promise(at=now))
+        request = request.replaced(expected_datetime=department.promise(at=now))
     return request
 
 
@@ -177,7 +176,7 @@ def applied(
     if change.attachments:
         fields["attachments"] = (*request.attachments, *change.attachments)
     if fields:
-        request = dataclasses.replace(request, **fields)  # type: ignore[arg-type]
+        request = request.replaced(**fields)
         if not change.states:
             # Kept in history so the store saves it and staff can see what changed.
             request = request.noted(
