@@ -26,6 +26,7 @@ from junbridge.pacing import destination
 from junbridge.store import records, totals
 from junbridge.store.ids import new_ids
 from junbridge.store.leases import LeaseLost
+from junbridge.store.many import execute_many
 from junbridge.store.measures import figures_row
 from junbridge.store.records import ConversationState
 from junbridge.store.schema import (
@@ -174,7 +175,7 @@ class Transaction:
         if _SAVE_FIGURES[self._connection.dialect.name] in later:
             self._read_figures_before()
         for statement, rows in later.items():
-            written = self._connection.execute(statement, rows).rowcount
+            written = execute_many(self._connection, statement, rows)
             if statement is _FINISH_INBOUND and written != len(rows):
                 raise LeaseLost(
                     f"{len(rows) - written} of {len(rows)} inbound messages are no "
