@@ -80,7 +80,14 @@ def prepare_sqlite(engine: Engine, *, foreign_keys: bool = True) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to the driver's cursor: through exec_driver_sql, SQLAlchemy's execution
+        # machinery made up a third of an empty write transaction's cost (141 -> 100 µs of
+        # CPU here). The 'begin' event itself still fires, so BEGINs are still counted.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        finally:
+            cursor.close()
 
 
 def create_engine_for(url: str) -> AsyncEngine:
