@@ -10,11 +10,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, select, union
+from sqlalchemy import Connection, bindparam, select, union
 
 from junbridge.model import ServiceRequest
 from junbridge.store import records
 from junbridge.store.schema import AWAITING, reporters, requests
+
+_IDS = bindparam("ids", expanding=True)
+_JOINED = select(reporters.c.request_id).where(reporters.c.resident_id.in_(_IDS))
+# Two lookups, each through its index: theirs by ix_requests_awaiting, those they joined by
+# ix_reporters_resident_id (an OR of the two would read every request the residents ever
+# made). Built once: building it costs more than running it on SQLite.
+_WAITING = union(
+    select(requests.c.id).where(requests.c.resident_id.in_(_IDS), AWAITING),
+    select(requests.c.id).where(requests.c.id.in_(_JOINED), AWAITING),
+)
+_AWAITING = select(requests).where(requests.c.id.in_(_WAITING)).order_by(requests.c.id.desc())
 
 
 def awaiting(
@@ -26,18 +37,9 @@ def awaiting(
     wanted = sorted(set(resident_ids))
     if not wanted:
         return {}
-    joined = select(reporters.c.request_id).where(reporters.c.resident_id.in_(wanted))
-    # Two lookups, each through its index: theirs by ix_requests_awaiting, those they
-    # joined by ix_reporters_resident_id (an OR of the two would read every request the
-    # residents ever made).
-    waiting = union(
-        select(requests.c.id).where(requests.c.resident_id.in_(wanted), AWAITING),
-        select(requests.c.id).where(requests.c.id.in_(joined), AWAITING),
-    )
-    query = select(requests).where(requests.c.id.in_(waiting)).order_by(requests.c.id.desc())
     asked = set(wanted)
     found: defaultdict[int, list[ServiceRequest]] = defaultdict(list)
-    for request in records.load_requests(connection, query):
+    for request in records.load_requests(connection, _AWAITING, {"ids": wanted}):
         concerned = {request.resident_id, *(r.resident_id for r in request.reported_by)}
         for resident_id in asked.intersection(concerned):
             found[resident_id].append(request)

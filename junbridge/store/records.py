@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import Connection, Row, Select, bindparam, select
 
 from junbridge.model import (
     Attachment,
@@ -161,19 +161,31 @@ def service_request(
     )
 
 
-def load_requests(connection: Connection, query: Select[Any]) -> list[ServiceRequest]:
-    """The requests ``query`` selects, each with its history and those who joined it."""
-    result = connection.execute(query)
+# Built once: building a statement and its cache key costs more than running it on SQLite.
+_HISTORY_OF = (
+    select(history)
+    .where(history.c.request_id.in_(bindparam("ids", expanding=True)))
+    .order_by(history.c.request_id, history.c.position)
+)
+_REPORTERS_OF = (
+    select(reporters)
+    .where(reporters.c.request_id.in_(bindparam("ids", expanding=True)))
+    .order_by(reporters.c.id)
+)
+
+
+def load_requests(
+    connection: Connection, query: Select[Any], parameters: Mapping[str, Any] | None = None
+) -> list[ServiceRequest]:
+    """The requests ``query`` selects (with ``parameters``, for a statement built once),
+    each with its history and those who joined it."""
+    result = connection.execute(query, parameters)
     pick = _positions(tuple(result.keys()), _REQUEST_ROW)
     rows = result.all()
     if not rows:
         return []
     ids = [row.id for row in rows]
-    entries = connection.execute(
-        select(history)
-        .where(history.c.request_id.in_(ids))
-        .order_by(history.c.request_id, history.c.position)
-    )
+    entries = connection.execute(_HISTORY_OF, {"ids": ids})
     pick_line = _positions(tuple(entries.keys()), _HISTORY_COLUMNS)
     lines: defaultdict[int, list[HistoryEntry]] = defaultdict(list)
     for entry in entries:
@@ -182,9 +194,7 @@ def load_requests(connection: Connection, query: Select[Any]) -> list[ServiceReq
     # Only requests reported more than once have rows there: most reads never ask.
     shared = [row.id for row in rows if row.reporters > 1]
     if shared:
-        for found in connection.execute(
-            select(reporters).where(reporters.c.request_id.in_(shared)).order_by(reporters.c.id)
-        ):
+        for found in connection.execute(_REPORTERS_OF, {"ids": shared}):
             joined[found.request_id].append(reporter(found))
     return [service_request(row, lines[row.id], joined[row.id], pick) for row in rows]
 

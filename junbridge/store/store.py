@@ -137,6 +137,17 @@ _USAGE = (
 )
 
 
+# The senders' open exchanges, by (resident, channel, conversation key).
+_OPEN_EXCHANGES = select(conversations).where(
+    tuple_(
+        conversations.c.resident_id,
+        conversations.c.channel,
+        conversations.c.conversation,
+    ).in_(bindparam("keys", expanding=True)),
+    conversations.c.expires_at > bindparam("now"),
+)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -898,16 +909,8 @@ def _residents_of(
 def _conversations(
     connection: Connection, wanted: Sequence[tuple[int, str, Sequence[str]]], now: datetime
 ) -> list[ConversationState | None]:
-    rows = connection.execute(
-        select(conversations).where(
-            tuple_(
-                conversations.c.resident_id,
-                conversations.c.channel,
-                conversations.c.conversation,
-            ).in_([(r, c, key) for r, c, keys in wanted for key in keys]),
-            conversations.c.expires_at > now,
-        )
-    ).all()
+    chats = [(r, c, key) for r, c, keys in wanted for key in keys]
+    rows = connection.execute(_OPEN_EXCHANGES, {"keys": chats, "now": now}).all()
     found = {(row.resident_id, row.channel, row.conversation): row for row in rows}
     states: list[ConversationState | None] = []
     for resident_id, channel, keys in wanted:
