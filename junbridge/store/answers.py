@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, bindparam, select, union
+from sqlalchemy import BindParameter, Connection, bindparam, select, union
 
 from junbridge.model import ServiceRequest
 from junbridge.store import records
 from junbridge.store.schema import AWAITING, reporters, requests
 
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _JOINED = select(reporters.c.request_id).where(reporters.c.resident_id.in_(_IDS))
 # Two lookups, each through its index: theirs by ix_requests_awaiting, those they joined by
 # ix_reporters_resident_id (an OR of the two would read every request the residents ever
