@@ -59,7 +59,13 @@ def execute_many(
     first = rows[0].keys()
     if plan is None or any(row.keys() != first for row in rows):
         return int(connection.execute(statement, list(rows)).rowcount)
-    return int(connection.exec_driver_sql(plan.sql, _parameters(plan, rows)).rowcount)
+    parameters = _parameters(plan, rows)
+    # One row: a plain execute (psycopg's executemany sets up a pipeline first).
+    return int(
+        connection.exec_driver_sql(
+            plan.sql, parameters[0] if len(parameters) == 1 else parameters
+        ).rowcount
+    )
 
 
 def _parameters(plan: _Plan, rows: Sequence[dict[str, Any]]) -> Any:

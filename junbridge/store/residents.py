@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from junbridge.model import Resident, Sender
 from junbridge.store import records
 from junbridge.store.ids import new_ids
+from junbridge.store.many import execute_many
 from junbridge.store.schema import (
     conversations,
     identities,
@@ -198,7 +199,8 @@ def _create(
     if not senders:
         return {}
     ids = new_ids(connection, residents, len(senders))
-    connection.execute(
+    execute_many(
+        connection,
         _NEW_RESIDENTS,
         [
             {"id": i, "name": s.name, "language": s.language, "channel": c, "now": now}
@@ -206,7 +208,8 @@ def _create(
         ],
     )
     created = dict(zip(senders, ids, strict=True))
-    connection.execute(
+    execute_many(
+        connection,
         _NEW_IDENTITIES,
         [
             {"channel": c, "sender_id": s.id, "handle": s.handle, "resident_id": created[(c, s)]}

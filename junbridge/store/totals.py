@@ -51,6 +51,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
+from junbridge.store.many import execute_many
 from junbridge.store.schema import (
     CLOSED_STATES,
     TOTALS,
@@ -154,11 +155,11 @@ class Moved:
         ]
         dialect = connection.dialect.name
         if hours:
-            connection.execute(_ADD_HOURS[dialect], hours)
+            execute_many(connection, _ADD_HOURS[dialect], hours)
         if spans:
-            connection.execute(_ADD_SPANS[dialect], spans)
+            execute_many(connection, _ADD_SPANS[dialect], spans)
         if states:
-            connection.execute(_ADD_STATES[dialect], states)
+            execute_many(connection, _ADD_STATES[dialect], states)
 
 
 def moved(before: Iterable[Mapping[Any, Any]], after: Iterable[Mapping[Any, Any]]) -> Moved:

@@ -280,7 +280,7 @@ class Transaction:
             rows.append(records.request_values(stored) | {"id": request_id, "version": 1})
             saved.append(stored)
         # At once, not gathered: the history lines gathered next refer to these rows.
-        self._connection.execute(_INSERT_REQUESTS, rows)
+        execute_many(self._connection, _INSERT_REQUESTS, rows)
         for row, stored in zip(rows, saved, strict=True):
             self._lines[row["id"]] = 0
             self._saved[stored.reference] = row["id"]
