@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
@@ -59,7 +60,12 @@ def execute_many(
     first = rows[0].keys()
     if plan is None or any(row.keys() != first for row in rows):
         return int(connection.execute(statement, list(rows)).rowcount)
-    parameters = _parameters(plan, rows)
+    try:
+        parameters = _parameters(plan, rows)
+    except Exception as exc:  # a type refusing a value, as Connection.execute reports it
+        raise StatementError(
+            f"({type(exc).__module__}.{type(exc).__name__}) {exc}", plan.sql, None, exc
+        ) from exc
     # One row: a plain execute (psycopg's executemany sets up a pipeline first).
     return int(
         connection.exec_driver_sql(
